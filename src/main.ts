@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// regate's entry point: `regate serve [--config FILE]`.
+import { Command } from 'commander';
+import { registerServeCommand } from './cli/serve-command.js';
+
+const program = new Command();
+program.name('regate').description('A private Docker/OCI registry with its hardened front door, in one process');
+registerServeCommand(program);
+await program.parseAsync(process.argv);

@@ -1,0 +1,41 @@
+// What every handler receives: the raw request and response, the matched path parameters, the
+// query, and the stores. Handlers never see the driver.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { UploadStore } from '../storage/upload-store.js';
+import type { ManifestStore } from '../storage/manifest-store.js';
+import type { TagStore } from '../storage/tag-store.js';
+import type { RegistryCatalog } from '../storage/registry-storage.js';
+import type { ReferrerIndex } from './referrer-index.js';
+
+export interface RegistrySettings {
+  /** Largest manifest accepted on PUT, in bytes. */
+  manifestMaxBytes: number;
+  /** Largest blob accepted, in bytes; 0 is unlimited. */
+  blobMaxBytes: number;
+  /** Whether manifests and blobs may be deleted (storage.delete.enabled). */
+  deleteEnabled: boolean;
+  /** Most entries one catalog page returns. */
+  catalogMaxEntries: number;
+}
+
+export interface RegistryStores {
+  blobs: BlobStore;
+  uploads: UploadStore;
+  manifests: ManifestStore;
+  tags: TagStore;
+  catalog: RegistryCatalog;
+  referrers: ReferrerIndex;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Path parameters exactly as they appeared in the URL (never percent-decoded). */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  stores: RegistryStores;
+  settings: RegistrySettings;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void>;

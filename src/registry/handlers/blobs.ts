@@ -1,0 +1,48 @@
+// GET/HEAD/DELETE /v2/<name>/blobs/<digest>
+import { pipeline } from 'node:stream/promises';
+import type { RequestContext } from '../context.js';
+import { RegistryError } from '../errors.js';
+import { Digest, validateName } from '../references.js';
+import { parseRange } from '../range.js';
+import { send } from '../respond.js';
+
+export async function getBlob(ctx: RequestContext): Promise<void> {
+  const { req, res } = ctx;
+  const name = validateName(ctx.params.name!);
+  const digest = Digest.parse(ctx.params.digest!);
+  const blob = await ctx.stores.blobs.stat(name, digest);
+  if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+  const etag = `"${digest}"`;
+  const common = {
+    'Docker-Content-Digest': digest.toString(),
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'max-age=31536000',
+  };
+  if (req.headers['if-none-match'] === etag) return send(req, res, 304, common);
+
+  const range = parseRange(req.headers.range, blob.size);
+  if (range.kind === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', { range: req.headers.range, size: blob.size }, {
+      message: 'requested range not satisfiable',
+      headers: { 'Content-Range': `bytes */${blob.size}` },
+    });
+  }
+  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, blob.size - 1];
+  const length = end - start + 1;
+  const headers: Record<string, string | number> = { ...common, 'Content-Type': 'application/octet-stream', 'Content-Length': length };
+  if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${blob.size}`;
+  const status = range.kind === 'partial' ? 206 : 200;
+  if (req.method === 'HEAD' || length === 0) return send(req, res, status, headers);
+
+  const stream = await ctx.stores.blobs.open(digest, start, length);
+  res.writeHead(status, headers);
+  await pipeline(stream, res);
+}
+
+export async function deleteBlob(ctx: RequestContext): Promise<void> {
+  const name = validateName(ctx.params.name!);
+  const digest = Digest.parse(ctx.params.digest!);
+  await ctx.stores.blobs.unlink(name, digest);
+  send(ctx.req, ctx.res, 202, { 'Docker-Content-Digest': digest.toString() });
+}

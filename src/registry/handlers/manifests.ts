@@ -1,0 +1,118 @@
+// GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
+import type { RequestContext } from '../context.js';
+import { RegistryError } from '../errors.js';
+import { Digest, parseManifestReference, validateName } from '../references.js';
+import { accepts, bareMediaType, isRemoteLayer, parseManifest, type ParsedManifest } from '../manifests.js';
+import { readSmallBody, send } from '../respond.js';
+
+const manifestUnknown = (name: string, reference: string): RegistryError =>
+  new RegistryError('MANIFEST_UNKNOWN', { name, reference });
+
+async function resolveDigest(ctx: RequestContext, name: string, reference: string): Promise<Digest> {
+  const ref = parseManifestReference(reference);
+  if (ref.digest) return ref.digest;
+  const target = await ctx.stores.tags.resolve(name, ref.tag);
+  if (!target) throw manifestUnknown(name, reference);
+  return Digest.parse(`${target.algorithm}:${target.encoded}`);
+}
+
+/** The platform Distribution picks when a client that cannot read lists asks for one. */
+const DEFAULT_PLATFORM = { os: 'linux', architecture: 'amd64' };
+
+export async function getManifest(ctx: RequestContext): Promise<void> {
+  const { req, res } = ctx;
+  const name = validateName(ctx.params.name!);
+  const reference = ctx.params.reference!;
+  let digest = await resolveDigest(ctx, name, reference);
+  let content = await ctx.stores.manifests.get(name, digest);
+  if (!content) throw manifestUnknown(name, reference);
+  let parsed = safeParse(content);
+  const accept = req.headers.accept;
+  if (parsed && !accepts(accept, parsed.mediaType)) {
+    // An old client that cannot read an index gets the default platform's manifest, as with Distribution.
+    const child = parsed.kind === 'index' ? parsed.manifests.find((m) => m.platform?.os === DEFAULT_PLATFORM.os && m.platform?.architecture === DEFAULT_PLATFORM.architecture && accepts(accept, m.mediaType)) : undefined;
+    const childContent = child ? await ctx.stores.manifests.get(name, child.digest) : undefined;
+    if (!child || !childContent) {
+      throw new RegistryError('MANIFEST_UNKNOWN', { name, reference, mediaType: parsed.mediaType }, {
+        message: `manifest is ${parsed.mediaType}, which the Accept header does not allow`,
+      });
+    }
+    digest = child.digest;
+    content = childContent;
+    parsed = safeParse(content);
+  }
+  const etag = `"${digest}"`;
+  const headers = {
+    'Content-Type': parsed?.mediaType ?? 'application/json',
+    'Content-Length': content.length,
+    'Docker-Content-Digest': digest.toString(),
+    ETag: etag,
+  };
+  if (req.headers['if-none-match'] === etag) return send(req, res, 304, headers);
+  send(req, res, 200, headers, content);
+}
+
+/** Manifests written by other registries may be of kinds regate does not accept; still serve them. */
+function safeParse(content: Buffer): ParsedManifest | undefined {
+  try {
+    return parseManifest(content);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function putManifest(ctx: RequestContext): Promise<void> {
+  const { req, res, settings } = ctx;
+  const name = validateName(ctx.params.name!);
+  const ref = parseManifestReference(ctx.params.reference!);
+  const tooLarge = (): RegistryError =>
+    new RegistryError('SIZE_INVALID', { limit: settings.manifestMaxBytes }, { status: 413, message: `manifest exceeds the limit of ${settings.manifestMaxBytes} bytes` });
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > settings.manifestMaxBytes) throw tooLarge();
+  const content = await readSmallBody(req, settings.manifestMaxBytes, tooLarge);
+  const contentType = bareMediaType(req.headers['content-type']);
+  const manifest = parseManifest(content, contentType);
+  const digest = Digest.ofContent(content, ref.digest?.algorithm);
+  if (ref.digest && !ref.digest.equals(digest)) {
+    throw new RegistryError('DIGEST_INVALID', { expected: ref.digest.toString(), actual: digest.toString() }, { message: 'manifest digest does not match the reference' });
+  }
+  await requireReferencedContent(ctx, name, manifest);
+  await ctx.stores.manifests.put(name, digest, content);
+  if (ref.tag !== undefined) await ctx.stores.tags.tag(name, ref.tag, digest);
+  const headers: Record<string, string> = {
+    Location: `/v2/${name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest.toString(),
+  };
+  if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest.toString();
+  send(req, res, 201, headers);
+}
+
+async function requireReferencedContent(ctx: RequestContext, name: string, manifest: ParsedManifest): Promise<void> {
+  const missing: string[] = [];
+  for (const blob of manifest.blobs) {
+    if (isRemoteLayer(blob)) continue;
+    const found = await ctx.stores.blobs.stat(name, blob.digest);
+    if (!found) missing.push(blob.digest.toString());
+    else if (found.size !== blob.size) {
+      throw new RegistryError('MANIFEST_INVALID', { digest: blob.digest.toString(), declared: blob.size, actual: found.size }, { message: 'manifest declares a wrong size for a blob' });
+    }
+  }
+  for (const child of manifest.manifests) {
+    if (!(await ctx.stores.manifests.exists(name, child.digest))) missing.push(child.digest.toString());
+  }
+  if (missing.length > 0) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digests: missing });
+}
+
+export async function deleteManifest(ctx: RequestContext): Promise<void> {
+  const name = validateName(ctx.params.name!);
+  const ref = parseManifestReference(ctx.params.reference!);
+  if (ref.tag !== undefined) {
+    if (!(await ctx.stores.tags.untag(name, ref.tag))) throw manifestUnknown(name, ref.tag);
+    return send(ctx.req, ctx.res, 202);
+  }
+  // Deleting a revision also removes the tags that point at it, as Distribution does.
+  const tags = await ctx.stores.tags.tagsPointingAt(name, ref.digest);
+  if (!(await ctx.stores.manifests.delete(name, ref.digest))) throw manifestUnknown(name, ref.digest.toString());
+  for (const tag of tags) await ctx.stores.tags.untag(name, tag);
+  send(ctx.req, ctx.res, 202);
+}

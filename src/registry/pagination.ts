@@ -1,0 +1,31 @@
+// `n` / `last` pagination shared by the tag list and the catalog, with the RFC 5988 Link header.
+import { RegistryError } from './errors.js';
+
+export interface Page {
+  items: string[];
+  /** The Link header value when there are more items. */
+  link?: string;
+}
+
+/** Parses `n`: absent → undefined; not a non-negative integer → PAGINATION_NUMBER_INVALID. */
+export function parseLimit(query: URLSearchParams): number | undefined {
+  const raw = query.get('n');
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,9}$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { n: raw });
+  return Number(raw);
+}
+
+/** Items strictly after `last` (lexical order), at most `limit`, and a link to the next page. */
+export function paginate(sorted: string[], query: URLSearchParams, path: string, maxLimit: number, defaultLimit?: number): Page {
+  const requested = parseLimit(query);
+  const limit = Math.min(requested ?? defaultLimit ?? Number.MAX_SAFE_INTEGER, maxLimit);
+  const last = query.get('last');
+  const start = last ? sorted.findIndex((item) => item > last) : 0;
+  const rest = start < 0 ? [] : sorted.slice(start);
+  const items = rest.slice(0, limit);
+  if (rest.length > items.length && items.length > 0) {
+    const next = new URLSearchParams({ n: String(limit), last: items[items.length - 1]! });
+    return { items, link: `<${path}?${next.toString()}>; rel="next"` };
+  }
+  return { items };
+}

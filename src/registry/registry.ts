@@ -1,0 +1,81 @@
+// The embedded registry as one request handler: match the route table, run the handler, and turn
+// whatever it throws into the spec's error envelope. The gateway mounts it in-process.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StorageDriver } from '../storage/driver.js';
+import { createRegistryStorage } from '../storage/registry-storage.js';
+import type { RegistrySettings, RegistryStores, RequestContext } from './context.js';
+import { errorEnvelope, RegistryError } from './errors.js';
+import { toRegistryError } from './error-mapping.js';
+import { buildRoutes, matchRoute, type Method, type Route } from './routes.js';
+import { ReferrerIndex } from './referrer-index.js';
+import { send } from './respond.js';
+
+export interface RegistryLogger {
+  error(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
+  manifestMaxBytes: 4 * 1024 * 1024,
+  blobMaxBytes: 0,
+  deleteEnabled: false,
+  catalogMaxEntries: 1000,
+};
+
+export interface Registry {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  readonly routes: readonly Route[];
+}
+
+export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger): Registry {
+  const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
+  const storage = createRegistryStorage(driver);
+  const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
+  const routes = buildRoutes({ deleteEnabled: full.deleteEnabled });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+    res.setHeader('Docker-Distribution-Api-Version', 'registry/2.0');
+    const match = matchRoute(routes, path);
+    const params = match?.params ?? {};
+    try {
+      if (!match) {
+        throw new RegistryError('UNSUPPORTED', { path }, { status: 404, message: 'no such API endpoint' });
+      }
+      const method = match.route.methods[(req.method ?? 'GET') as Method];
+      if (!method) {
+        const allowed = Object.keys(match.route.methods).join(', ');
+        throw new RegistryError('UNSUPPORTED', { method: req.method }, {
+          message: `${req.method} is not supported here${full.deleteEnabled ? '' : ' (deletes need storage.delete.enabled)'}`,
+          headers: { Allow: allowed },
+        });
+      }
+      const ctx: RequestContext = { req, res, params, query, stores, settings: full };
+      await method.handler(ctx);
+    } catch (err) {
+      writeError(req, res, toRegistryError(err, params), logger);
+    }
+  }
+
+  return { handle, routes };
+}
+
+function writeError(req: IncomingMessage, res: ServerResponse, err: RegistryError, logger?: RegistryLogger): void {
+  if (err.status >= 500) logger?.error('request failed', { method: req.method, url: req.url, error: describe(err.cause ?? err) });
+  if (res.headersSent) {
+    // A body was already streaming: the only honest signal left is to cut the connection.
+    res.destroy();
+    return;
+  }
+  // A body the handler refused (too large, bad range) is not read to its end: answer, then close.
+  if (!req.readableEnded) res.setHeader('Connection', 'close');
+  res.removeHeader('Content-Range');
+  send(req, res, err.status, { 'Content-Type': 'application/json', ...err.headers }, JSON.stringify(errorEnvelope(err)));
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,216 @@
+// The base wrapper every driver runs behind. It owns the checks all backends share — path and
+// offset validation, error normalisation, slow-call logging — so a driver holds backend code only
+// and can assume its inputs are well formed. Production code and the conformance suite both see
+// drivers through this wrapper, so the suite pins the behaviour callers actually get.
+//
+// Hot paths stay plain: reader streams are returned as-is (no Transform in the byte path) and
+// writer.write adds one promise hop, never a copy.
+import type { Readable } from 'node:stream';
+import {
+  DriverError,
+  InvalidOffsetError,
+  InvalidPathError,
+  PathNotFoundError,
+  StorageDriverError,
+  type FileInfo,
+  type FileWriter,
+  type ReadOptions,
+  type StorageDriver,
+} from './driver.js';
+
+export interface WrapDriverOptions {
+  logger?: { debug(msg: string, meta?: object): void };
+  /** Calls taking at least this long are logged at debug level (default 1000 ms). */
+  slowCallMs?: number;
+}
+
+// Distribution's path grammar. `.` and `..` match it, so they are rejected separately: a driver
+// mapping paths onto a filesystem must never be handed a component that escapes its root.
+const PATH_PATTERN = /^(\/[A-Za-z0-9._-]+)+$/;
+
+/** True when `path` is a valid driver path; `/` is valid only where `allowRoot` (list, walk). */
+export function isValidDriverPath(path: unknown, allowRoot = false): path is string {
+  if (typeof path !== 'string') return false;
+  if (path === '/') return allowRoot;
+  if (!PATH_PATTERN.test(path)) return false;
+  for (const part of path.split('/')) {
+    if (part === '.' || part === '..') return false;
+  }
+  return true;
+}
+
+// Backend conditions that usually clear on their own; callers may retry these.
+const TRANSIENT_CODES = new Set([
+  'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED',
+  'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** Maps anything a driver threw into the closed set of typed errors. */
+export function normaliseDriverError(driverName: string, path: string, err: unknown): StorageDriverError {
+  if (err instanceof StorageDriverError) return err;
+  const code = errorCode(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new PathNotFoundError(driverName, path);
+  const message = err instanceof Error ? err.message : String(err);
+  return new DriverError(driverName, message, code !== undefined && TRANSIENT_CODES.has(code), { cause: err });
+}
+
+function isValidOffset(n: number | undefined): boolean {
+  return n === undefined || (Number.isSafeInteger(n) && n >= 0);
+}
+
+// Marks wrapped drivers so wrapping is idempotent: the suite wraps whatever it is given, and a
+// factory that already wrapped does not pay for a second layer.
+const wrapped = new WeakSet<StorageDriver>();
+
+export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): StorageDriver {
+  if (wrapped.has(inner)) return inner;
+  const name = inner.name;
+  const logger = opts.logger;
+  const slowMs = opts.slowCallMs ?? 1000;
+
+  async function call<T>(method: string, path: string, fn: () => Promise<T>): Promise<T> {
+    const start = logger ? performance.now() : 0;
+    try {
+      return await fn();
+    } catch (err) {
+      throw normaliseDriverError(name, path, err);
+    } finally {
+      if (logger) {
+        const ms = performance.now() - start;
+        if (ms >= slowMs) logger.debug(`storage driver ${name}: slow ${method}`, { driver: name, method, path, ms: Math.round(ms) });
+      }
+    }
+  }
+
+  function checkPath(path: string, allowRoot = false): void {
+    if (!isValidDriverPath(path, allowRoot)) throw new InvalidPathError(name, path);
+  }
+
+  const driver: StorageDriver = {
+    name,
+
+    async getContent(path) {
+      checkPath(path);
+      return call('getContent', path, () => inner.getContent(path));
+    },
+
+    async putContent(path, content) {
+      checkPath(path);
+      return call('putContent', path, () => inner.putContent(path, content));
+    },
+
+    async reader(path, options?: ReadOptions) {
+      checkPath(path);
+      const offset = options?.offset;
+      const length = options?.length;
+      if (!isValidOffset(offset)) throw new InvalidOffsetError(name, path, offset as number);
+      if (!isValidOffset(length)) throw new InvalidOffsetError(name, path, length as number);
+      const stream = await call('reader', path, () => inner.reader(path, options));
+      return normaliseStreamErrors(stream, name, path);
+    },
+
+    async writer(path, append) {
+      checkPath(path);
+      const w = await call('writer', path, () => inner.writer(path, append));
+      return wrapWriter(w, name, path, call);
+    },
+
+    async stat(path): Promise<FileInfo> {
+      checkPath(path);
+      return call('stat', path, () => inner.stat(path));
+    },
+
+    async list(path) {
+      checkPath(path, true);
+      return call('list', path, () => inner.list(path));
+    },
+
+    async move(sourcePath, destPath) {
+      checkPath(sourcePath);
+      checkPath(destPath);
+      return call('move', sourcePath, () => inner.move(sourcePath, destPath));
+    },
+
+    async delete(path) {
+      checkPath(path);
+      return call('delete', path, () => inner.delete(path));
+    },
+
+    async walk(path, visit) {
+      checkPath(path, true);
+      // The caller's own errors must come back unchanged, not dressed up as a DriverError.
+      let visitError: { error: unknown } | undefined;
+      const guarded = async (info: FileInfo): Promise<void | 'skip'> => {
+        try {
+          return await visit(info);
+        } catch (error) {
+          visitError = { error };
+          throw error;
+        }
+      };
+      try {
+        await call('walk', path, () => inner.walk(path, guarded));
+      } catch (err) {
+        if (visitError) throw visitError.error;
+        throw err;
+      }
+    },
+  };
+  wrapped.add(driver);
+  return driver;
+}
+
+type Call = <T>(method: string, path: string, fn: () => Promise<T>) => Promise<T>;
+
+function wrapWriter(inner: FileWriter, driverName: string, path: string, call: Call): FileWriter {
+  let finished: string | undefined;
+  const alreadyFinished = (op: string): Promise<never> =>
+    Promise.reject(new DriverError(driverName, `${op} on a writer that is already ${finished}: ${path}`, false));
+
+  const end = (op: 'close' | 'commit' | 'cancel', state: string): Promise<void> => {
+    // A second end is refused rather than forwarded: cancel after close would delete kept data.
+    if (finished) return alreadyFinished(op);
+    finished = state;
+    return call(`writer.${op}`, path, () => inner[op]());
+  };
+
+  return {
+    get size() {
+      return inner.size;
+    },
+    write(chunk: Buffer): Promise<void> {
+      if (finished) return alreadyFinished('write');
+      // One extra promise per chunk and no timing: this is the upload hot path.
+      const fail = (err: unknown): never => {
+        throw normaliseDriverError(driverName, path, err);
+      };
+      try {
+        return inner.write(chunk).then(undefined, fail);
+      } catch (err) {
+        return Promise.reject(normaliseDriverError(driverName, path, err));
+      }
+    },
+    close: () => end('close', 'closed'),
+    commit: () => end('commit', 'committed'),
+    cancel: () => end('cancel', 'cancelled'),
+  };
+}
+
+// Errors surfacing on a stream after reader() resolved go through stream.destroy(err); patching
+// that one method on the instance normalises them with no per-chunk cost. A consumer that
+// destroys the stream with its own error gets it back wrapped, with the original as `cause`.
+function normaliseStreamErrors(stream: Readable, driverName: string, path: string): Readable {
+  const destroy = stream.destroy;
+  stream.destroy = function (this: Readable, err?: Error) {
+    return destroy.call(this, err ? normaliseDriverError(driverName, path, err) : err);
+  } as Readable['destroy'];
+  return stream;
+}

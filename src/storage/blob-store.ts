@@ -1,0 +1,59 @@
+// Content-addressed blobs and the per-repository links that scope them. A blob's bytes are shared
+// by every repository; a repository can only see a blob it has a `_layers` link to.
+import type { Readable } from 'node:stream';
+import type { StorageDriver } from './driver.js';
+import { pathFor, type DigestParts } from './paths.js';
+import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
+import { BlobUnknownError } from './store-errors.js';
+
+export interface BlobDescriptor {
+  readonly digest: DigestParts;
+  readonly size: number;
+}
+
+export class BlobStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  /** Size of the blob in the global store, or undefined when it is not there. */
+  async globalSize(digest: DigestParts): Promise<number | undefined> {
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'blobData', digest })));
+    return info && !info.isDir ? info.size : undefined;
+  }
+
+  /** The blob as seen from a repository: it must be linked there and present globally. */
+  async stat(name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
+    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) return undefined;
+    const size = await this.globalSize(digest);
+    return size === undefined ? undefined : { digest, size };
+  }
+
+  async open(digest: DigestParts, offset: number, length: number): Promise<Readable> {
+    return this.driver.reader(pathFor({ kind: 'blobData', digest }), { offset, length });
+  }
+
+  async getContent(digest: DigestParts): Promise<Buffer> {
+    return this.driver.getContent(pathFor({ kind: 'blobData', digest }));
+  }
+
+  /** Stores small content (a manifest) whose digest the caller has just computed. */
+  async putContent(digest: DigestParts, content: Buffer): Promise<void> {
+    if ((await this.globalSize(digest)) === content.length) return;
+    await this.driver.putContent(pathFor({ kind: 'blobData', digest }), content);
+  }
+
+  /** Moves verified upload data into the content-addressed store. */
+  async adopt(sourcePath: string, digest: DigestParts): Promise<void> {
+    await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }));
+  }
+
+  async link(name: string, digest: DigestParts): Promise<void> {
+    await writeLink(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest);
+  }
+
+  /** Removes the repository's link; the bytes stay until garbage collection. */
+  async unlink(name: string, digest: DigestParts): Promise<void> {
+    const linkPath = pathFor({ kind: 'layerLink', name, digest });
+    if (!(await hasLinkTo(this.driver, linkPath, digest))) throw new BlobUnknownError(digestString(digest));
+    await this.driver.delete(linkPath.slice(0, -'/link'.length));
+  }
+}

@@ -1,0 +1,97 @@
+// The one storage driver interface, modelled on CNCF Distribution's StorageDriver but shaped
+// for an object store like Swift: there is no rename (move may be copy + delete), listings may
+// lag writes, large objects may be stored as segments, reads take an offset, and any call may
+// fail transiently. Drivers know nothing of OCI; paths are opaque slash-separated keys.
+import type { Readable } from 'node:stream';
+
+export interface FileInfo {
+  /** The path that was stat'ed. */
+  readonly path: string;
+  /** Size in bytes; 0 for directories. */
+  readonly size: number;
+  readonly modTime: Date;
+  readonly isDir: boolean;
+}
+
+/**
+ * A streaming writer. Bytes become readable at the path only after commit(); close() without commit
+ * keeps what was written so a later writer(path, append=true) can continue (resumable uploads).
+ */
+export interface FileWriter {
+  /** Total bytes at the path once committed: pre-existing bytes (append) plus bytes written. */
+  readonly size: number;
+  /** Resolves when the chunk is accepted; awaiting it is the backpressure. */
+  write(chunk: Buffer): Promise<void>;
+  /** Flush and release resources without making the write final; the data remains for append. */
+  close(): Promise<void>;
+  /** Flush and make the content durable and readable at the path. */
+  commit(): Promise<void>;
+  /** Discard everything this writer wrote, including pre-existing content it appended to. */
+  cancel(): Promise<void>;
+}
+
+export interface ReadOptions {
+  /** First byte to read. An offset past the end is InvalidOffsetError. */
+  offset?: number;
+  /** Maximum number of bytes to read (a range read); undefined reads to the end. */
+  length?: number;
+}
+
+export interface StorageDriver {
+  /** Short driver name (filesystem, inmemory, swift): carried by every error it raises. */
+  readonly name: string;
+  getContent(path: string): Promise<Buffer>;
+  /** Atomically replaces the content at path: readers see the old or the new bytes, never a mix. */
+  putContent(path: string, content: Buffer): Promise<void>;
+  reader(path: string, options?: ReadOptions): Promise<Readable>;
+  writer(path: string, append: boolean): Promise<FileWriter>;
+  stat(path: string): Promise<FileInfo>;
+  /** Direct children of a directory, as full paths. PathNotFoundError when it does not exist. */
+  list(path: string): Promise<string[]>;
+  /** Moves an object; the destination is replaced. Not atomic on every backend (copy + delete). */
+  move(sourcePath: string, destPath: string): Promise<void>;
+  /** Deletes an object or a whole tree. PathNotFoundError when nothing exists there. */
+  delete(path: string): Promise<void>;
+  /**
+   * Visits every file and directory below path, depth first, in lexical order. The callback may
+   * return 'skip' on a directory to not descend into it.
+   */
+  walk(path: string, visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip'): Promise<void>;
+}
+
+/** The closed set of typed errors a driver raises; anything else is a DriverError. */
+export class StorageDriverError extends Error {
+  constructor(
+    readonly driverName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${driverName}: ${message}`, options);
+    this.name = new.target.name;
+  }
+}
+
+export class PathNotFoundError extends StorageDriverError {
+  constructor(driverName: string, readonly path: string) {
+    super(driverName, `path not found: ${path}`);
+  }
+}
+
+export class InvalidPathError extends StorageDriverError {
+  constructor(driverName: string, readonly path: string) {
+    super(driverName, `invalid path: ${JSON.stringify(path)}`);
+  }
+}
+
+export class InvalidOffsetError extends StorageDriverError {
+  constructor(driverName: string, readonly path: string, readonly offset: number) {
+    super(driverName, `invalid offset ${offset} for ${path}`);
+  }
+}
+
+/** A backend failure (I/O error, network, server error). `transient` marks ones worth retrying. */
+export class DriverError extends StorageDriverError {
+  constructor(driverName: string, message: string, readonly transient: boolean, options?: { cause?: unknown }) {
+    super(driverName, message, options);
+  }
+}

@@ -1,0 +1,308 @@
+// The default driver: driver paths map one-to-one onto files under a root directory, so a root
+// written by Distribution's filesystem driver is served as-is. Validation and error mapping
+// (ENOENT/ENOTDIR → PathNotFoundError, the rest → DriverError) live in the base wrapper; this file
+// only speaks to the filesystem.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  DriverError,
+  InvalidOffsetError,
+  PathNotFoundError,
+  type FileInfo,
+  type FileWriter,
+  type ReadOptions,
+  type StorageDriver,
+} from '../driver.js';
+
+// Large buffers keep syscalls per gigabyte low on both the read and the write path.
+const STREAM_BUFFER = 1024 * 1024;
+
+// Temp files carry a `~`, which no valid driver path component may contain: they can never
+// collide with a real object, and list/walk drop them by the same rule.
+const TEMP_PREFIX = '~tmp-';
+const COMPONENT = /^[A-Za-z0-9._-]+$/;
+
+function isVisibleName(name: string): boolean {
+  return COMPONENT.test(name) && name !== '.' && name !== '..';
+}
+
+function codeOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  readonly #root: string;
+
+  constructor(rootDirectory: string) {
+    this.#root = resolve(rootDirectory);
+  }
+
+  #full(path: string): string {
+    // Paths reach here validated by the base wrapper (no `.`/`..` components), so a plain join
+    // cannot escape the root.
+    return path === '/' ? this.#root : join(this.#root, path);
+  }
+
+  // mkdir -p, reporting "a parent is a file" as a plain backend error rather than letting
+  // ENOTDIR read as "path not found" for a write.
+  async #mkdirs(driverPath: string, dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'ENOTDIR' || code === 'EEXIST') {
+        throw new DriverError(this.name, `a parent of ${driverPath} is a file`, false, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      return await readFile(this.#full(path));
+    } catch (err) {
+      // Directories are not objects; Swift answers 404 for them too.
+      if (codeOf(err) === 'EISDIR') throw new PathNotFoundError(this.name, path);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, content: Buffer): Promise<void> {
+    const full = this.#full(path);
+    const dir = dirname(full);
+    await this.#mkdirs(path, dir);
+    // Same directory, hence same filesystem: rename is atomic and readers never see a partial file.
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await writeFile(temp, content, { flag: 'wx' });
+      await rename(temp, full);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const offset = options.offset ?? 0;
+    const length = options.length;
+    // Open first, then stat the handle: the size check and the read see the same file even if
+    // the path is replaced in between, and open errors surface here rather than on the stream.
+    const handle = await open(this.#full(path), 'r');
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new PathNotFoundError(this.name, path);
+      if (offset > info.size) throw new InvalidOffsetError(this.name, path, offset);
+      if (offset === info.size || length === 0) {
+        await handle.close();
+        return Readable.from([], { objectMode: false });
+      }
+      return createReadStream('', {
+        fd: handle,
+        start: offset,
+        end: length === undefined ? undefined : offset + length - 1,
+        highWaterMark: STREAM_BUFFER,
+      });
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const full = this.#full(path);
+    await this.#mkdirs(path, dirname(full));
+    const handle = await open(full, append ? 'a' : 'w');
+    try {
+      const existing = append ? (await handle.stat()).size : 0;
+      const stream = createWriteStream('', { fd: handle, highWaterMark: STREAM_BUFFER });
+      return new FilesystemWriter(this.name, path, full, stream, existing);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const info = await stat(this.#full(path));
+    const isDir = info.isDirectory();
+    return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
+  }
+
+  async list(path: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await this.#children(this.#full(path));
+    } catch (err) {
+      // A fresh root directory may not exist yet; it is simply empty.
+      if (path === '/' && codeOf(err) === 'ENOENT') return [];
+      throw err;
+    }
+    return names.map((name) => childPath(path, name));
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const source = this.#full(sourcePath);
+    const dest = this.#full(destPath);
+    // Check the source before creating destination directories, so a failed move leaves no trace.
+    try {
+      await lstat(source);
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new PathNotFoundError(this.name, sourcePath);
+      throw err;
+    }
+    await this.#mkdirs(destPath, dirname(dest));
+    try {
+      await rename(source, dest);
+    } catch (err) {
+      // Lost a race with another mover or a delete: the source is gone.
+      if (codeOf(err) === 'ENOENT') throw new PathNotFoundError(this.name, sourcePath);
+      throw err;
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    const full = this.#full(path);
+    await lstat(full);
+    await rm(full, { recursive: true, force: true });
+  }
+
+  async walk(path: string, visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip'): Promise<void> {
+    let names: string[];
+    try {
+      names = await this.#children(this.#full(path));
+    } catch (err) {
+      if (path === '/' && codeOf(err) === 'ENOENT') return;
+      throw err;
+    }
+    await this.#walkChildren(path, names, visit);
+  }
+
+  async #walkChildren(
+    path: string,
+    names: string[],
+    visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip',
+  ): Promise<void> {
+    for (const name of names) {
+      const child = childPath(path, name);
+      let info: FileInfo;
+      try {
+        info = await this.stat(child);
+      } catch (err) {
+        // Deleted while we walked: it is no longer part of the tree.
+        if (codeOf(err) === 'ENOENT') continue;
+        throw err;
+      }
+      const result = await visit(info);
+      if (!info.isDir || result === 'skip') continue;
+      let grandchildren: string[];
+      try {
+        grandchildren = await this.#children(this.#full(child));
+      } catch (err) {
+        if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') continue;
+        throw err;
+      }
+      await this.#walkChildren(child, grandchildren, visit);
+    }
+  }
+
+  async #children(dir: string): Promise<string[]> {
+    const names = await readdir(dir);
+    // Default sort compares UTF-16 code units, which for the ASCII-only path alphabet is byte order.
+    return names.filter(isVisibleName).sort();
+  }
+}
+
+class FilesystemWriter implements FileWriter {
+  #size: number;
+  #error: Error | undefined;
+  #finished = false;
+
+  constructor(
+    private readonly driverName: string,
+    private readonly path: string,
+    private readonly fullPath: string,
+    private readonly stream: WriteStream,
+    existingSize: number,
+  ) {
+    this.#size = existingSize;
+    // Remember the first failure so a later write or close reports it even if nobody was
+    // waiting when it happened.
+    stream.on('error', (err) => {
+      this.#error ??= err;
+    });
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.#finished) return Promise.reject(this.#closedError('write'));
+    if (this.#error) return Promise.reject(this.#error);
+    const stream = this.stream;
+    this.#size += chunk.length;
+    if (stream.write(chunk)) return Promise.resolve();
+    // Only when the stream's buffer is full do we pay for listeners: this is the backpressure.
+    return new Promise<void>((resolvePromise, reject) => {
+      const done = (err?: Error): void => {
+        stream.off('drain', onDrain);
+        stream.off('error', onError);
+        stream.off('close', onClose);
+        if (err) reject(err);
+        else resolvePromise();
+      };
+      const onDrain = (): void => done();
+      const onError = (err: Error): void => done(err);
+      const onClose = (): void => done(this.#error ?? this.#closedError('write'));
+      stream.on('drain', onDrain);
+      stream.on('error', onError);
+      stream.on('close', onClose);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#end('close');
+  }
+
+  // Nothing more than close: uploads are verified and moved into place afterwards, and an fsync
+  // per upload would cost more than the crash window it closes.
+  commit(): Promise<void> {
+    return this.#end('commit');
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#finished) throw this.#closedError('cancel');
+    this.#finished = true;
+    await this.#waitClosed(() => this.stream.destroy());
+    await rm(this.fullPath, { force: true });
+  }
+
+  async #end(op: string): Promise<void> {
+    if (this.#finished) throw this.#closedError(op);
+    this.#finished = true;
+    await this.#waitClosed(() => this.stream.end());
+    if (this.#error) throw this.#error;
+  }
+
+  #waitClosed(action: () => void): Promise<void> {
+    const stream = this.stream;
+    if (stream.closed) return Promise.resolve();
+    return new Promise<void>((resolvePromise) => {
+      stream.once('close', () => resolvePromise());
+      if (!stream.destroyed) action();
+    });
+  }
+
+  #closedError(op: string): DriverError {
+    return new DriverError(this.driverName, `${op} on a finished writer: ${this.path}`, false);
+  }
+}

@@ -1,0 +1,53 @@
+// Manifest revisions: the manifest bytes live in the blob store, a repository owns a revision
+// through `_manifests/revisions/<alg>/<hex>/link`.
+import type { StorageDriver } from './driver.js';
+import { PathNotFoundError } from './driver.js';
+import { pathFor, type DigestParts } from './paths.js';
+import { hasLinkTo, unlessMissing, writeLink } from './links.js';
+import type { BlobStore } from './blob-store.js';
+
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async exists(name: string, digest: DigestParts): Promise<boolean> {
+    return hasLinkTo(this.driver, pathFor({ kind: 'manifestRevisionLink', name, digest }), digest);
+  }
+
+  /** The manifest bytes, or undefined when the repository has no such revision. */
+  async get(name: string, digest: DigestParts): Promise<Buffer | undefined> {
+    if (!(await this.exists(name, digest))) return undefined;
+    return unlessMissing(() => this.blobs.getContent(digest));
+  }
+
+  async put(name: string, digest: DigestParts, content: Buffer): Promise<void> {
+    await this.blobs.putContent(digest, content);
+    await writeLink(this.driver, pathFor({ kind: 'manifestRevisionLink', name, digest }), digest);
+  }
+
+  /** Returns false when the repository had no such revision. */
+  async delete(name: string, digest: DigestParts): Promise<boolean> {
+    if (!(await this.exists(name, digest))) return false;
+    try {
+      await this.driver.delete(pathFor({ kind: 'manifestRevisionDir', name, digest }));
+    } catch (err) {
+      if (!(err instanceof PathNotFoundError)) throw err;
+    }
+    return true;
+  }
+
+  /** Every revision digest of the repository (order unspecified; listings may lag writes). */
+  async revisions(name: string): Promise<DigestParts[]> {
+    const root = pathFor({ kind: 'manifestRevisionsRoot', name });
+    const algorithms = (await unlessMissing(() => this.driver.list(root))) ?? [];
+    const result: DigestParts[] = [];
+    for (const algorithmDir of algorithms) {
+      const algorithm = algorithmDir.slice(algorithmDir.lastIndexOf('/') + 1);
+      const entries = (await unlessMissing(() => this.driver.list(algorithmDir))) ?? [];
+      for (const entry of entries) result.push({ algorithm, encoded: entry.slice(entry.lastIndexOf('/') + 1) });
+    }
+    return result;
+  }
+}

@@ -1,0 +1,91 @@
+// The on-storage layout, byte-for-byte CNCF Distribution's, so a filesystem root or Swift container
+// written by registry:2 is served as-is and the other way round. Pure: path specs in, strings out.
+//
+//   /docker/registry/v2/
+//     blobs/<alg>/<first two hex>/<hex>/data              the bytes of every blob and manifest
+//     repositories/<name>/
+//       _layers/<alg>/<hex>/link                          "<alg>:<hex>": the blob belongs to the repo
+//       _manifests/revisions/<alg>/<hex>/link             a manifest revision of the repo
+//       _manifests/tags/<tag>/current/link                the digest the tag points at now
+//       _manifests/tags/<tag>/index/<alg>/<hex>/link      every digest the tag ever pointed at
+//       _uploads/<uuid>/data                              bytes received so far
+//       _uploads/<uuid>/startedat                         RFC 3339 start time
+//       _uploads/<uuid>/hashstates/<alg>/<offset>         Distribution's saved hash states (read-only here)
+
+export const ROOT = '/docker/registry/v2';
+export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
+export const BLOBS_ROOT = `${ROOT}/blobs`;
+
+/** A parsed digest: `algorithm:encoded`, already validated by the registry layer. */
+export interface DigestParts {
+  readonly algorithm: string;
+  readonly encoded: string;
+}
+
+export type PathSpec =
+  | { kind: 'blobData'; digest: DigestParts }
+  | { kind: 'blobDir'; digest: DigestParts }
+  | { kind: 'repository'; name: string }
+  | { kind: 'layerLink'; name: string; digest: DigestParts }
+  | { kind: 'layersRoot'; name: string }
+  | { kind: 'manifestRevisionsRoot'; name: string }
+  | { kind: 'manifestRevisionLink'; name: string; digest: DigestParts }
+  | { kind: 'manifestRevisionDir'; name: string; digest: DigestParts }
+  | { kind: 'tagsRoot'; name: string }
+  | { kind: 'tagDir'; name: string; tag: string }
+  | { kind: 'tagCurrentLink'; name: string; tag: string }
+  | { kind: 'tagIndexRoot'; name: string; tag: string }
+  | { kind: 'tagIndexLink'; name: string; tag: string; digest: DigestParts }
+  | { kind: 'uploadsRoot'; name: string }
+  | { kind: 'uploadDir'; name: string; id: string }
+  | { kind: 'uploadData'; name: string; id: string }
+  | { kind: 'uploadStartedAt'; name: string; id: string }
+  | { kind: 'uploadHashStates'; name: string; id: string; algorithm: string };
+
+const digestDir = (d: DigestParts): string => `${d.algorithm}/${d.encoded}`;
+
+export function pathFor(spec: PathSpec): string {
+  switch (spec.kind) {
+    case 'blobDir':
+      return `${BLOBS_ROOT}/${spec.digest.algorithm}/${spec.digest.encoded.slice(0, 2)}/${spec.digest.encoded}`;
+    case 'blobData':
+      return `${pathFor({ kind: 'blobDir', digest: spec.digest })}/data`;
+    case 'repository':
+      return `${REPOSITORIES_ROOT}/${spec.name}`;
+    case 'layersRoot':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_layers`;
+    case 'layerLink':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_layers/${digestDir(spec.digest)}/link`;
+    case 'manifestRevisionsRoot':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/revisions`;
+    case 'manifestRevisionDir':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/revisions/${digestDir(spec.digest)}`;
+    case 'manifestRevisionLink':
+      return `${pathFor({ kind: 'manifestRevisionDir', name: spec.name, digest: spec.digest })}/link`;
+    case 'tagsRoot':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/tags`;
+    case 'tagDir':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/tags/${spec.tag}`;
+    case 'tagCurrentLink':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/tags/${spec.tag}/current/link`;
+    case 'tagIndexRoot':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/tags/${spec.tag}/index`;
+    case 'tagIndexLink':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_manifests/tags/${spec.tag}/index/${digestDir(spec.digest)}/link`;
+    case 'uploadsRoot':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_uploads`;
+    case 'uploadDir':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_uploads/${spec.id}`;
+    case 'uploadData':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_uploads/${spec.id}/data`;
+    case 'uploadStartedAt':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_uploads/${spec.id}/startedat`;
+    case 'uploadHashStates':
+      return `${REPOSITORIES_ROOT}/${spec.name}/_uploads/${spec.id}/hashstates/${spec.algorithm}`;
+  }
+}
+
+/** The content of a link file: the digest string, exactly as Distribution writes it. */
+export function linkContent(d: DigestParts): Buffer {
+  return Buffer.from(`${d.algorithm}:${d.encoded}`);
+}

@@ -1,0 +1,30 @@
+// One place that builds the registry-semantics stores over a driver.
+import type { StorageDriver } from './driver.js';
+import { BlobStore } from './blob-store.js';
+import { UploadStore } from './upload-store.js';
+import { ManifestStore } from './manifest-store.js';
+import { TagStore } from './tag-store.js';
+import { listRepositories } from './catalog.js';
+
+export interface RegistryCatalog {
+  repositories(): Promise<string[]>;
+}
+
+export interface RegistryStorage {
+  blobs: BlobStore;
+  uploads: UploadStore;
+  manifests: ManifestStore;
+  tags: TagStore;
+  catalog: RegistryCatalog;
+}
+
+export function createRegistryStorage(driver: StorageDriver): RegistryStorage {
+  const blobs = new BlobStore(driver);
+  return {
+    blobs,
+    uploads: new UploadStore(driver, blobs),
+    manifests: new ManifestStore(driver, blobs),
+    tags: new TagStore(driver),
+    catalog: { repositories: () => listRepositories(driver) },
+  };
+}

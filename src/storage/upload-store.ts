@@ -1,0 +1,184 @@
+// Upload sessions. Their whole state lives in storage (`_uploads/<id>/{startedat,data}`), so any
+// process can continue an upload another one started, and a restart loses nothing. The running
+// hash kept in memory is only a fast path: without it the digest is recomputed from stored bytes.
+// A blob becomes visible only after its digest is verified (commit = verify, then move into place).
+import { createHash, randomUUID } from 'node:crypto';
+import type { StorageDriver, FileWriter } from './driver.js';
+import { PathNotFoundError } from './driver.js';
+import { pathFor, type DigestParts } from './paths.js';
+import { digestString, unlessMissing } from './links.js';
+import type { BlobDescriptor, BlobStore } from './blob-store.js';
+import { HashStateCache, type HashState } from './hash-state-cache.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from './store-errors.js';
+
+export interface AppendOptions {
+  /** Where the client says the chunk starts (Content-Range); undefined appends at the end. */
+  startOffset?: number;
+  /** The body must deliver exactly this many bytes (Content-Length, when the client sent one). */
+  expectedLength?: number;
+  /** The upload may not grow past this many bytes; 0 or undefined is unlimited. */
+  maxTotalBytes?: number;
+}
+
+/** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
+const FAST_PATH_ALGORITHM = 'sha256';
+
+export class UploadStore {
+  private readonly hashes = new HashStateCache();
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async create(name: string): Promise<string> {
+    const id = randomUUID();
+    await this.driver.putContent(pathFor({ kind: 'uploadStartedAt', name, id }), Buffer.from(new Date().toISOString()));
+    return id;
+  }
+
+  /** Bytes received so far. UploadUnknownError when there is no such session. */
+  async size(name: string, id: string): Promise<number> {
+    await this.requireSession(name, id);
+    return this.dataSize(name, id);
+  }
+
+  /** Streams a chunk onto the end of the upload and returns the new size. */
+  async append(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions = {}): Promise<number> {
+    return this.locks.run(this.key(name, id), async () => {
+      await this.requireSession(name, id);
+      return this.appendLocked(name, id, body, options);
+    });
+  }
+
+  /**
+   * Appends an optional last chunk, verifies the digest of everything received, then moves the bytes
+   * into the blob store and links the blob into the repository. A mismatch cancels the upload.
+   */
+  async commit(
+    name: string,
+    id: string,
+    digest: DigestParts,
+    lastChunk?: { body: AsyncIterable<Buffer>; options: AppendOptions },
+  ): Promise<BlobDescriptor> {
+    return this.locks.run(this.key(name, id), async () => {
+      await this.requireSession(name, id);
+      if (lastChunk) await this.appendLocked(name, id, lastChunk.body, lastChunk.options);
+      const dataPath = pathFor({ kind: 'uploadData', name, id });
+      let size = await this.dataSize(name, id);
+      if (size === 0) {
+        // An empty upload has no data object yet; the empty blob is still a valid blob.
+        await this.driver.putContent(dataPath, Buffer.alloc(0));
+      }
+      const actual = await this.digestOf(name, id, digest.algorithm, size);
+      if (actual !== digest.encoded) {
+        await this.cancelLocked(name, id);
+        throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
+      }
+      if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
+      await this.blobs.link(name, digest);
+      await this.cancelLocked(name, id);
+      return { digest, size };
+    });
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    await this.locks.run(this.key(name, id), async () => {
+      await this.requireSession(name, id);
+      await this.cancelLocked(name, id);
+    });
+  }
+
+  private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
+    const key = this.key(name, id);
+    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true);
+    const start = writer.size;
+    if (options.startOffset !== undefined && options.startOffset !== start) {
+      await writer.close();
+      throw new UploadOffsetError(start, options.startOffset);
+    }
+    let state: HashState | undefined = this.hashes.take(key);
+    if (state?.offset !== start) state = start === 0 ? { hash: createHash(FAST_PATH_ALGORITHM), offset: 0 } : undefined;
+    let received: number;
+    try {
+      received = await this.pump(body, writer, state, start, options);
+    } catch (err) {
+      if (err instanceof BodySizeError) await this.cancelLocked(name, id);
+      throw err;
+    }
+    await writer.close();
+    if (state) this.hashes.put(key, { hash: state.hash, offset: start + received });
+    return start + received;
+  }
+
+  /** Body → hash → driver, one chunk at a time, so backpressure reaches the client socket. */
+  private async pump(
+    body: AsyncIterable<Buffer>,
+    writer: FileWriter,
+    state: HashState | undefined,
+    start: number,
+    options: AppendOptions,
+  ): Promise<number> {
+    const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
+    const expected = options.expectedLength;
+    let received = 0;
+    try {
+      for await (const chunk of body) {
+        received += chunk.length;
+        if (expected !== undefined && received > expected) {
+          throw new BodySizeError(`body is longer than the announced ${expected} bytes`, false);
+        }
+        if (start + received > limit) throw new BodySizeError(`upload exceeds the limit of ${limit} bytes`, true);
+        state?.hash.update(chunk);
+        await writer.write(chunk);
+      }
+      if (expected !== undefined && received !== expected) {
+        throw new BodySizeError(`body ended after ${received} of the announced ${expected} bytes`, false);
+      }
+    } catch (err) {
+      if (err instanceof BodySizeError) {
+        // The client sent something the upload cannot accept: nothing of this session is kept.
+        await writer.cancel().catch(() => undefined);
+      } else {
+        // A broken connection keeps what arrived, so the client can ask for the offset and resume.
+        await writer.close().catch(() => undefined);
+      }
+      throw err;
+    }
+    return received;
+  }
+
+  private async digestOf(name: string, id: string, algorithm: string, size: number): Promise<string> {
+    const state = algorithm === FAST_PATH_ALGORITHM ? this.hashes.take(this.key(name, id)) : undefined;
+    if (state && state.offset === size) return state.hash.digest('hex');
+    const hash = createHash(algorithm);
+    const stream = await this.driver.reader(pathFor({ kind: 'uploadData', name, id }), { offset: 0 });
+    for await (const chunk of stream) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  private async cancelLocked(name: string, id: string): Promise<void> {
+    this.hashes.delete(this.key(name, id));
+    try {
+      await this.driver.delete(pathFor({ kind: 'uploadDir', name, id }));
+    } catch (err) {
+      if (!(err instanceof PathNotFoundError)) throw err;
+    }
+  }
+
+  private async requireSession(name: string, id: string): Promise<void> {
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadStartedAt', name, id })));
+    if (!info) throw new UploadUnknownError(id);
+  }
+
+  private async dataSize(name: string, id: string): Promise<number> {
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadData', name, id })));
+    return info?.size ?? 0;
+  }
+
+  private key(name: string, id: string): string {
+    return `${name}\u0000${id}`;
+  }
+}
