@@ -171,15 +171,20 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
 type Call = <T>(method: string, path: string, fn: () => Promise<T>) => Promise<T>;
 
 function wrapWriter(inner: FileWriter, driverName: string, path: string, call: Call): FileWriter {
-  let finished: string | undefined;
-  const alreadyFinished = (op: string): Promise<never> =>
-    Promise.reject(new DriverError(driverName, `${op} on a writer that is already ${finished}: ${path}`, false));
+  // 'failed' means a close/commit threw: the data is in doubt, so only cancel (cleanup) remains.
+  let state: 'open' | 'ending' | 'closed' | 'committed' | 'cancelled' | 'failed' = 'open';
+  const refuse = (op: string): Promise<never> =>
+    Promise.reject(new DriverError(driverName, `${op} on a writer that is ${state}: ${path}`, false));
 
-  const end = (op: 'close' | 'commit' | 'cancel', state: string): Promise<void> => {
-    // A second end is refused rather than forwarded: cancel after close would delete kept data.
-    if (finished) return alreadyFinished(op);
-    finished = state;
-    return call(`writer.${op}`, path, () => inner[op]());
+  const end = async (op: 'close' | 'commit' | 'cancel', done: 'closed' | 'committed' | 'cancelled'): Promise<void> => {
+    state = 'ending';
+    try {
+      await call(`writer.${op}`, path, () => inner[op]());
+      state = done;
+    } catch (err) {
+      state = 'failed';
+      throw err;
+    }
   };
 
   return {
@@ -187,7 +192,7 @@ function wrapWriter(inner: FileWriter, driverName: string, path: string, call: C
       return inner.size;
     },
     write(chunk: Buffer): Promise<void> {
-      if (finished) return alreadyFinished('write');
+      if (state !== 'open') return refuse('write');
       // One extra promise per chunk and no timing: this is the upload hot path.
       const fail = (err: unknown): never => {
         throw normaliseDriverError(driverName, path, err);
@@ -198,9 +203,10 @@ function wrapWriter(inner: FileWriter, driverName: string, path: string, call: C
         return Promise.reject(normaliseDriverError(driverName, path, err));
       }
     },
-    close: () => end('close', 'closed'),
-    commit: () => end('commit', 'committed'),
-    cancel: () => end('cancel', 'cancelled'),
+    close: () => (state === 'open' ? end('close', 'closed') : refuse('close')),
+    commit: () => (state === 'open' ? end('commit', 'committed') : refuse('commit')),
+    // Refused after a successful close or commit: it would delete data someone means to keep.
+    cancel: () => (state === 'open' || state === 'failed' ? end('cancel', 'cancelled') : refuse('cancel')),
   };
 }
 

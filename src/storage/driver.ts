@@ -14,8 +14,9 @@ export interface FileInfo {
 }
 
 /**
- * A streaming writer. Bytes become readable at the path only after commit(); close() without commit
- * keeps what was written so a later writer(path, append=true) can continue (resumable uploads).
+ * A streaming writer. Bytes become readable at the path after close() or commit(); close() leaves
+ * the content open to a later writer(path, append=true) (resumable uploads), commit() makes it final.
+ * An object store publishes on close (Distribution's Swift driver writes the manifest then).
  */
 export interface FileWriter {
   /** Total bytes at the path once committed: pre-existing bytes (append) plus bytes written. */

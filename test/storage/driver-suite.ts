@@ -697,10 +697,11 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
           assert.deepEqual(seen, []);
           await d.putContent('/r/s', Buffer.from('1'));
           await d.putContent('/q', Buffer.from('2'));
+          const after: string[] = [];
           await d.walk('/', (info) => {
-            seen.push(info.path);
+            after.push(info.path);
           });
-          assert.deepEqual(seen, ['/q', '/r', '/r/s']);
+          assert.deepEqual(after, ['/q', '/r', '/r/s']);
         });
       });
     });

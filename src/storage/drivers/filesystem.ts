@@ -224,7 +224,8 @@ export class FilesystemDriver implements StorageDriver {
 class FilesystemWriter implements FileWriter {
   #size: number;
   #error: Error | undefined;
-  #finished = false;
+  // 'failed': close/commit hit an error; only cancel (cleanup) is still allowed.
+  #state: 'open' | 'ending' | 'done' | 'failed' = 'open';
 
   constructor(
     private readonly driverName: string,
@@ -246,7 +247,7 @@ class FilesystemWriter implements FileWriter {
   }
 
   write(chunk: Buffer): Promise<void> {
-    if (this.#finished) return Promise.reject(this.#closedError('write'));
+    if (this.#state !== 'open') return Promise.reject(this.#closedError('write'));
     if (this.#error) return Promise.reject(this.#error);
     const stream = this.stream;
     this.#size += chunk.length;
@@ -280,17 +281,27 @@ class FilesystemWriter implements FileWriter {
   }
 
   async cancel(): Promise<void> {
-    if (this.#finished) throw this.#closedError('cancel');
-    this.#finished = true;
-    await this.#waitClosed(() => this.stream.destroy());
-    await rm(this.fullPath, { force: true });
+    if (this.#state !== 'open' && this.#state !== 'failed') throw this.#closedError('cancel');
+    this.#state = 'ending';
+    try {
+      await this.#waitClosed(() => this.stream.destroy());
+      await rm(this.fullPath, { force: true });
+      this.#state = 'done';
+    } catch (err) {
+      this.#state = 'failed';
+      throw err;
+    }
   }
 
   async #end(op: string): Promise<void> {
-    if (this.#finished) throw this.#closedError(op);
-    this.#finished = true;
+    if (this.#state !== 'open') throw this.#closedError(op);
+    this.#state = 'ending';
     await this.#waitClosed(() => this.stream.end());
-    if (this.#error) throw this.#error;
+    if (this.#error) {
+      this.#state = 'failed';
+      throw this.#error;
+    }
+    this.#state = 'done';
   }
 
   #waitClosed(action: () => void): Promise<void> {

@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, validateConfig } from '../../src/config/load-config.js';
+import { applyEnvOverrides } from '../../src/config/env-overrides.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const seeds = resolve(here, '../../../../shared/seeds/configs');
+
+test('no file: embedded defaults (filesystem under ./data)', () => {
+  const c = loadConfig(undefined, {});
+  assert.equal(c.storage.driver, 'filesystem');
+  assert.equal(c.storage.parameters.rootdirectory, resolve(process.cwd(), 'data'));
+  assert.equal(c.storage.deleteEnabled, false);
+  assert.equal(c.log.level, 'info');
+  assert.equal(c.regate.manifestMaxBytes, 4 * 1024 * 1024);
+});
+
+for (const [file, check] of [
+  ['001-ceph-swift-config.yml', (c: ReturnType<typeof loadConfig>) => {
+    assert.equal(c.storage.driver, 'swift');
+    assert.equal(c.storage.parameters.username, 'demo:swift');
+    assert.equal(c.http.port, 5000);
+    assert.equal(c.http.host, '0.0.0.0');
+    assert.deepEqual(c.http.headers, { 'X-Content-Type-Options': ['nosniff'] });
+    assert.deepEqual(c.log.fields, { service: 'registry' });
+  }],
+  ['002-openstack-swift-keystone-config.yml', (c: ReturnType<typeof loadConfig>) => {
+    assert.equal(c.storage.parameters.tenant, 'admin');
+    assert.equal(c.http.host, '');
+    assert.equal(c.http.port, 5000);
+  }],
+  ['003-tls-htpasswd-ceph-config.yml', (c: ReturnType<typeof loadConfig>) => {
+    assert.equal(c.storage.deleteEnabled, true);
+    assert.deepEqual(c.auth, { htpasswd: { realm: 'basic-realm', path: '/auth/htpasswd' } });
+    assert.equal(c.http.tls?.certificate, '/certs/registry.pem');
+    assert.equal(c.http.port, 8000);
+    assert.deepEqual(c.storage.extra, { cache: { blobdescriptor: 'inmemory' } });
+    // The seed misspells log.formatter as "fromatter"; Distribution ignores it, so does regate (with a warning).
+    assert.ok(c.warnings.some((w) => w.includes('log.fromatter')));
+  }],
+] as const) {
+  test(`seed config ${file} loads as written`, () => check(loadConfig(join(seeds, file), {})));
+}
+
+test('environment overrides, Distribution style', () => {
+  const raw = { version: '0.1', storage: { filesystem: { rootdirectory: '/a' } }, http: { addr: ':5000' } };
+  const out = applyEnvOverrides(raw, {
+    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/b',
+    REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+    REGISTRY_HTTP_ADDR: '127.0.0.1:6000',
+    REGISTRY_LOG_LEVEL: 'debug',
+    OTHER: 'x',
+  });
+  assert.deepEqual(out, {
+    version: '0.1',
+    storage: { filesystem: { rootdirectory: '/b' }, delete: { enabled: true } },
+    http: { addr: '127.0.0.1:6000' },
+    log: { level: 'debug' },
+  });
+  assert.equal(raw.storage.filesystem.rootdirectory, '/a', 'the input is not modified');
+  const swapped = applyEnvOverrides({ storage: { filesystem: {}, delete: { enabled: true } } }, { REGISTRY_STORAGE: 'inmemory' });
+  assert.deepEqual(swapped, { storage: { inmemory: {}, delete: { enabled: true } } });
+});
+
+test('env overrides apply to a loaded file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-config-'));
+  try {
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, 'version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: 127.0.0.1:0\n');
+    const c = loadConfig(file, { REGISTRY_STORAGE_DELETE_ENABLED: 'true' });
+    assert.equal(c.storage.driver, 'inmemory');
+    assert.equal(c.storage.deleteEnabled, true);
+    assert.equal(c.http.port, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const bad: Array<[object, string]> = [
+  [{ storage: { inmemory: {} } }, 'version'],
+  [{ version: '0.2', storage: { inmemory: {} } }, 'version'],
+  [{ version: '0.1' }, 'storage'],
+  [{ version: '0.1', storage: { s3: {} } }, 'storage.s3'],
+  [{ version: '0.1', storage: { inmemory: {}, filesystem: {} } }, 'storage'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x' } } }, 'storage.swift.username'],
+  [{ version: '0.1', storage: { inmemory: {}, delete: { enabled: 'yes' } } }, 'storage.delete.enabled'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { addr: 'nonsense' } }, 'http.addr'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { addr: ':70000' } }, 'http.addr'],
+  [{ version: '0.1', storage: { inmemory: {} }, log: { level: 'loud' } }, 'log.level'],
+  [{ version: '0.1', storage: { inmemory: {} }, auth: { htpasswd: { realm: 'r' } } }, 'auth.htpasswd.path'],
+  [{ version: '0.1', storage: { inmemory: {} }, auth: { token: {} } }, 'auth.token'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { certificate: '/c' } } }, 'http.tls'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { manifestmaxbytes: -1 } }, 'regate.manifestmaxbytes'],
+];
+for (const [raw, key] of bad) {
+  test(`invalid config names the key: ${key}`, () => {
+    assert.throws(() => validateConfig(raw as Record<string, unknown>, 'test.yml', '/'), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.includes(key));
+  });
+}
+
+test('unreadable and non-YAML files fail clearly', () => {
+  assert.throws(() => loadConfig('/nonexistent/config.yml', {}), ConfigError);
+  const dir = mkdtempSync(join(tmpdir(), 'regate-config-'));
+  try {
+    writeFileSync(join(dir, 'c.yml'), 'version: [unclosed\n');
+    assert.throws(() => loadConfig(join(dir, 'c.yml'), {}), ConfigError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
