@@ -6,6 +6,7 @@ import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { createDriver } from '../storage/factory.js';
 import { createRegistry } from '../registry/registry.js';
+import { answerClientErrors } from './client-error.js';
 
 export interface RunningServer {
   server: Server;
@@ -40,6 +41,7 @@ export async function startServer(config: RegateConfig, logger: Logger): Promise
     });
     void registry.handle(req, res);
   });
+  answerClientErrors(server);
   // Multi-gigabyte layers take longer than Node's default 5-minute request timeout; headers and
   // idle keep-alive connections still time out.
   server.requestTimeout = 0;

@@ -13,6 +13,7 @@ import type { StorageDriver } from '../../src/storage/driver.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
+import { answerClientErrors } from '../../src/gateway/client-error.js';
 
 export interface Response {
   status: number;
@@ -60,6 +61,7 @@ export const DRIVERS: DriverFactory[] = [
 async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>): Promise<Server> {
   const registry = createRegistry(driver, settings);
   const server = createServer((req, res) => void registry.handle(req, res));
+  answerClientErrors(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }

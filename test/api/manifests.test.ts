@@ -1,0 +1,268 @@
+// Manifests, tags, catalog and referrers on a real server, once per driver.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DRIVERS, startTestRegistry, pushImage, pushBlob, sha256, errorCode, bytes, MT, type TestRegistry } from './harness.js';
+
+for (const factory of DRIVERS) {
+  describe(`manifests (${factory.name})`, () => {
+    let reg: TestRegistry;
+    before(async () => {
+      reg = await startTestRegistry(factory, { deleteEnabled: true, manifestMaxBytes: 64 * 1024 });
+    });
+    after(async () => reg.close());
+
+    const put = (name: string, ref: string, body: Buffer | string, contentType = MT.ociManifest) =>
+      reg.request('PUT', `/v2/${name}/manifests/${ref}`, { body, headers: { 'Content-Type': contentType } });
+
+    it('OCI manifest by tag: PUT, GET/HEAD by tag and digest with the right headers', async () => {
+      const image = await pushImage(reg, 'm/oci', 'v1');
+      for (const ref of ['v1', image.digest]) {
+        const get = await reg.request('GET', `/v2/m/oci/manifests/${ref}`);
+        assert.equal(get.status, 200);
+        assert.ok(get.body.equals(image.content), 'byte-identical');
+        assert.equal(get.header('content-type'), MT.ociManifest);
+        assert.equal(get.header('docker-content-digest'), image.digest);
+        assert.equal(get.header('etag'), `"${image.digest}"`);
+        const head = await reg.request('HEAD', `/v2/m/oci/manifests/${ref}`);
+        assert.equal(head.status, 200);
+        assert.equal(head.header('content-length'), String(image.size));
+        assert.equal(head.body.length, 0);
+      }
+      const notModified = await reg.request('GET', '/v2/m/oci/manifests/v1', { headers: { 'If-None-Match': `"${image.digest}"` } });
+      assert.equal(notModified.status, 304);
+    });
+
+    it('PUT answers 201 with Location and Docker-Content-Digest; by digest too', async () => {
+      const image = await pushImage(reg, 'm/put', 'first');
+      const res = await put('m/put', image.digest, image.content);
+      assert.equal(res.status, 201);
+      assert.equal(res.header('location'), `/v2/m/put/manifests/${image.digest}`);
+      assert.equal(res.header('docker-content-digest'), image.digest);
+      const mismatch = await put('m/put', sha256('other'), image.content);
+      assert.equal(mismatch.status, 400);
+      assert.equal(errorCode(mismatch), 'DIGEST_INVALID');
+    });
+
+    it('Docker schema2, Docker manifest list and OCI index', async () => {
+      const amd = await pushImage(reg, 'm/multi', 'amd64', { mediaType: MT.dockerManifest, seed: 2 });
+      const arm = await pushImage(reg, 'm/multi', 'arm64', { mediaType: MT.dockerManifest, seed: 3 });
+      const get = await reg.request('GET', '/v2/m/multi/manifests/amd64', { headers: { Accept: MT.dockerManifest } });
+      assert.equal(get.header('content-type'), MT.dockerManifest);
+      for (const mediaType of [MT.dockerList, MT.ociIndex]) {
+        const list = Buffer.from(JSON.stringify({
+          schemaVersion: 2,
+          mediaType,
+          manifests: [
+            { mediaType: MT.dockerManifest, digest: amd.digest, size: amd.size, platform: { architecture: 'amd64', os: 'linux' } },
+            { mediaType: MT.dockerManifest, digest: arm.digest, size: arm.size, platform: { architecture: 'arm64', os: 'linux' } },
+          ],
+        }));
+        const res = await put('m/multi', 'latest', list, mediaType);
+        assert.equal(res.status, 201, res.body.toString());
+        const back = await reg.request('GET', '/v2/m/multi/manifests/latest', { headers: { Accept: `${MT.dockerList}, ${MT.ociIndex}, ${MT.dockerManifest}` } });
+        assert.ok(back.body.equals(list));
+        assert.equal(back.header('content-type'), mediaType);
+        // A client that cannot read lists gets the linux/amd64 image, as Distribution serves it.
+        const old = await reg.request('GET', '/v2/m/multi/manifests/latest', { headers: { Accept: MT.dockerManifest } });
+        assert.equal(old.status, 200);
+        assert.equal(old.header('docker-content-digest'), amd.digest);
+      }
+    });
+
+    it('content negotiation refuses a type the client cannot read', async () => {
+      await pushImage(reg, 'm/neg', 'v1');
+      const res = await reg.request('GET', '/v2/m/neg/manifests/v1', { headers: { Accept: MT.dockerManifest } });
+      assert.equal(res.status, 404);
+      assert.equal(errorCode(res), 'MANIFEST_UNKNOWN');
+      assert.equal((await reg.request('GET', '/v2/m/neg/manifests/v1', { headers: { Accept: '*/*' } })).status, 200);
+    });
+
+    it('artifacts with any artifactType / config media type', async () => {
+      const config = Buffer.from('{}');
+      const cfg = await pushBlob(reg, 'm/art', config);
+      const blob = await pushBlob(reg, 'm/art', Buffer.from('signature'));
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MT.ociManifest, artifactType: 'application/vnd.example.sbom',
+        config: { mediaType: MT.empty, digest: cfg, size: 2 },
+        layers: [{ mediaType: 'application/vnd.example.data', digest: blob, size: 9 }],
+      }));
+      assert.equal((await put('m/art', 'sbom', manifest)).status, 201);
+      const helm = Buffer.from(JSON.stringify({
+        schemaVersion: 2, config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: cfg, size: 2 }, layers: [],
+      }));
+      assert.equal((await put('m/art', 'chart', helm)).status, 201);
+    });
+
+    it('refusals: schema1, invalid JSON, wrong media type, unknown blobs, unknown children, too large', async () => {
+      const schema1 = await put('m/bad', 'v1', JSON.stringify({ schemaVersion: 1, name: 'm/bad', tag: 'v1', fsLayers: [], history: [] }), 'application/vnd.docker.distribution.manifest.v1+prettyjws');
+      assert.equal(schema1.status, 400);
+      assert.equal(errorCode(schema1), 'MANIFEST_INVALID');
+      assert.match(schema1.body.toString(), /schema1/);
+      assert.equal(errorCode(await put('m/bad', 'v1', '{"schemaVersion": 2,')), 'MANIFEST_INVALID');
+      assert.equal(errorCode(await put('m/bad', 'v1', JSON.stringify({ schemaVersion: 2, mediaType: 'text/plain', config: {} }))), 'MANIFEST_INVALID');
+      const indexAsManifest = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] });
+      assert.equal(errorCode(await put('m/bad', 'v1', indexAsManifest, MT.ociManifest)), 'MANIFEST_INVALID');
+
+      const unknownBlob = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: sha256('nope'), size: 4 }, layers: [] });
+      const res = await put('m/bad', 'v1', unknownBlob);
+      assert.equal(res.status, 404);
+      assert.equal(errorCode(res), 'MANIFEST_BLOB_UNKNOWN');
+      const unknownChild = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: sha256('x'), size: 1 }] });
+      assert.equal(errorCode(await put('m/bad', 'v1', unknownChild, MT.ociIndex)), 'MANIFEST_BLOB_UNKNOWN');
+
+      const huge = Buffer.alloc(64 * 1024 + 1, 0x20);
+      const tooLarge = await put('m/bad', 'v1', huge);
+      assert.equal(tooLarge.status, 413);
+      assert.equal(errorCode(tooLarge), 'SIZE_INVALID');
+      assert.equal((await reg.request('GET', '/v2/m/bad/manifests/v1')).status, 404, 'nothing was stored');
+      assert.equal(errorCode(await reg.request('GET', '/v2/m/bad/manifests/v1')), 'MANIFEST_UNKNOWN');
+      assert.equal(errorCode(await reg.request('GET', `/v2/m/bad/manifests/${sha256('zzz')}`)), 'MANIFEST_UNKNOWN');
+      assert.equal(errorCode(await reg.request('GET', '/v2/m/bad/manifests/-bad-tag')), 'TAG_INVALID');
+    });
+
+    it('a manifest is visible only in its repository', async () => {
+      const image = await pushImage(reg, 'm/scope', 'v1');
+      assert.equal((await reg.request('GET', `/v2/m/other/manifests/${image.digest}`)).status, 404);
+    });
+
+    it('subject → OCI-Subject, and the referrers API with artifactType filter', async () => {
+      const subject = await pushImage(reg, 'm/ref', 'v1', { seed: 5 });
+      const subjectDescriptor = { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size };
+      const emptyDigest = await pushBlob(reg, 'm/ref', Buffer.from('{}'));
+      const referrer = async (artifactType: string, payload: string) => {
+        const layer = await pushBlob(reg, 'm/ref', Buffer.from(payload));
+        const body = Buffer.from(JSON.stringify({
+          schemaVersion: 2, mediaType: MT.ociManifest, artifactType,
+          config: { mediaType: MT.empty, digest: emptyDigest, size: 2 },
+          layers: [{ mediaType: 'application/octet-stream', digest: layer, size: payload.length }],
+          subject: subjectDescriptor, annotations: { 'org.example.kind': artifactType },
+        }));
+        const digest = sha256(body);
+        const res = await put('m/ref', digest, body);
+        assert.equal(res.status, 201);
+        assert.equal(res.header('oci-subject'), subject.digest);
+        return { digest, size: body.length };
+      };
+      const sig = await referrer('application/vnd.example.signature', 'sig');
+      const sbom = await referrer('application/vnd.example.sbom', 'sbom');
+
+      const all = await reg.request('GET', `/v2/m/ref/referrers/${subject.digest}`);
+      assert.equal(all.status, 200);
+      assert.equal(all.header('content-type'), MT.ociIndex);
+      const index = all.json();
+      assert.equal(index.schemaVersion, 2);
+      assert.equal(index.mediaType, MT.ociIndex);
+      const byDigest = Object.fromEntries(index.manifests.map((m: { digest: string }) => [m.digest, m]));
+      assert.deepEqual(Object.keys(byDigest).sort(), [sig.digest, sbom.digest].sort());
+      assert.deepEqual(byDigest[sig.digest], {
+        mediaType: MT.ociManifest, digest: sig.digest, size: sig.size, artifactType: 'application/vnd.example.signature',
+        annotations: { 'org.example.kind': 'application/vnd.example.signature' },
+      });
+
+      const filtered = await reg.request('GET', `/v2/m/ref/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`);
+      assert.equal(filtered.header('oci-filters-applied'), 'artifactType');
+      assert.deepEqual(filtered.json().manifests.map((m: { digest: string }) => m.digest), [sbom.digest]);
+
+      const none = await reg.request('GET', `/v2/m/ref/referrers/${sha256('no subject')}`);
+      assert.equal(none.status, 200);
+      assert.deepEqual(none.json().manifests, []);
+      assert.equal(errorCode(await reg.request('GET', '/v2/m/ref/referrers/sha256:bad')), 'DIGEST_INVALID');
+    });
+
+    it('DELETE by digest removes the revision and the tags on it; DELETE by tag removes the tag', async () => {
+      const a = await pushImage(reg, 'm/del', 'a', { seed: 7 });
+      assert.equal((await put('m/del', 'b', a.content)).status, 201);
+      const other = await pushImage(reg, 'm/del', 'c', { seed: 8 });
+      assert.equal((await reg.request('DELETE', '/v2/m/del/manifests/c')).status, 202);
+      assert.equal((await reg.request('GET', '/v2/m/del/manifests/c')).status, 404);
+      assert.equal((await reg.request('GET', `/v2/m/del/manifests/${other.digest}`)).status, 200, 'the revision stays');
+      assert.equal((await reg.request('DELETE', `/v2/m/del/manifests/${a.digest}`)).status, 202);
+      for (const ref of ['a', 'b', a.digest]) assert.equal((await reg.request('GET', `/v2/m/del/manifests/${ref}`)).status, 404, ref);
+      assert.deepEqual((await reg.request('GET', '/v2/m/del/tags/list')).json().tags, []);
+      assert.equal(errorCode(await reg.request('DELETE', `/v2/m/del/manifests/${a.digest}`)), 'MANIFEST_UNKNOWN');
+      assert.equal(errorCode(await reg.request('DELETE', '/v2/m/del/manifests/nope')), 'MANIFEST_UNKNOWN');
+    });
+
+    it('tags list with n/last pagination and Link; unknown repository is NAME_UNKNOWN', async () => {
+      const image = await pushImage(reg, 'm/tags', 't0');
+      const tags = ['t0', 't1', 't2', 't3', 't4'];
+      for (const tag of tags.slice(1)) assert.equal((await put('m/tags', tag, image.content)).status, 201);
+      assert.deepEqual((await reg.request('GET', '/v2/m/tags/tags/list')).json(), { name: 'm/tags', tags });
+      const page1 = await reg.request('GET', '/v2/m/tags/tags/list?n=2');
+      assert.deepEqual(page1.json().tags, ['t0', 't1']);
+      assert.equal(page1.header('link'), '</v2/m/tags/tags/list?n=2&last=t1>; rel="next"');
+      const page3 = await reg.request('GET', '/v2/m/tags/tags/list?n=2&last=t3');
+      assert.deepEqual(page3.json().tags, ['t4']);
+      assert.equal(page3.header('link'), undefined);
+      assert.equal(errorCode(await reg.request('GET', '/v2/m/tags/tags/list?n=-1')), 'PAGINATION_NUMBER_INVALID');
+      const unknown = await reg.request('GET', '/v2/m/never/tags/list');
+      assert.equal(unknown.status, 404);
+      assert.equal(errorCode(unknown), 'NAME_UNKNOWN');
+    });
+  });
+
+  describe(`catalog, names and routes (${factory.name})`, () => {
+    let reg: TestRegistry;
+    before(async () => {
+      reg = await startTestRegistry(factory, { deleteEnabled: false, catalogMaxEntries: 3 });
+    });
+    after(async () => reg.close());
+
+    it('catalog lists repositories with pagination', async () => {
+      const names = ['c/a', 'c/b', 'c/b/nested', 'c/d', 'e'];
+      for (const name of names) await pushImage(reg, name, 'v1', { layers: 1 });
+      const full = await reg.request('GET', '/v2/_catalog?n=100');
+      assert.deepEqual(full.json().repositories, names.slice(0, 3), 'capped at catalogMaxEntries');
+      assert.equal(full.header('link'), '</v2/_catalog?n=3&last=c%2Fb%2Fnested>; rel="next"');
+      const next = await reg.request('GET', '/v2/_catalog?n=3&last=c/b/nested');
+      assert.deepEqual(next.json().repositories, ['c/d', 'e']);
+      const page = await reg.request('GET', '/v2/_catalog?n=2');
+      assert.deepEqual(page.json().repositories, ['c/a', 'c/b']);
+    });
+
+    it('manifest DELETE is 405 UNSUPPORTED when deletion is disabled', async () => {
+      await pushImage(reg, 'keep', 'v1', { layers: 1 });
+      const res = await reg.request('DELETE', '/v2/keep/manifests/v1');
+      assert.equal(res.status, 405);
+      assert.equal(errorCode(res), 'UNSUPPORTED');
+      assert.equal((await reg.request('GET', '/v2/keep/manifests/v1')).status, 200);
+    });
+
+    const escapes = [
+      '/v2/../etc/passwd/manifests/latest',
+      '/v2/a/../../b/manifests/latest',
+      '/v2/a%2f..%2fb/manifests/latest',
+      '/v2/%2e%2e/manifests/latest',
+      '/v2/a%00b/manifests/latest',
+      '/v2//etc/manifests/latest',
+      '/v2/UPPER/manifests/latest',
+      `/v2/${'a'.repeat(256)}/manifests/latest`,
+      '/v2/a/_manifests/manifests/latest',
+      '/v2/../blobs/uploads/',
+    ];
+    for (const path of escapes) {
+      it(`NAME_INVALID for ${path.slice(0, 50)}`, async () => {
+        const res = await reg.request(path.endsWith('uploads/') ? 'POST' : 'GET', path);
+        assert.equal(res.status, 400);
+        assert.equal(errorCode(res), 'NAME_INVALID');
+      });
+    }
+
+    it('unknown paths and methods answer in the error envelope', async () => {
+      const unknown = await reg.request('GET', '/v2/a/unknown/thing/');
+      assert.equal(unknown.status, 404);
+      assert.ok(errorCode(unknown));
+      const method = await reg.request('POST', '/v2/a/manifests/latest');
+      assert.equal(method.status, 405);
+      assert.equal(errorCode(method), 'UNSUPPORTED');
+      assert.equal(method.header('docker-distribution-api-version'), 'registry/2.0');
+    });
+
+    it('blob bytes in a tag path cannot be reached through odd digests', async () => {
+      const digest = await pushBlob(reg, 'safe/app', bytes(10, 1));
+      const res = await reg.request('GET', `/v2/safe/app/blobs/${digest.replace(':', '%3A')}`);
+      assert.equal(res.status, 400);
+      assert.equal(errorCode(res), 'DIGEST_INVALID');
+    });
+  });
+}
