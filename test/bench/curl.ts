@@ -66,7 +66,7 @@ export async function startUpload(base: string, repo: string): Promise<string> {
 }
 
 /** PATCH the whole file (streamed by curl -T), then PUT ?digest=. Returns the committed blob URL. */
-export async function uploadAndCommit(base: string, uploadUrl: string, file: string, size: number, digest: string): Promise<string> {
+export async function uploadAndCommit(base: string, repo: string, uploadUrl: string, file: string, size: number, digest: string): Promise<string> {
   const patchWhat = `PATCH ${file}`;
   const patch = await curl(
     ['-X', 'PATCH', '-T', file, '-H', 'Content-Type: application/octet-stream', uploadUrl],
@@ -80,7 +80,7 @@ export async function uploadAndCommit(base: string, uploadUrl: string, file: str
   const putWhat = `PUT ${digest}`;
   const put = await curl(['-X', 'PUT', '-H', 'Content-Length: 0', next.toString()], putWhat);
   expectStatus(put, 201, putWhat);
-  return new URL(put.location || `/v2/${new URL(uploadUrl).pathname.split('/')[2]}/blobs/${digest}`, base).toString();
+  return new URL(put.location || `/v2/${repo}/blobs/${digest}`, base).toString();
 }
 
 /** GET a blob to /dev/null; returns the byte count curl received. */
