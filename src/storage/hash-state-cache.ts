@@ -1,9 +1,9 @@
 // In-process running hashes of uploads, the fast path that spares re-reading an upload at commit.
 // Losing an entry (restart, eviction, another replica took the upload) only costs a re-read.
-import type { Hash } from 'node:crypto';
+import type { RunningHash } from './running-hash.js';
 
 export interface HashState {
-  readonly hash: Hash;
+  readonly hash: RunningHash;
   /** Number of bytes the hash has consumed; valid only if it equals the stored size. */
   readonly offset: number;
 }
@@ -21,15 +21,16 @@ export class HashStateCache {
   }
 
   put(key: string, state: HashState): void {
-    this.entries.delete(key);
+    this.delete(key);
     this.entries.set(key, state);
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      if (oldest !== undefined) this.delete(oldest);
     }
   }
 
   delete(key: string): void {
+    this.entries.get(key)?.hash.dispose();
     this.entries.delete(key);
   }
 }

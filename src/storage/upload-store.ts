@@ -3,6 +3,7 @@
 // hash kept in memory is only a fast path: without it the digest is recomputed from stored bytes.
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
+import { OffThreadHash } from './running-hash.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { PathNotFoundError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
@@ -100,11 +101,16 @@ export class UploadStore {
       throw new UploadOffsetError(start, options.startOffset);
     }
     let state: HashState | undefined = this.hashes.take(key);
-    if (state?.offset !== start) state = start === 0 ? { hash: createHash(FAST_PATH_ALGORITHM), offset: 0 } : undefined;
+    if (state?.offset !== start) {
+      state?.hash.dispose();
+      state = start === 0 ? { hash: new OffThreadHash(), offset: 0 } : undefined;
+    }
     let received: number;
     try {
       received = await this.pump(body, writer, state, start, options);
     } catch (err) {
+      // The hash may have seen bytes the driver never stored: drop it, the digest will be re-read.
+      state?.hash.dispose();
       if (err instanceof BodySizeError) await this.cancelLocked(name, id);
       throw err;
     }
@@ -131,8 +137,10 @@ export class UploadStore {
           throw new BodySizeError(`body is longer than the announced ${expected} bytes`, false);
         }
         if (start + received > limit) throw new BodySizeError(`upload exceeds the limit of ${limit} bytes`, true);
-        state?.hash.update(chunk);
-        await writer.write(chunk);
+        const hashing = state?.hash.update(chunk);
+        const writing = writer.write(chunk);
+        if (hashing) await hashing;
+        await writing;
       }
       if (expected !== undefined && received !== expected) {
         throw new BodySizeError(`body ended after ${received} of the announced ${expected} bytes`, false);
@@ -151,8 +159,16 @@ export class UploadStore {
   }
 
   private async digestOf(name: string, id: string, algorithm: string, size: number): Promise<string> {
-    const state = algorithm === FAST_PATH_ALGORITHM ? this.hashes.take(this.key(name, id)) : undefined;
-    if (state && state.offset === size) return state.hash.digest('hex');
+    const state = this.hashes.take(this.key(name, id));
+    if (state && state.offset === size && algorithm === FAST_PATH_ALGORITHM) {
+      try {
+        return await state.hash.digest();
+      } catch {
+        // The hash worker failed; the stored bytes are the truth.
+      }
+    } else {
+      state?.hash.dispose();
+    }
     const hash = createHash(algorithm);
     const stream = await this.driver.reader(pathFor({ kind: 'uploadData', name, id }), { offset: 0 });
     for await (const chunk of stream) hash.update(chunk as Buffer);

@@ -1,0 +1,39 @@
+// Worker thread entry: keeps running hashes by session id, fed with transferred buffers, so
+// SHA-256 of uploads runs beside the event loop instead of on it.
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+
+export type HashRequest =
+  | { op: 'update'; id: number; data: ArrayBuffer; length: number }
+  | { op: 'digest'; id: number }
+  | { op: 'drop'; id: number };
+
+/** The ack hands the batch's memory back, so the main thread reuses it instead of allocating. */
+export type HashReply = { op: 'ack'; id: number; length: number; data: ArrayBuffer } | { op: 'digest'; id: number; hex: string };
+
+const hashes = new Map<number, Hash>();
+const port = parentPort;
+
+port?.on('message', (msg: HashRequest) => {
+  switch (msg.op) {
+    case 'update': {
+      let hash = hashes.get(msg.id);
+      if (!hash) {
+        hash = createHash('sha256');
+        hashes.set(msg.id, hash);
+      }
+      hash.update(new Uint8Array(msg.data, 0, msg.length));
+      port.postMessage({ op: 'ack', id: msg.id, length: msg.length, data: msg.data } satisfies HashReply, [msg.data]);
+      break;
+    }
+    case 'digest': {
+      const hex = (hashes.get(msg.id) ?? createHash('sha256')).digest('hex');
+      hashes.delete(msg.id);
+      port.postMessage({ op: 'digest', id: msg.id, hex } satisfies HashReply);
+      break;
+    }
+    case 'drop':
+      hashes.delete(msg.id);
+      break;
+  }
+});
