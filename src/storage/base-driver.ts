@@ -117,6 +117,13 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
       return normaliseStreamErrors(stream, name, path);
     },
 
+    async pipeTo(path, sink, options?: ReadOptions) {
+      checkPath(path);
+      if (!isValidOffset(options?.offset)) throw new InvalidOffsetError(name, path, options?.offset as number);
+      if (!isValidOffset(options?.length)) throw new InvalidOffsetError(name, path, options?.length as number);
+      return call('pipeTo', path, () => inner.pipeTo(path, sink, options));
+    },
+
     async writer(path, append) {
       checkPath(path);
       const w = await call('writer', path, () => inner.writer(path, append));

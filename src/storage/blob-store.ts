@@ -1,6 +1,6 @@
 // Content-addressed blobs and the per-repository links that scope them. A blob's bytes are shared
 // by every repository; a repository can only see a blob it has a `_layers` link to.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
@@ -29,6 +29,11 @@ export class BlobStore {
 
   async open(digest: DigestParts, offset: number, length: number): Promise<Readable> {
     return this.driver.reader(pathFor({ kind: 'blobData', digest }), { offset, length });
+  }
+
+  /** Streams the blob (or a range) into sink without ending it. */
+  async pipeTo(digest: DigestParts, sink: Writable, offset: number, length: number): Promise<void> {
+    await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length });
   }
 
   async getContent(digest: DigestParts): Promise<Buffer> {

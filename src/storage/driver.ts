@@ -2,7 +2,7 @@
 // for an object store like Swift: there is no rename (move may be copy + delete), listings may
 // lag writes, large objects may be stored as segments, reads take an offset, and any call may
 // fail transiently. Drivers know nothing of OCI; paths are opaque slash-separated keys.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface FileInfo {
   /** The path that was stat'ed. */
@@ -21,7 +21,11 @@ export interface FileInfo {
 export interface FileWriter {
   /** Total bytes at the path once committed: pre-existing bytes (append) plus bytes written. */
   readonly size: number;
-  /** Resolves when the chunk is accepted; awaiting it is the backpressure. */
+  /**
+   * Resolves when the backend has taken the chunk; awaiting it is the backpressure. The caller may
+   * reuse the chunk's memory only after that (uploads recycle their batch buffers), so a driver
+   * that keeps the bytes longer must copy them.
+   */
   write(chunk: Buffer): Promise<void>;
   /** Flush and release resources without making the write final; the data remains for append. */
   close(): Promise<void>;
@@ -45,6 +49,12 @@ export interface StorageDriver {
   /** Atomically replaces the content at path: readers see the old or the new bytes, never a mix. */
   putContent(path: string, content: Buffer): Promise<void>;
   reader(path: string, options?: ReadOptions): Promise<Readable>;
+  /**
+   * Streams the bytes (or a range) into sink with backpressure, without ending it; resolves when
+   * everything was handed to the sink. The serving path: a driver may recycle its read buffers
+   * here, which a Readable handed to unknown consumers cannot.
+   */
+  pipeTo(path: string, sink: Writable, options?: ReadOptions): Promise<void>;
   writer(path: string, append: boolean): Promise<FileWriter>;
   stat(path: string): Promise<FileInfo>;
   /** Direct children of a directory, as full paths. PathNotFoundError when it does not exist. */

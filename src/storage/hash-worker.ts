@@ -1,15 +1,15 @@
-// Worker thread entry: keeps running hashes by session id, fed with transferred buffers, so
+// Worker thread entry: keeps running hashes by session id, fed with views of shared memory, so
 // SHA-256 of uploads runs beside the event loop instead of on it.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
 export type HashRequest =
-  | { op: 'update'; id: number; data: ArrayBuffer; length: number }
+  | { op: 'update'; id: number; data: SharedArrayBuffer; offset: number; length: number }
   | { op: 'digest'; id: number }
   | { op: 'drop'; id: number };
 
-/** The ack hands the batch's memory back, so the main thread reuses it instead of allocating. */
-export type HashReply = { op: 'ack'; id: number; length: number; data: ArrayBuffer } | { op: 'digest'; id: number; hex: string };
+/** An ack tells the sender the bytes were consumed and their memory may be reused. */
+export type HashReply = { op: 'ack'; id: number } | { op: 'digest'; id: number; hex: string };
 
 const hashes = new Map<number, Hash>();
 const port = parentPort;
@@ -22,8 +22,8 @@ port?.on('message', (msg: HashRequest) => {
         hash = createHash('sha256');
         hashes.set(msg.id, hash);
       }
-      hash.update(new Uint8Array(msg.data, 0, msg.length));
-      port.postMessage({ op: 'ack', id: msg.id, length: msg.length, data: msg.data } satisfies HashReply, [msg.data]);
+      hash.update(new Uint8Array(msg.data, msg.offset, msg.length));
+      port.postMessage({ op: 'ack', id: msg.id } satisfies HashReply);
       break;
     }
     case 'digest': {

@@ -1,30 +1,28 @@
 // A running SHA-256 of an upload. The off-thread kind hashes in a worker so the event loop only
-// receives and writes bytes; the two overlap on separate cores. Chunks are copied into 1 MiB
-// batches (the worker cannot share the socket's buffers, which the driver is still writing) and
-// at most a few batches are in flight per upload, so memory stays flat whatever the layer size.
+// receives and writes bytes; the two overlap on separate cores. Uploads hand it 1 MiB batches in
+// shared memory (see upload-batches.ts), so nothing is copied on the way to the worker.
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
 export interface RunningHash {
-  /** Feeds a chunk; a returned promise means "wait before feeding more" (backpressure). */
-  update(chunk: Buffer): Promise<void> | undefined;
+  /** Hashes the bytes; resolves once they are consumed and their memory may be reused. */
+  update(chunk: Buffer): Promise<void>;
   /** The hex digest of everything fed. The hash cannot be used afterwards. */
   digest(): Promise<string>;
   /** Releases the hash without a digest. */
   dispose(): void;
 }
 
-/** Hashes on the calling thread; for small inputs and as the fallback. */
+/** Hashes on the calling thread; for other algorithms and as the fallback. */
 export class InlineHash implements RunningHash {
   private readonly hash: Hash;
   constructor(algorithm = 'sha256') {
     this.hash = createHash(algorithm);
   }
-  update(chunk: Buffer): undefined {
+  async update(chunk: Buffer): Promise<void> {
     this.hash.update(chunk);
-    return undefined;
   }
   async digest(): Promise<string> {
     return this.hash.digest('hex');
@@ -32,25 +30,10 @@ export class InlineHash implements RunningHash {
   dispose(): void {}
 }
 
-const BATCH_BYTES = 1024 * 1024;
-const MAX_IN_FLIGHT_BYTES = 2 * BATCH_BYTES;
-
-// Batches come back from the worker and are reused: fresh megabytes cost page faults.
-const spareBatches: ArrayBuffer[] = [];
-const MAX_SPARE_BATCHES = 8;
-function takeBatch(): Buffer {
-  const spare = spareBatches.pop();
-  return spare ? Buffer.from(spare) : Buffer.allocUnsafeSlow(BATCH_BYTES);
-}
-function returnBatch(data: ArrayBuffer): void {
-  if (data.byteLength === BATCH_BYTES && spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(data);
-}
-
 interface Session {
-  inFlight: number;
-  onDrained?: () => void;
-  onDigest?: (hex: string) => void;
-  onError?: (err: Error) => void;
+  /** Resolvers of updates not yet acknowledged, in order (a worker handles a session in order). */
+  pending: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+  onDigest?: { resolve: (hex: string) => void; reject: (err: Error) => void };
 }
 
 /** A small pool of hash workers shared by every upload of the process. */
@@ -65,7 +48,7 @@ class HashWorkerPool {
   open(): { id: number; worker: Worker; session: Session } {
     const worker = this.pick();
     const id = this.nextId++;
-    const session: Session = { inFlight: 0 };
+    const session: Session = { pending: [] };
     this.sessions.set(id, { worker, session });
     return { id, worker, session };
   }
@@ -76,7 +59,10 @@ class HashWorkerPool {
 
   private pick(): Worker {
     if (this.workers.length < this.size) {
-      const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+      // Hashing allocates next to nothing: a small heap keeps the thread's footprint small.
+      const worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+      });
       worker.on('message', (reply: HashReply) => this.onReply(reply));
       worker.on('error', (err) => this.failAll(worker, err));
       worker.on('exit', () => this.failAll(worker, new Error('hash worker exited')));
@@ -91,20 +77,13 @@ class HashWorkerPool {
   }
 
   private onReply(reply: HashReply): void {
-    if (reply.op === 'ack') returnBatch(reply.data);
     const entry = this.sessions.get(reply.id);
     if (!entry) return;
-    const { session } = entry;
     if (reply.op === 'ack') {
-      session.inFlight -= reply.length;
-      if (session.inFlight <= MAX_IN_FLIGHT_BYTES / 2 && session.onDrained) {
-        const resolve = session.onDrained;
-        session.onDrained = undefined;
-        resolve();
-      }
+      entry.session.pending.shift()?.resolve();
     } else {
       this.sessions.delete(reply.id);
-      session.onDigest?.(reply.hex);
+      entry.session.onDigest?.resolve(reply.hex);
     }
   }
 
@@ -114,8 +93,8 @@ class HashWorkerPool {
     for (const [id, entry] of this.sessions) {
       if (entry.worker !== worker) continue;
       this.sessions.delete(id);
-      entry.session.onError?.(err);
-      entry.session.onDrained?.();
+      for (const p of entry.session.pending.splice(0)) p.reject(err);
+      entry.session.onDigest?.reject(err);
     }
   }
 }
@@ -127,13 +106,11 @@ function sharedPool(): HashWorkerPool {
   return pool;
 }
 
-/** SHA-256 in a worker thread. If the worker dies, digest() rejects and the caller re-reads. */
+/** SHA-256 in a worker thread. If the worker dies, the hash fails and the caller re-reads. */
 export class OffThreadHash implements RunningHash {
   private readonly id: number;
   private readonly worker: Worker;
   private readonly session: Session;
-  private batch: Buffer = takeBatch();
-  private filled = 0;
   private failed: Error | undefined;
   private finished = false;
 
@@ -142,33 +119,29 @@ export class OffThreadHash implements RunningHash {
     this.id = opened.id;
     this.worker = opened.worker;
     this.session = opened.session;
-    this.session.onError = (err) => (this.failed = err);
   }
 
-  update(chunk: Buffer): Promise<void> | undefined {
-    if (this.failed || this.finished) return undefined;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(chunk.length - offset, BATCH_BYTES - this.filled);
-      chunk.copy(this.batch, this.filled, offset, offset + n);
-      this.filled += n;
-      offset += n;
-      if (this.filled === BATCH_BYTES) this.flush();
+  update(chunk: Buffer): Promise<void> {
+    if (this.finished) return Promise.reject(new Error('hash already finished'));
+    if (this.failed) return Promise.reject(this.failed);
+    let shared = chunk;
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) {
+      // Not from the batch pool: the worker needs memory it can see.
+      shared = Buffer.from(new SharedArrayBuffer(chunk.length));
+      chunk.copy(shared);
     }
-    if (this.session.inFlight > MAX_IN_FLIGHT_BYTES) {
-      return new Promise<void>((resolve) => (this.session.onDrained = resolve));
-    }
-    return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.session.pending.push({ resolve, reject });
+      this.post({ op: 'update', id: this.id, data: shared.buffer as SharedArrayBuffer, offset: shared.byteOffset, length: shared.length });
+    });
   }
 
-  async digest(): Promise<string> {
-    if (this.finished) throw new Error('hash already finished');
-    this.flush();
+  digest(): Promise<string> {
+    if (this.finished) return Promise.reject(new Error('hash already finished'));
     this.finished = true;
-    if (this.failed) throw this.failed;
+    if (this.failed) return Promise.reject(this.failed);
     return new Promise<string>((resolve, reject) => {
-      this.session.onDigest = resolve;
-      this.session.onError = reject;
+      this.session.onDigest = { resolve, reject };
       this.post({ op: 'digest', id: this.id });
     });
   }
@@ -176,27 +149,18 @@ export class OffThreadHash implements RunningHash {
   dispose(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.filled === 0) returnBatch(this.batch.buffer as ArrayBuffer);
     sharedPool().close(this.id);
+    for (const p of this.session.pending.splice(0)) p.resolve();
     if (!this.failed) this.post({ op: 'drop', id: this.id });
   }
 
-  private flush(): void {
-    if (this.filled === 0 || this.failed) return;
-    const data = this.batch.buffer;
-    const length = this.filled;
-    this.session.inFlight += length;
-    // The batch's memory moves to the worker (no copy); a fresh batch takes its place.
-    this.post({ op: 'update', id: this.id, data: data as ArrayBuffer, length }, [data as ArrayBuffer]);
-    this.batch = takeBatch();
-    this.filled = 0;
-  }
-
-  private post(msg: HashRequest, transfer?: ArrayBuffer[]): void {
+  private post(msg: HashRequest): void {
     try {
-      this.worker.postMessage(msg, transfer);
+      this.worker.postMessage(msg);
     } catch (err) {
       this.failed = err as Error;
+      for (const p of this.session.pending.splice(0)) p.reject(this.failed);
+      this.session.onDigest?.reject(this.failed);
     }
   }
 }

@@ -4,6 +4,7 @@
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash } from './running-hash.js';
+import { BATCH_BYTES, returnBatch, takeBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { PathNotFoundError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
@@ -119,7 +120,11 @@ export class UploadStore {
     return start + received;
   }
 
-  /** Body → hash → driver, one chunk at a time, so backpressure reaches the client socket. */
+  /**
+   * Body → batch → (hash ‖ driver). Two batches alternate: one fills from the socket while the
+   * other is hashed and written, and the socket is read no faster than both keep up with, so
+   * backpressure reaches the client and memory stays at two batches.
+   */
   private async pump(
     body: AsyncIterable<Buffer>,
     writer: FileWriter,
@@ -129,7 +134,25 @@ export class UploadStore {
   ): Promise<number> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
+    const batches = [takeBatch(), takeBatch()];
+    const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
+    let current = 0;
+    let filled = 0;
     let received = 0;
+
+    const flush = async (): Promise<void> => {
+      if (filled === 0) return;
+      const view = batches[current]!.subarray(0, filled);
+      const work = Promise.all([state?.hash.update(view), writer.write(view)]).then(() => undefined);
+      work.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+      inFlight[current] = work;
+      current ^= 1;
+      filled = 0;
+      const previous = inFlight[current];
+      inFlight[current] = undefined;
+      if (previous) await previous;
+    };
+
     try {
       for await (const chunk of body) {
         received += chunk.length;
@@ -137,23 +160,34 @@ export class UploadStore {
           throw new BodySizeError(`body is longer than the announced ${expected} bytes`, false);
         }
         if (start + received > limit) throw new BodySizeError(`upload exceeds the limit of ${limit} bytes`, true);
-        const hashing = state?.hash.update(chunk);
-        const writing = writer.write(chunk);
-        if (hashing) await hashing;
-        await writing;
+        let offset = 0;
+        while (offset < chunk.length) {
+          const n = Math.min(chunk.length - offset, BATCH_BYTES - filled);
+          chunk.copy(batches[current]!, filled, offset, offset + n);
+          filled += n;
+          offset += n;
+          if (filled === BATCH_BYTES) await flush();
+        }
       }
       if (expected !== undefined && received !== expected) {
         throw new BodySizeError(`body ended after ${received} of the announced ${expected} bytes`, false);
       }
+      await flush();
+      for (const work of inFlight) if (work) await work;
     } catch (err) {
+      // A broken connection keeps what was stored (whole batches), so the client can ask for the
+      // offset and resume; a body the upload cannot accept drops the whole session.
+      await Promise.allSettled(inFlight);
       if (err instanceof BodySizeError) {
-        // The client sent something the upload cannot accept: nothing of this session is kept.
         await writer.cancel().catch(() => undefined);
       } else {
-        // A broken connection keeps what arrived, so the client can ask for the offset and resume.
+        if (filled > 0) await writer.write(batches[current]!.subarray(0, filled)).catch(() => undefined);
         await writer.close().catch(() => undefined);
       }
       throw err;
+    } finally {
+      await Promise.allSettled(inFlight);
+      batches.forEach(returnBatch);
     }
     return received;
   }

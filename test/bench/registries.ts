@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trackChild, untrackChild } from './cleanup.js';
+import { NODE_FLAGS } from '../../src/runtime-flags.js';
 
 export type RegistryKind = 'regate' | 'distribution';
 
@@ -113,7 +114,7 @@ export async function startRegate(workDir: string, rootDirectory: string): Promi
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [REGATE_MAIN, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);

@@ -16,7 +16,7 @@
 // again for the few tests that need an empty one, so it must hand out independent drivers.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import {
@@ -232,6 +232,72 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
       it('a missing path is PathNotFoundError', async () => {
         const p = `${prefix('stat-missing')}/nothing`;
         await rejectsWith(driver.stat(p), PathNotFoundError, driver, p);
+      });
+    });
+
+    describe('pipeTo', () => {
+      // Several read buffers' worth, so buffer recycling is exercised.
+      const data = randomBytes(5 * 1024 * 1024 + 321);
+      let p: string;
+
+      /** A sink that holds on to nothing it is not told to copy, and can be slow. */
+      const collector = (delayMs = 0): { sink: Writable; bytes: () => Buffer } => {
+        const parts: Buffer[] = [];
+        const sink = new Writable({
+          highWaterMark: 16 * 1024,
+          write(chunk: Buffer, _enc, done) {
+            parts.push(Buffer.from(chunk)); // copy: the driver may reuse its buffer afterwards
+            if (delayMs) setTimeout(done, delayMs);
+            else done();
+          },
+        });
+        return { sink, bytes: () => Buffer.concat(parts) };
+      };
+
+      before(async () => {
+        p = `${prefix('pipeto')}/file`;
+        await driver.putContent(p, data);
+      });
+
+      it('streams everything, a tail, and a range, without ending the sink', async () => {
+        const all = collector();
+        await driver.pipeTo(p, all.sink);
+        assert.equal(sha256(all.bytes()), sha256(data));
+        assert.equal(all.sink.writableEnded, false);
+        const tail = collector();
+        await driver.pipeTo(p, tail.sink, { offset: 3_000_000 });
+        assert.ok(tail.bytes().equals(data.subarray(3_000_000)));
+        const range = collector();
+        await driver.pipeTo(p, range.sink, { offset: 1_048_570, length: 2_100_000 });
+        assert.ok(range.bytes().equals(data.subarray(1_048_570, 1_048_570 + 2_100_000)));
+      });
+
+      it('a slow sink still gets every byte in order', async () => {
+        const slow = collector(2);
+        await driver.pipeTo(p, slow.sink, { offset: 0, length: 3 * 1024 * 1024 });
+        assert.ok(slow.bytes().equals(data.subarray(0, 3 * 1024 * 1024)));
+      });
+
+      it('concurrent pipes of one object do not mix their bytes', async () => {
+        const sinks = Array.from({ length: 4 }, () => collector());
+        await Promise.all(sinks.map((c, i) => driver.pipeTo(p, c.sink, { offset: i * 1000 })));
+        sinks.forEach((c, i) => assert.ok(c.bytes().equals(data.subarray(i * 1000)), `sink ${i}`));
+      });
+
+      it('a sink that is destroyed midway rejects the pipe', async () => {
+        const sink = new Writable({
+          write(_chunk, _enc, done) {
+            setTimeout(done, 5);
+          },
+        });
+        setTimeout(() => sink.destroy(), 10);
+        await assert.rejects(driver.pipeTo(p, sink));
+      });
+
+      it('offset past the end is InvalidOffsetError; a missing path is PathNotFoundError', async () => {
+        await rejectsWith(driver.pipeTo(p, collector().sink, { offset: data.length + 1 }), InvalidOffsetError, driver, p);
+        const m = `${prefix('pipeto-missing')}/nothing`;
+        await rejectsWith(driver.pipeTo(m, collector().sink), PathNotFoundError, driver, m);
       });
     });
 

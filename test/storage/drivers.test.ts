@@ -84,6 +84,9 @@ class FakeDriver implements StorageDriver {
     await this.#step();
     return this.stream ?? Readable.from([Buffer.from('data')]);
   }
+  async pipeTo(): Promise<void> {
+    await this.#step();
+  }
   async writer(): Promise<FileWriter> {
     await this.#step();
     return this.writer_ as FileWriter;

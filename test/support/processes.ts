@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { NODE_FLAGS } from '../../src/runtime-flags.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -399,7 +400,7 @@ export async function startRegate(options: { configYaml: string; env?: NodeJS.Pr
     server = await spawnServer({
       name: 'regate',
       command: process.execPath,
-      args: [REGATE_MAIN, 'serve', '--config', configPath],
+      args: [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath],
       env: { ...process.env, ...options.env },
       ready: /listening on http:\/\/127\.0\.0\.1:(\d+)/,
       timeoutMs: options.timeoutMs,

@@ -1,5 +1,4 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
-import { pipeline } from 'node:stream/promises';
 import type { RequestContext } from '../context.js';
 import { RegistryError } from '../errors.js';
 import { Digest, validateName } from '../references.js';
@@ -35,9 +34,14 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const status = range.kind === 'partial' ? 206 : 200;
   if (req.method === 'HEAD' || length === 0) return send(req, res, status, headers);
 
-  const stream = await ctx.stores.blobs.open(digest, start, length);
   res.writeHead(status, headers);
-  await pipeline(stream, res);
+  try {
+    await ctx.stores.blobs.pipeTo(digest, res, start, length);
+  } catch (err) {
+    if (res.destroyed) return; // the client went away mid-download: nothing to report to anyone
+    throw err;
+  }
+  res.end();
 }
 
 export async function deleteBlob(ctx: RequestContext): Promise<void> {

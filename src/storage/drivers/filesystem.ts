@@ -3,10 +3,11 @@
 // (ENOENT/ENOTDIR → PathNotFoundError, the rest → DriverError) live in the base wrapper; this file
 // only speaks to the filesystem.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { writeToSink } from '../sink-write.js';
 import {
   DriverError,
   InvalidOffsetError,
@@ -116,14 +117,27 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  async pipeTo(path: string, sink: Writable, options: ReadOptions = {}): Promise<void> {
+    const offset = options.offset ?? 0;
+    const handle = await open(this.#full(path), 'r');
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new PathNotFoundError(this.name, path);
+      if (offset > info.size) throw new InvalidOffsetError(this.name, path, offset);
+      const end = options.length === undefined ? info.size : Math.min(info.size, offset + options.length);
+      await copyToSink(handle, offset, end, sink);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const full = this.#full(path);
     await this.#mkdirs(path, dirname(full));
     const handle = await open(full, append ? 'a' : 'w');
     try {
       const existing = append ? (await handle.stat()).size : 0;
-      const stream = createWriteStream('', { fd: handle, highWaterMark: STREAM_BUFFER });
-      return new FilesystemWriter(this.name, path, full, stream, existing);
+      return new FilesystemWriter(this.name, path, full, handle, existing);
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;
@@ -221,9 +235,49 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
+// Serving reads recycle a few large buffers: fresh megabytes per read cost page faults and
+// garbage, and a full garbage heap is what pushes memory up under concurrent pulls.
+const spareReadBuffers: Buffer[] = [];
+const MAX_SPARE_READ_BUFFERS = 16;
+
+/**
+ * Reads [start, end) into two alternating buffers: one is read into while the other is being
+ * written to the sink. A buffer is reused only after the sink's write callback says the bytes
+ * left it, and reading waits for that, so a slow client slows the reads (backpressure).
+ */
+async function copyToSink(handle: FileHandle, start: number, end: number, sink: Writable): Promise<void> {
+  const buffers = [spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER), spareReadBuffers.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER)];
+  const pending: Array<Promise<void> | undefined> = [undefined, undefined];
+  let position = start;
+  let current = 0;
+  try {
+    while (position < end) {
+      const previous = pending[current];
+      if (previous) await previous;
+      const buffer = buffers[current]!;
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+      if (bytesRead === 0) throw new DriverError('filesystem', 'file shrank while being read', false);
+      position += bytesRead;
+      const write = writeToSink(sink, buffer.subarray(0, bytesRead));
+      write.catch(() => undefined); // awaited before the buffer is reused or the copy returns
+      pending[current] = write;
+      current ^= 1;
+    }
+    for (const write of pending) if (write) await write;
+  } finally {
+    // A buffer whose write never finished may still be referenced by the sink: not reused.
+    const settled = await Promise.allSettled(pending.map((p) => p ?? Promise.resolve()));
+    settled.forEach((result, i) => {
+      if (result.status === 'fulfilled' && spareReadBuffers.length < MAX_SPARE_READ_BUFFERS) spareReadBuffers.push(buffers[i]!);
+    });
+  }
+}
+
 class FilesystemWriter implements FileWriter {
   #size: number;
   #error: Error | undefined;
+  // Writes run one after another: two appends in flight on the thread pool could land reordered.
+  #tail: Promise<void> = Promise.resolve();
   // 'failed': close/commit hit an error; only cancel (cleanup) is still allowed.
   #state: 'open' | 'ending' | 'done' | 'failed' = 'open';
 
@@ -231,43 +285,35 @@ class FilesystemWriter implements FileWriter {
     private readonly driverName: string,
     private readonly path: string,
     private readonly fullPath: string,
-    private readonly stream: WriteStream,
+    private readonly handle: FileHandle,
     existingSize: number,
   ) {
     this.#size = existingSize;
-    // Remember the first failure so a later write or close reports it even if nobody was
-    // waiting when it happened.
-    stream.on('error', (err) => {
-      this.#error ??= err;
-    });
   }
 
   get size(): number {
     return this.#size;
   }
 
+  // Resolves once the bytes are in the file, so the caller may reuse the chunk's memory.
   write(chunk: Buffer): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(this.#closedError('write'));
     if (this.#error) return Promise.reject(this.#error);
-    const stream = this.stream;
     this.#size += chunk.length;
-    if (stream.write(chunk)) return Promise.resolve();
-    // Only when the stream's buffer is full do we pay for listeners: this is the backpressure.
-    return new Promise<void>((resolvePromise, reject) => {
-      const done = (err?: Error): void => {
-        stream.off('drain', onDrain);
-        stream.off('error', onError);
-        stream.off('close', onClose);
-        if (err) reject(err);
-        else resolvePromise();
-      };
-      const onDrain = (): void => done();
-      const onError = (err: Error): void => done(err);
-      const onClose = (): void => done(this.#error ?? this.#closedError('write'));
-      stream.on('drain', onDrain);
-      stream.on('error', onError);
-      stream.on('close', onClose);
+    const next = this.#tail.then(() => this.#writeAll(chunk));
+    this.#tail = next.catch((err: Error) => {
+      this.#error ??= err;
     });
+    return next;
+  }
+
+  async #writeAll(chunk: Buffer): Promise<void> {
+    if (this.#error) throw this.#error;
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
+      offset += bytesWritten;
+    }
   }
 
   close(): Promise<void> {
@@ -284,7 +330,8 @@ class FilesystemWriter implements FileWriter {
     if (this.#state !== 'open' && this.#state !== 'failed') throw this.#closedError('cancel');
     this.#state = 'ending';
     try {
-      await this.#waitClosed(() => this.stream.destroy());
+      await this.#tail;
+      await this.handle.close().catch(() => undefined);
       await rm(this.fullPath, { force: true });
       this.#state = 'done';
     } catch (err) {
@@ -296,21 +343,17 @@ class FilesystemWriter implements FileWriter {
   async #end(op: string): Promise<void> {
     if (this.#state !== 'open') throw this.#closedError(op);
     this.#state = 'ending';
-    await this.#waitClosed(() => this.stream.end());
+    await this.#tail;
+    try {
+      await this.handle.close();
+    } catch (err) {
+      this.#error ??= err as Error;
+    }
     if (this.#error) {
       this.#state = 'failed';
       throw this.#error;
     }
     this.#state = 'done';
-  }
-
-  #waitClosed(action: () => void): Promise<void> {
-    const stream = this.stream;
-    if (stream.closed) return Promise.resolve();
-    return new Promise<void>((resolvePromise) => {
-      stream.once('close', () => resolvePromise());
-      if (!stream.destroyed) action();
-    });
   }
 
   #closedError(op: string): DriverError {

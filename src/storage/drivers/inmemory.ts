@@ -2,7 +2,8 @@
 // tree rather than a flat map so it behaves like the filesystem driver where the two could
 // otherwise drift: a file cannot also be a directory, directories outlive their last file, and
 // writer bytes land in place as they are written.
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { writeToSink } from '../sink-write.js';
 import {
   DriverError,
   InvalidOffsetError,
@@ -12,6 +13,9 @@ import {
   type ReadOptions,
   type StorageDriver,
 } from '../driver.js';
+
+// Served in slices, so a slow reader applies backpressure as with the other drivers.
+const PIPE_SLICE = 1024 * 1024;
 
 interface FileNode {
   kind: 'file';
@@ -127,6 +131,15 @@ export class InMemoryDriver implements StorageDriver {
     // A snapshot: later writes to the path do not leak into a read already started.
     const data = contentOf(file).subarray(offset, end);
     return Readable.from(data.length === 0 ? [] : [data], { objectMode: false });
+  }
+
+  async pipeTo(path: string, sink: Writable, options: ReadOptions = {}): Promise<void> {
+    const file = this.#file(path);
+    const offset = options.offset ?? 0;
+    if (offset > file.size) throw new InvalidOffsetError(this.name, path, offset);
+    const end = options.length === undefined ? file.size : Math.min(file.size, offset + options.length);
+    const data = contentOf(file).subarray(offset, end);
+    for (let i = 0; i < data.length; i += PIPE_SLICE) await writeToSink(sink, data.subarray(i, i + PIPE_SLICE));
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {

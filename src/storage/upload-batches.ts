@@ -1,0 +1,16 @@
+// Upload bytes are gathered into 1 MiB batches of shared memory: one driver write and one hash
+// message per batch instead of one per 64 KiB socket read, and the worker reads the very memory
+// the driver writes from. Batches are recycled, so an upload's memory is two batches whatever
+// the layer size.
+
+export const BATCH_BYTES = 1024 * 1024;
+const MAX_SPARE = 16;
+const spare: Buffer[] = [];
+
+export function takeBatch(): Buffer {
+  return spare.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH_BYTES));
+}
+
+export function returnBatch(batch: Buffer): void {
+  if (spare.length < MAX_SPARE) spare.push(batch);
+}
