@@ -1,0 +1,47 @@
+// Removes upload sessions nobody finished: an interrupted push leaves `_uploads/<id>/` behind,
+// and without purging those bytes stay forever. Same rule as Distribution's uploadpurging: a
+// session whose `startedat` is older than the age limit is deleted (an unreadable one too).
+import type { StorageDriver } from './driver.js';
+import { REPOSITORIES_ROOT } from './paths.js';
+import { unlessMissing } from './links.js';
+
+export interface PurgeResult {
+  /** Upload directories deleted (or that would be, in a dry run). */
+  purged: string[];
+  /** Sessions seen in all. */
+  seen: number;
+}
+
+export async function purgeUploads(driver: StorageDriver, olderThan: Date, options: { dryRun?: boolean } = {}): Promise<PurgeResult> {
+  const uploadRoots: string[] = [];
+  if (!(await unlessMissing(() => driver.stat(REPOSITORIES_ROOT)))) return { purged: [], seen: 0 };
+  await driver.walk(REPOSITORIES_ROOT, (info) => {
+    if (!info.isDir) return;
+    const base = info.path.slice(info.path.lastIndexOf('/') + 1);
+    if (base === '_uploads') uploadRoots.push(info.path);
+    return base.startsWith('_') ? 'skip' : undefined;
+  });
+  const result: PurgeResult = { purged: [], seen: 0 };
+  for (const root of uploadRoots) {
+    for (const dir of (await unlessMissing(() => driver.list(root))) ?? []) {
+      result.seen++;
+      const started = await startedAt(driver, dir);
+      if (started !== undefined && started >= olderThan) continue;
+      if (!options.dryRun) await unlessMissing(() => driver.delete(dir));
+      result.purged.push(dir);
+    }
+  }
+  return result;
+}
+
+/** undefined when the session has no readable start time: such a session can never be resumed. */
+async function startedAt(driver: StorageDriver, dir: string): Promise<Date | undefined> {
+  const content = await unlessMissing(() => driver.getContent(`${dir}/startedat`));
+  if (!content) {
+    // A session being created writes startedat first; without it, fall back to the directory's age.
+    const info = await unlessMissing(() => driver.stat(dir));
+    return info?.modTime;
+  }
+  const date = new Date(content.toString('utf8').trim());
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
