@@ -4,16 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command → Debian package providing it
+# command → Debian package providing it. Absolute paths where the tests use that exact file (a
+# /usr/local/bin/docker of another version must not count as Debian's docker.io CLI).
 declare -A NEEDED=(
   [skopeo]=skopeo
   [docker-registry]=docker-registry
   [curl]=curl
   [htpasswd]=apache2-utils
+  [openssl]=openssl
+  [/usr/sbin/dockerd]=docker.io      # test/support/dockerd.ts: a private dockerd per test file
+  [/usr/bin/docker]=docker.io        # the CLI of the same version as the daemon
+  [/usr/bin/containerd]=containerd   # dockerd starts it as its child
+  [/usr/sbin/runc]=runc
+  [/usr/bin/podman]=podman           # test/e2e/podman-skopeo-auth.test.ts (root, vfs, private store)
+  [/bin/busybox]=busybox-static      # the content of the images built offline for docker/podman
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
+  pkg="${NEEDED[$cmd]}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [[ " ${missing[*]-} " != *" $pkg "* ]]; then
+    missing+=("$pkg")
+  fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
@@ -25,6 +36,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Docker verifies a registry's certificate only for names outside 127.0.0.0/8: the certs.d test
+# reaches the registry as ip6-localhost (::1). Debian's /etc/hosts usually has the line; add it if not.
+if ! grep -Eq '^[[:space:]]*::1[[:space:]]+(.*[[:space:]])?ip6-localhost([[:space:]]|$)' /etc/hosts; then
+  if [ -w /etc/hosts ]; then
+    [ -z "$(tail -c1 /etc/hosts)" ] || echo >> /etc/hosts
+    printf '::1\tip6-localhost ip6-loopback\n' >> /etc/hosts
+  elif command -v sudo >/dev/null 2>&1; then
+    printf '::1\tip6-localhost ip6-loopback\n' | sudo tee -a /etc/hosts >/dev/null
+  else
+    echo "add '::1 ip6-localhost ip6-loopback' to /etc/hosts (needs root)" >&2; exit 1
+  fi
 fi
 
 # npm ci gives the locked tree; its `prepare` script compiles the TypeScript.
