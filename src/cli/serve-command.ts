@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import { createLogger } from '../log/logger.js';
-import { startServer } from '../gateway/server.js';
+import { startServer, TlsSetupError } from '../gateway/server.js';
 import { UnsupportedDriverError } from '../storage/factory.js';
 
 export function registerServeCommand(program: Command): void {
@@ -29,13 +29,24 @@ export function registerServeCommand(program: Command): void {
       try {
         running = await startServer(config, logger);
       } catch (err) {
-        if (err instanceof UnsupportedDriverError) {
+        if (err instanceof UnsupportedDriverError || err instanceof TlsSetupError) {
           logger.error(err.message);
+          process.exit(2);
+        }
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'EPERM') {
+          logger.error(`cannot start: ${(err as Error).message}`);
           process.exit(2);
         }
         throw err;
       }
-      logger.info(`listening on ${running.url}`, { url: running.url, storage: config.storage.driver });
+      logger.info(`listening on ${running.url}`, {
+        url: running.url,
+        addr: config.http.addr,
+        tls: config.regate.tls.mode,
+        auth: config.auth?.htpasswd ? 'htpasswd' : 'none',
+        storage: config.storage.driver,
+      });
       const stop = (signal: string): void => {
         logger.info(`received ${signal}, shutting down`);
         void running.close().then(() => process.exit(0));

@@ -14,14 +14,22 @@ export interface StorageConfig {
   extra: Record<string, unknown>;
 }
 
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
 export interface HttpConfig {
   addr: string;
   host: string;
   port: number;
   secret?: string;
   headers: Record<string, string[]>;
+  /** `http.tls.certificate` / `http.tls.key` (absolute paths) when both are given. */
   tls?: { certificate: string; key: string; minimumtls?: string };
+  /** `http.tls.minimumtls` in Node's spelling; TLSv1.2 unless configured. */
+  minimumTls: TlsVersion;
 }
+
+/** How the listener is secured, decided once from http.tls and regate.tls.generate. */
+export type TlsMode = 'files' | 'generated' | 'off';
 
 export interface RegateConfig {
   version: string;
@@ -35,6 +43,30 @@ export interface RegateConfig {
     manifestMaxBytes: number;
     /** Largest blob accepted, bytes; 0 = unlimited. */
     blobMaxBytes: number;
+    tls: {
+      /** files: http.tls.certificate/key; generated: a CA + server certificate in `dir`; off: plain HTTP. */
+      mode: TlsMode;
+      /** Where generated TLS material lives (regate.tls.dir, default ./certs). */
+      dir: string;
+      /** Extra names/IPs for the generated server certificate (regate.tls.hosts). */
+      hosts: string[];
+    };
+    /** Paths answered 200 without auth (exact match on the normalised path; regate.ping). */
+    pingPaths: string[];
+    http: {
+      /** The whole request head must arrive within this (and the TLS handshake); slowloris guard. */
+      headersTimeoutMs: number;
+      /** An idle keep-alive connection is closed after this. */
+      keepAliveTimeoutMs: number;
+      /** A connection with no traffic at all in either direction for this long is closed (0 = never). */
+      idleTimeoutMs: number;
+    };
+    auth: {
+      /** Failed credential checks from one client address before it is refused with 429. */
+      maxFailures: number;
+      /** The window those failures are counted in, and how long a refused address waits. */
+      failureWindowMs: number;
+    };
   };
   /** Where the configuration came from, for messages. */
   source: string;

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, type RawConfig } from './env-overrides.js';
-import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName } from './config-types.js';
+import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
+import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -17,14 +18,24 @@ export class ConfigError extends Error {
   }
 }
 
-/** The configuration used when no file is given. */
+/**
+ * The configuration used when no file is given: secure by default. TLS with a generated CA and
+ * server certificate (./certs), Basic auth from ./htpasswd/htpasswd (created on first start with a
+ * random admin password), on every interface, port 5000 (Distribution's port).
+ */
 export const DEFAULT_RAW_CONFIG: RawConfig = {
   version: '0.1',
   log: { level: 'info', formatter: 'text' },
   storage: { filesystem: { rootdirectory: './data' }, delete: { enabled: false } },
-  http: { addr: '127.0.0.1:5000' },
+  http: { addr: ':5000' },
+  auth: { htpasswd: { realm: 'regate', path: DEFAULT_HTPASSWD_PATH } },
+  regate: { tls: { generate: true } },
 };
 
+/** Paths answered 200 without auth when regate.ping is not configured (seed 004's nginx, plus `/`). */
+export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
+
+const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth']);
 const KNOWN_TOP = new Set(['version', 'log', 'loglevel', 'storage', 'http', 'auth', 'health', 'notifications', 'redis', 'middleware', 'reporting', 'proxy', 'compatibility', 'validation', 'policy', 'regate']);
 const DRIVERS: readonly StorageDriverName[] = ['filesystem', 'inmemory', 'swift'];
 const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
@@ -79,7 +90,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (log.fields !== undefined && !isObject(log.fields)) fail('log.fields', 'must be a mapping');
 
   const storage = validateStorage(raw.storage, fail, baseDir);
-  const http = validateHttp(raw.http, fail, baseDir);
+  const http = validateHttp(raw.http, fail, baseDir, warnings);
 
   let auth: RegateConfig['auth'];
   if (raw.auth !== undefined && raw.auth !== null) {
@@ -94,17 +105,53 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     for (const key of Object.keys(a)) if (key !== 'htpasswd') fail(`auth.${key}`, 'is not supported (regate supports auth.htpasswd)');
   }
 
+  if (raw.regate !== undefined && raw.regate !== null && !isObject(raw.regate)) fail('regate', 'must be a mapping');
   const own = isObject(raw.regate) ? raw.regate : {};
+  for (const key of Object.keys(own)) if (!KNOWN_REGATE.has(key)) warnings.push(`unknown key "regate.${key}" ignored`);
   const manifestMaxBytes = nonNegativeInt(own.manifestmaxbytes ?? 4 * 1024 * 1024, 'regate.manifestmaxbytes', fail);
   if (manifestMaxBytes === 0) fail('regate.manifestmaxbytes', 'must be positive');
   const blobMaxBytes = nonNegativeInt(own.blobmaxbytes ?? 0, 'regate.blobmaxbytes', fail);
+
+  const ownTls = section(own, 'tls', 'regate.tls', fail, warnings, ['generate', 'dir', 'hosts']);
+  if (ownTls.generate !== undefined && typeof ownTls.generate !== 'boolean') fail('regate.tls.generate', 'must be true or false');
+  const tlsMode: TlsMode = http.tls ? 'files' : ownTls.generate === true ? 'generated' : 'off';
+  if (ownTls.dir !== undefined && (typeof ownTls.dir !== 'string' || ownTls.dir === '')) fail('regate.tls.dir', 'must be a non-empty path');
+  const tlsDir = resolve(baseDir, typeof ownTls.dir === 'string' ? ownTls.dir : 'certs');
+  const tlsHosts = stringList(ownTls.hosts ?? [], 'regate.tls.hosts', fail);
+  for (const host of tlsHosts) if (!/^[A-Za-z0-9.:_-]+$/.test(host)) fail('regate.tls.hosts', `"${host}" is not a host name or IP address`);
+
+  const pingPaths = stringList(own.ping ?? DEFAULT_PING_PATHS, 'regate.ping', fail);
+  for (const path of pingPaths) {
+    const why = pingPathProblem(path);
+    if (why) fail('regate.ping', `"${path}" ${why}`);
+  }
+
+  const ownHttp = section(own, 'http', 'regate.http', fail, warnings, ['headerstimeout', 'keepalivetimeout', 'idletimeout']);
+  const headersTimeoutMs = duration(ownHttp.headerstimeout ?? '60s', 'regate.http.headerstimeout', fail);
+  if (headersTimeoutMs === 0) fail('regate.http.headerstimeout', 'must be positive (it is what cuts off slowloris clients)');
+  const keepAliveTimeoutMs = duration(ownHttp.keepalivetimeout ?? '30s', 'regate.http.keepalivetimeout', fail);
+  if (keepAliveTimeoutMs === 0) fail('regate.http.keepalivetimeout', 'must be positive');
+  const idleTimeoutMs = duration(ownHttp.idletimeout ?? '5m', 'regate.http.idletimeout', fail);
+
+  const ownAuth = section(own, 'auth', 'regate.auth', fail, warnings, ['maxfailures', 'failurewindow']);
+  const maxFailures = nonNegativeInt(ownAuth.maxfailures ?? 10, 'regate.auth.maxfailures', fail);
+  if (maxFailures === 0) fail('regate.auth.maxfailures', 'must be positive');
+  const failureWindowMs = duration(ownAuth.failurewindow ?? '1m', 'regate.auth.failurewindow', fail);
+  if (failureWindowMs === 0) fail('regate.auth.failurewindow', 'must be positive');
 
   const config: RegateConfig = {
     version,
     log: { level, formatter, fields: isObject(log.fields) ? log.fields : {} },
     storage,
     http,
-    regate: { manifestMaxBytes, blobMaxBytes },
+    regate: {
+      manifestMaxBytes,
+      blobMaxBytes,
+      tls: { mode: tlsMode, dir: tlsDir, hosts: tlsHosts },
+      pingPaths,
+      http: { headersTimeoutMs, keepAliveTimeoutMs, idleTimeoutMs },
+      auth: { maxFailures, failureWindowMs },
+    },
     source,
     warnings,
   };
@@ -114,6 +161,57 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
 }
 
 type Fail = (key: string, problem: string) => never;
+
+/** An optional mapping under `parent`; unknown keys are warned about. */
+function section(parent: Record<string, unknown>, name: string, key: string, fail: Fail, warnings: string[], known: string[]): Record<string, unknown> {
+  const value = parent[name];
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) return fail(key, 'must be a mapping');
+  for (const k of Object.keys(value)) if (!known.includes(k)) warnings.push(`unknown key "${key}.${k}" ignored`);
+  return value;
+}
+
+function stringList(value: unknown, key: string, fail: Fail): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return fail(key, 'must be a list of strings');
+  return [...(value as string[])];
+}
+
+/** Why a configured ping path cannot be matched safely, or undefined. */
+function pingPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must start with /';
+  if (/[%?#\\\s]/.test(path)) return 'must be a plain path (no %, ?, #, backslash or spaces)';
+  if (path.includes('//')) return 'must not contain //';
+  if (path.split('/').some((segment) => segment === '.' || segment === '..')) return 'must not contain . or .. segments';
+  if (path === '/v2' || path.startsWith('/v2/')) return 'is a registry path: it cannot be answered without auth';
+  return undefined;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("30s", "1m30s", "500ms", "0") in milliseconds. Bare numbers need a unit. */
+export function parseDuration(value: string): number | undefined {
+  const text = value.trim();
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+  let total = 0;
+  let at = 0;
+  while (at < text.length) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) return undefined;
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return at === 0 ? undefined : Math.round(total);
+}
+
+function duration(value: unknown, key: string, fail: Fail): number {
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined || !Number.isSafeInteger(ms)) return fail(key, `must be a duration with a unit, like "30s", "500ms" or "5m" (got ${JSON.stringify(value)})`);
+  return ms;
+}
+
+const TLS_VERSIONS: Record<string, TlsVersion> = { 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' };
 
 function nonNegativeInt(value: unknown, key: string, fail: Fail): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -156,7 +254,7 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
   return { driver, parameters, deleteEnabled, extra };
 }
 
-function validateHttp(value: unknown, fail: Fail, baseDir: string): HttpConfig {
+function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: string[]): HttpConfig {
   const h = value === undefined ? {} : isObject(value) ? value : fail('http', 'must be a mapping');
   const addr = h.addr === undefined ? ':5000' : String(h.addr);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
@@ -172,14 +270,34 @@ function validateHttp(value: unknown, fail: Fail, baseDir: string): HttpConfig {
       headers[name] = values;
     }
   }
-  const config: HttpConfig = { addr, host, port, headers };
+  const config: HttpConfig = { addr, host, port, headers, minimumTls: 'TLSv1.2' };
   if (typeof h.secret === 'string') config.secret = h.secret;
   if (h.tls !== undefined && h.tls !== null) {
     if (!isObject(h.tls)) fail('http.tls', 'must be a mapping');
     const t = h.tls as Record<string, unknown>;
-    if (typeof t.certificate !== 'string' || typeof t.key !== 'string') fail('http.tls', 'needs both certificate and key');
-    config.tls = { certificate: resolve(baseDir, t.certificate as string), key: resolve(baseDir, t.key as string) };
-    if (typeof t.minimumtls === 'string') config.tls.minimumtls = t.minimumtls;
+    for (const key of ['clientcas', 'letsencrypt']) {
+      if (t[key] !== undefined) fail(`http.tls.${key}`, 'is not supported by regate');
+    }
+    for (const key of Object.keys(t)) {
+      if (!['certificate', 'key', 'minimumtls', 'clientcas', 'letsencrypt'].includes(key)) warnings.push(`unknown or unsupported key "http.tls.${key}" ignored`);
+    }
+    const hasCert = t.certificate !== undefined && t.certificate !== '';
+    const hasKey = t.key !== undefined && t.key !== '';
+    if (hasCert || hasKey) {
+      // Distribution serves plain HTTP when no certificate is given; one without the other is a mistake.
+      if (typeof t.certificate !== 'string' || typeof t.key !== 'string' || !hasCert || !hasKey) fail('http.tls', 'needs both certificate and key');
+      config.tls = { certificate: resolve(baseDir, t.certificate as string), key: resolve(baseDir, t.key as string) };
+    }
+    if (t.minimumtls !== undefined) {
+      const wanted = String(t.minimumtls).toLowerCase();
+      const version = TLS_VERSIONS[wanted];
+      if (!version) {
+        const why = wanted === 'tls1.0' || wanted === 'tls1.1' ? `${wanted} is not accepted (regate needs tls1.2 or later)` : 'must be tls1.2 or tls1.3';
+        fail('http.tls.minimumtls', why);
+      }
+      config.minimumTls = version!;
+      if (config.tls) config.tls.minimumtls = wanted;
+    }
   }
   return config;
 }

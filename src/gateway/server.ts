@@ -1,21 +1,97 @@
-// Starts regate's HTTP listener in front of the embedded registry. (Plain HTTP for now; TLS,
-// auth and limits arrive with the gateway.)
-import { createServer, type Server } from 'node:http';
+// Starts regate: the storage driver, the embedded registry, the htpasswd store and the gateway app
+// (app.ts), behind an HTTPS listener (or plain HTTP when the config asks for it), and stops it all.
+//
+// Timeouts: no limit on a request as a whole (requestTimeout 0), so a multi-gigabyte layer is never
+// cut off mid-upload; but the request head must arrive within regate.http.headerstimeout (60 s; also
+// the TLS handshake limit), so a slowloris client sending headers byte by byte is disconnected; an
+// idle keep-alive connection closes after regate.http.keepalivetimeout (30 s); and a connection on
+// which nothing at all moves for regate.http.idletimeout (5 min) is closed, a stalled upload included.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { createDriver } from '../storage/factory.js';
 import { createRegistry } from '../registry/registry.js';
+import { HtpasswdStore } from '../auth/htpasswd-store.js';
+import { ensureHtpasswdFile } from '../auth/initial-user.js';
+import { createApp } from './app.js';
 import { answerClientErrors } from './client-error.js';
+import { requestState } from './request-state.js';
+import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
+
+export { TlsSetupError } from './tls.js';
+
+export interface StartOptions {
+  /** Where one-time notices go (the generated password, the CA instructions). Default: stdout. */
+  print?: (text: string) => void;
+  /** bcrypt cost of the generated first user (default 10; tests use 4). */
+  initialUserCost?: number;
+  /** The htpasswd store's backstop poll interval (default 250 ms). */
+  htpasswdPollIntervalMs?: number;
+}
 
 export interface RunningServer {
   server: Server;
-  /** Base URL clients use, e.g. http://127.0.0.1:5000 */
+  /** Base URL clients use, e.g. https://127.0.0.1:5000 */
   url: string;
+  /** The TLS material in use (undefined for plain HTTP). */
+  tls?: TlsMaterial;
+  /** The live users table (undefined when the config has no auth). */
+  users?: HtpasswdStore;
   close(): Promise<void>;
 }
 
-export async function startServer(config: RegateConfig, logger: Logger): Promise<RunningServer> {
+const UNSPECIFIED = new Set(['0.0.0.0', '::']);
+
+function hostForUrl(address: AddressInfo): string {
+  if (UNSPECIFIED.has(address.address)) return 'localhost';
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+export async function startServer(config: RegateConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const print = options.print ?? ((text: string) => void process.stdout.write(text));
+  const gatewayLog = logger.child({ component: 'gateway' });
+
+  if (config.regate.tls.mode === 'off') {
+    gatewayLog.warn(
+      `no TLS configured (http.tls): serving plain HTTP; passwords and images cross the network unencrypted. ` +
+        `Set http.tls.certificate/key or regate.tls.generate: true`,
+      { config: config.source },
+    );
+  }
+  if (!config.auth?.htpasswd) {
+    gatewayLog.warn(`no auth configured (auth.htpasswd): anyone who can reach this port can push, pull and delete`, { config: config.source });
+  }
+
+  const tls = config.regate.tls.mode === 'off' ? undefined : await prepareTls(config, logger.child({ component: 'tls' }));
+
+  let users: HtpasswdStore | undefined;
+  if (config.auth?.htpasswd) {
+    const path = resolve(config.auth.htpasswd.path);
+    const created = await ensureHtpasswdFile(path, options.initialUserCost === undefined ? {} : { cost: options.initialUserCost });
+    if (created.created) {
+      print(
+        [
+          `regate: created the users file ${path} with one user (shown once, write it down):`,
+          `  user:     ${created.user}`,
+          `  password: ${created.password}`,
+          `  change it with: regate user passwd ${created.user} --file ${path}`,
+          '',
+        ].join('\n'),
+      );
+      gatewayLog.info(`created ${path} with user "${created.user}" and a random password (printed on stdout, once)`, { path });
+    }
+    users = new HtpasswdStore({
+      path,
+      logger: logger.child({ component: 'htpasswd' }),
+      ...(options.htpasswdPollIntervalMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollIntervalMs }),
+    });
+    await users.start();
+  }
+
   const driver = createDriver(config.storage);
   const registry = createRegistry(
     driver,
@@ -26,43 +102,67 @@ export async function startServer(config: RegateConfig, logger: Logger): Promise
     },
     logger.child({ component: 'registry' }),
   );
-  const access = logger.child({ component: 'access' });
-  const server = createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    for (const [name, values] of Object.entries(config.http.headers)) res.setHeader(name, values);
-    res.on('finish', () => {
-      access.info('request', {
-        method: req.method,
-        path: req.url,
-        status: res.statusCode,
-        durationMs: Number((process.hrtime.bigint() - started) / 1_000_000n),
-        remote: req.socket.remoteAddress,
-      });
-    });
-    void registry.handle(req, res);
+  const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
+
+  const timeouts = config.regate.http;
+  const serverOptions = {
+    requestTimeout: 0,
+    headersTimeout: timeouts.headersTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    // How often Node looks for connections past headersTimeout (its default is 30 s).
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersTimeoutMs / 4))),
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void app(req, res);
+  const server: Server = tls
+    ? createHttpsServer({ ...serverOptions, key: tls.key, cert: tls.cert, minVersion: tls.minVersion, handshakeTimeout: timeouts.headersTimeoutMs }, handler)
+    : createHttpServer(serverOptions, handler);
+  server.timeout = timeouts.idleTimeoutMs;
+  // `Expect: 100-continue`: the client waits for our word before sending the body, so a request
+  // refused by auth or limits never uploads it. The registry step sends 100 Continue.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    requestState(req).expectsContinue = true;
+    handler(req, res);
   });
   answerClientErrors(server);
-  // Multi-gigabyte layers take longer than Node's default 5-minute request timeout; headers and
-  // idle keep-alive connections still time out.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.http.port, config.http.host || undefined, () => {
-      server.off('error', reject);
-      resolve();
+  if (tls) {
+    server.on('tlsClientError', (err: Error) => gatewayLog.debug(`TLS handshake failed: ${err.message}`));
+  }
+
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host || undefined, () => {
+        server.off('error', reject);
+        resolveListen();
+      });
     });
-  });
+  } catch (err) {
+    await users?.stop();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${tls ? 'https' : 'http'}://${hostForUrl(address)}:${address.port}`;
+
+  if (tls?.source === 'generated') {
+    const host = UNSPECIFIED.has(address.address) || config.http.host === '' ? hostname().toLowerCase() : config.http.host;
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    if (tls.action === 'created-ca') print(caNotice(tls, hostPort));
+    else gatewayLog.info(`TLS: serving the generated certificate; clients trust it through the CA ${tls.caPath}`, { ca: tls.caPath });
+  }
+
+  let closing: Promise<void> | undefined;
   return {
     server,
-    url: `http://${host}:${address.port}`,
+    url,
+    ...(tls ? { tls } : {}),
+    ...(users ? { users } : {}),
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+      (closing ??= (async () => {
+        await new Promise<void>((resolveClose) => {
+          server.close(() => resolveClose());
+          server.closeAllConnections();
+        });
+        await users?.stop();
+      })()),
   };
 }

@@ -161,6 +161,10 @@ export interface SpawnedServer {
   match: RegExpMatchArray;
   /** Everything the process wrote so far (stdout and stderr interleaved; the last 8 MiB). */
   output(): string;
+  /** What it wrote to stdout alone (the last 8 MiB). */
+  stdout(): string;
+  /** What it wrote to stderr alone (the last 8 MiB). */
+  stderr(): string;
   exited(): boolean;
   /** SIGTERM, then SIGKILL after a few seconds; resolves once the process is gone. */
   stop(): Promise<void>;
@@ -187,13 +191,17 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
   const notify = (): void => {
     for (const listener of listeners) listener();
   };
-  const onData = (chunk: Buffer): void => {
-    output += chunk.toString('utf8');
+  const separate = { stdout: '', stderr: '' };
+  const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    output += text;
     if (output.length > MAX_OUTPUT) output = output.slice(output.length - MAX_OUTPUT / 2);
+    separate[stream] += text;
+    if (separate[stream].length > MAX_OUTPUT) separate[stream] = separate[stream].slice(separate[stream].length - MAX_OUTPUT / 2);
     notify();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData('stdout'));
+  child.stderr!.on('data', onData('stderr'));
   child.on('exit', (code, signal) => {
     exitInfo = { code, signal };
     if (child.pid !== undefined) liveChildren.delete(child.pid);
@@ -245,6 +253,8 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
     child,
     match,
     output: () => output,
+    stdout: () => separate.stdout,
+    stderr: () => separate.stderr,
     exited: () => exitInfo !== undefined,
     stop: () => stopProcess(pid, { hasExited: () => exitInfo !== undefined }),
   };

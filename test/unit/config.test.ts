@@ -10,13 +10,53 @@ import { applyEnvOverrides } from '../../src/config/env-overrides.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const seeds = resolve(here, '../../../../shared/seeds/configs');
 
-test('no file: embedded defaults (filesystem under ./data)', () => {
+test('no file: embedded defaults (filesystem under ./data; secure by default: TLS + auth on :5000)', () => {
   const c = loadConfig(undefined, {});
   assert.equal(c.storage.driver, 'filesystem');
   assert.equal(c.storage.parameters.rootdirectory, resolve(process.cwd(), 'data'));
   assert.equal(c.storage.deleteEnabled, false);
   assert.equal(c.log.level, 'info');
   assert.equal(c.regate.manifestMaxBytes, 4 * 1024 * 1024);
+  assert.equal(c.http.addr, ':5000');
+  assert.equal(c.http.host, '');
+  assert.equal(c.http.port, 5000);
+  assert.equal(c.http.tls, undefined);
+  assert.equal(c.http.minimumTls, 'TLSv1.2');
+  assert.equal(c.regate.tls.mode, 'generated');
+  assert.equal(c.regate.tls.dir, resolve(process.cwd(), 'certs'));
+  assert.deepEqual(c.auth, { htpasswd: { realm: 'regate', path: resolve(process.cwd(), 'htpasswd/htpasswd') } });
+  assert.deepEqual(c.regate.pingPaths, ['/_ping', '/v1/_ping', '/']);
+  assert.deepEqual(c.regate.http, { headersTimeoutMs: 60_000, keepAliveTimeoutMs: 30_000, idleTimeoutMs: 300_000 });
+  assert.deepEqual(c.regate.auth, { maxFailures: 10, failureWindowMs: 60_000 });
+  assert.deepEqual(c.warnings, []);
+});
+
+test('a Distribution config is read as Distribution reads it: no http.tls → plain HTTP, no auth → none', () => {
+  const c = validateConfig({ version: '0.1', storage: { inmemory: {} } }, 'test.yml', '/');
+  assert.equal(c.regate.tls.mode, 'off');
+  assert.equal(c.auth, undefined);
+  // An empty tls section (or one with only minimumtls) is still no TLS for Distribution …
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {} }, http: { tls: { minimumtls: 'tls1.3' } } }, 't', '/').regate.tls.mode, 'off');
+  // … unless regate is asked to generate the certificate.
+  const generated = validateConfig(
+    { version: '0.1', storage: { inmemory: {} }, http: { tls: { minimumtls: 'tls1.3' } }, regate: { tls: { generate: true, dir: 'c', hosts: ['reg.example'] } } },
+    't',
+    '/base',
+  );
+  assert.equal(generated.regate.tls.mode, 'generated');
+  assert.equal(generated.http.minimumTls, 'TLSv1.3');
+  assert.equal(generated.regate.tls.dir, '/base/c');
+  assert.deepEqual(generated.regate.tls.hosts, ['reg.example']);
+});
+
+test('durations (Go style) for the gateway timeouts', () => {
+  const c = validateConfig(
+    { version: '0.1', storage: { inmemory: {} }, regate: { http: { headerstimeout: '1m30s', keepalivetimeout: '500ms', idletimeout: '0' }, auth: { failurewindow: '2h' } } },
+    't',
+    '/',
+  );
+  assert.deepEqual(c.regate.http, { headersTimeoutMs: 90_000, keepAliveTimeoutMs: 500, idleTimeoutMs: 0 });
+  assert.equal(c.regate.auth.failureWindowMs, 7_200_000);
 });
 
 for (const [file, check] of [
@@ -35,6 +75,7 @@ for (const [file, check] of [
   }],
   ['003-tls-htpasswd-ceph-config.yml', (c: ReturnType<typeof loadConfig>) => {
     assert.equal(c.storage.deleteEnabled, true);
+    assert.equal(c.regate.tls.mode, 'files');
     assert.deepEqual(c.auth, { htpasswd: { realm: 'basic-realm', path: '/auth/htpasswd' } });
     assert.equal(c.http.tls?.certificate, '/certs/registry.pem');
     assert.equal(c.http.port, 8000);
@@ -95,6 +136,19 @@ const bad: Array<[object, string]> = [
   [{ version: '0.1', storage: { inmemory: {} }, auth: { token: {} } }, 'auth.token'],
   [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { certificate: '/c' } } }, 'http.tls'],
   [{ version: '0.1', storage: { inmemory: {} }, regate: { manifestmaxbytes: -1 } }, 'regate.manifestmaxbytes'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { key: '/k' } } }, 'http.tls'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { certificate: '/c', key: '/k', minimumtls: 'tls1.1' } } }, 'http.tls.minimumtls'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { minimumtls: 'ssl3' } } }, 'http.tls.minimumtls'],
+  [{ version: '0.1', storage: { inmemory: {} }, http: { tls: { certificate: '/c', key: '/k', clientcas: ['/ca'] } } }, 'http.tls.clientcas'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { tls: { generate: 'yes' } } }, 'regate.tls.generate'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { tls: { hosts: 'a' } } }, 'regate.tls.hosts'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { ping: ['/v2/'] } }, 'regate.ping'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { ping: ['/a/../b'] } }, 'regate.ping'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { ping: ['/%5fping'] } }, 'regate.ping'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { http: { headerstimeout: 30 } } }, 'regate.http.headerstimeout'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { http: { headerstimeout: '0' } } }, 'regate.http.headerstimeout'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { http: { idletimeout: '5 minutes' } } }, 'regate.http.idletimeout'],
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { auth: { maxfailures: 0 } } }, 'regate.auth.maxfailures'],
 ];
 for (const [raw, key] of bad) {
   test(`invalid config names the key: ${key}`, () => {

@@ -1,0 +1,72 @@
+// Step 1 of the gateway: a request id (X-Request-Id) and one access-log line per request, written
+// when the response finishes or the connection closes first (src/log/access-log.ts has the format).
+//
+// Bytes in are counted as the HTTP parser hands body chunks to the request stream (a wrapper around
+// the request's own push(), which the parser calls): counting never reads, buffers or changes the
+// flow of the body. Bytes out are counted in write()/end() of the response.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import type { Logger } from '../log/logger.js';
+import { logAccess, type AccessRecord } from '../log/access-log.js';
+import { requestState } from './request-state.js';
+
+function byteLength(chunk: unknown, encoding?: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
+function countBytes(req: IncomingMessage, res: ServerResponse): void {
+  const state = requestState(req);
+  const push = req.push;
+  req.push = function countedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    state.bytesIn += byteLength(chunk, encoding);
+    return push.call(this, chunk, encoding);
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function countedWrite(this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+    state.bytesOut += byteLength(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function countedEnd(this: ServerResponse, chunk?: unknown, ...rest: unknown[]): ServerResponse {
+    if (typeof chunk !== 'function') state.bytesOut += byteLength(chunk, rest[0]);
+    return (end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
+}
+
+export function remoteAddress(req: IncomingMessage): string {
+  // The socket is gone (null) once a destroyed request has been cleaned up: read this early.
+  const address = req.socket?.remoteAddress ?? '-';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const state = requestState(req);
+    const remote = remoteAddress(req);
+    res.setHeader('X-Request-Id', state.id);
+    countBytes(req, res);
+    let written = false;
+    const write = (): void => {
+      if (written) return;
+      written = true;
+      const record: AccessRecord = {
+        requestId: state.id,
+        remote,
+        user: state.user ?? '-',
+        method: req.method ?? '-',
+        path: req.originalUrl ?? req.url ?? '-',
+        status: res.statusCode,
+        bytesIn: state.bytesIn,
+        bytesOut: state.bytesOut,
+        durationMs: Number((process.hrtime.bigint() - state.startedAt) / 1000n) / 1000,
+      };
+      if (!res.writableFinished) record.aborted = true;
+      logAccess(logger, record);
+    };
+    res.once('finish', write);
+    res.once('close', write);
+    next();
+  };
+}

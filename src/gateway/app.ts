@@ -1,0 +1,110 @@
+// THE gateway: the ordered middleware list, top to bottom, in one place (ARCHITECTURE.md, principle 6).
+//
+//   1. request id + access log        every request gets an id (X-Request-Id) and one access line
+//   2. API version + http.headers     Docker-Distribution-Api-Version and the configured headers,
+//                                     before auth so 401s carry them
+//   3. ping bypass                    /_ping, /v1/_ping, / → 200 without auth (exact match on the
+//                                     normalised path; anything ambiguous is not a ping)
+//   4. limits                         Content-Length over the blob/manifest limit → 413 SIZE_INVALID
+//   5. chunked uploads                Transfer-Encoding: chunked needs no Content-Length; other
+//                                     transfer codings → 501
+//   6. Basic auth                     htpasswd via passport (401 UNAUTHORIZED / 429 TOOMANYREQUESTS);
+//                                     skipped only when the config has no auth section
+//   7. the embedded registry          /v2/… handled in-process; the body is untouched until here
+//   8. error envelope                 anything else → 404 in the spec's envelope; errors → 500
+//
+// Nothing here reads, buffers or parses a request body: no body parser is ever mounted.
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { RegateConfig } from '../config/config-types.js';
+import type { Logger } from '../log/logger.js';
+import { accessLog } from './access-log.js';
+import { RegistryError } from '../registry/errors.js';
+import type { Registry } from '../registry/registry.js';
+import { basicAuth, type CredentialChecker } from './basic-auth.js';
+import { chunkedUploads } from './chunked.js';
+import { bodyLimits } from './limits.js';
+import { pingBypass } from './ping.js';
+import { rawPath, requestState } from './request-state.js';
+import { sendError } from './respond.js';
+import { AuthThrottle } from './throttle.js';
+
+export const API_VERSION_HEADER = 'Docker-Distribution-Api-Version';
+export const API_VERSION = 'registry/2.0';
+
+export interface GatewayOptions {
+  config: RegateConfig;
+  registry: Pick<Registry, 'handle'>;
+  /** The users store; undefined only when the config has no auth section. */
+  users?: CredentialChecker;
+  logger: Logger;
+}
+
+function apiHeaders(configured: Record<string, string[]>): RequestHandler {
+  const entries = Object.entries(configured);
+  return (_req, res, next) => {
+    res.setHeader(API_VERSION_HEADER, API_VERSION);
+    for (const [name, values] of entries) res.setHeader(name, values);
+    next();
+  };
+}
+
+function noAuth(): RequestHandler {
+  return (_req, _res, next) => next();
+}
+
+function embeddedRegistry(registry: Pick<Registry, 'handle'>): RequestHandler {
+  return (req, res, next) => {
+    const path = rawPath(req);
+    if (path !== '/v2' && !path.startsWith('/v2/')) return next();
+    // The client held its body back until we said yes (Expect: 100-continue): now we do.
+    if (requestState(req).expectsContinue && !res.headersSent) res.writeContinue();
+    registry.handle(req, res).catch(next);
+  };
+}
+
+function notFound(): RequestHandler {
+  return (req, res) => sendError(req, res, new RegistryError('UNSUPPORTED', undefined, { status: 404, message: 'no such API endpoint' }));
+}
+
+function errorEnvelope(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const regErr =
+      err instanceof RegistryError ? err : new RegistryError('UNKNOWN', undefined, { cause: err });
+    if (regErr.status >= 500) {
+      logger.error('request failed', {
+        requestId: requestState(req).id,
+        method: req.method,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
+    }
+    sendError(req, res, regErr);
+  };
+}
+
+export function createApp(options: GatewayOptions): Express {
+  const { config, registry, users, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+
+  const auth: RequestHandler = users
+    ? basicAuth({
+        store: users,
+        realm: config.auth?.htpasswd?.realm ?? 'regate',
+        throttle: new AuthThrottle({ maxFailures: config.regate.auth.maxFailures, windowMs: config.regate.auth.failureWindowMs }),
+        logger: logger.child({ component: 'auth' }),
+      })
+    : noAuth();
+
+  app.use(accessLog(logger.child({ component: 'access' }))); // 1
+  app.use(apiHeaders(config.http.headers)); // 2
+  app.use(pingBypass(config.regate.pingPaths)); // 3
+  app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
+  app.use(chunkedUploads()); // 5
+  app.use(auth); // 6
+  app.use(embeddedRegistry(registry)); // 7
+  app.use(notFound()); // 8
+  app.use(errorEnvelope(logger.child({ component: 'gateway' })));
+  return app;
+}

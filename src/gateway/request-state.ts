@@ -1,0 +1,37 @@
+// What the gateway learns about one request as it passes the middleware list: its id, when it
+// started, who authenticated, the bytes that went in and out, and whether the client is waiting for
+// `100 Continue`. Kept beside the request (a WeakMap), not on it, so nothing else can forge it.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+export interface RequestState {
+  /** A fresh id per request (also sent back as X-Request-Id). */
+  readonly id: string;
+  readonly startedAt: bigint;
+  /** The authenticated user, once Basic auth has accepted the request. */
+  user?: string;
+  /** Body bytes received so far (as delivered by the HTTP parser; never buffered here). */
+  bytesIn: number;
+  /** Response bytes written (headers excluded). */
+  bytesOut: number;
+  /** The client sent `Expect: 100-continue` and is waiting before it sends the body. */
+  expectsContinue: boolean;
+}
+
+const states = new WeakMap<IncomingMessage, RequestState>();
+
+export function requestState(req: IncomingMessage): RequestState {
+  let state = states.get(req);
+  if (!state) {
+    state = { id: randomUUID(), startedAt: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, expectsContinue: false };
+    states.set(req, state);
+  }
+  return state;
+}
+
+/** The request target's path, exactly as sent (no decoding), without the query. */
+export function rawPath(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

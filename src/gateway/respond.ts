@@ -1,0 +1,38 @@
+// Answers the gateway writes itself (401, 413, 429, 404, ping), always in the spec's envelope and
+// never after a response has started.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorEnvelope, type RegistryError } from '../registry/errors.js';
+
+/**
+ * A request body this large (or chunked, size unknown) that nobody read is not drained to keep the
+ * connection: the answer carries `Connection: close`. Smaller ones are read and discarded by Node so
+ * the client sees the answer rather than a reset.
+ */
+export const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+export function hasLargeUnreadBody(req: IncomingMessage): boolean {
+  if (req.readableEnded || req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length'] ?? 0);
+  return !Number.isFinite(length) || length > DRAIN_LIMIT_BYTES;
+}
+
+export function sendBody(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string): void {
+  const payload = Buffer.from(body, 'utf8');
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', payload.length);
+  if (req.method === 'HEAD') res.end();
+  else res.end(payload);
+}
+
+/** Writes `err` as `{"errors":[…]}` with its status and headers (a request body left unread closes the connection). */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: RegistryError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (hasLargeUnreadBody(req)) res.setHeader('Connection', 'close');
+  for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+  sendBody(req, res, err.status, 'application/json', JSON.stringify(errorEnvelope(err)));
+}
