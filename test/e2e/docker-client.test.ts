@@ -16,9 +16,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { importBusyboxImage, imageId, installDockerCa, startDockerd, type DockerEngine } from '../support/dockerd.js';
 import { describeResult, ensureIp6Localhost, processesMentioning } from '../support/host-tools.js';
-import { startDistributionTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
+import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
 
-const startTarget = startDistributionTarget;
+const startTarget = startRegateTarget;
 
 const ALICE: TestUser = { username: 'alice', password: 'Corr3ct-h0rse!battery' };
 const BOB: TestUser = { username: 'bob', password: 'b0b-has-another-password' };

@@ -21,9 +21,9 @@ import { writeBusyboxRootfsTar } from '../support/dockerd.js';
 import { describeResult, processesMentioning, requireProgram } from '../support/host-tools.js';
 import { startPodman, type Podman } from '../support/podman.js';
 import { makeTempDir, runCommand, type CommandResult } from '../support/processes.js';
-import { startDistributionTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
+import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
 
-const startTarget = startDistributionTarget;
+const startTarget = startRegateTarget;
 
 const ALICE: TestUser = { username: 'alice', password: 'Corr3ct-h0rse!battery' };
 const CAROL: TestUser = { username: 'carol', password: 'carol:has a colon and spaces' };
