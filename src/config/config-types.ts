@@ -10,6 +10,10 @@ export interface StorageConfig {
   /** The driver's own section (e.g. `filesystem: {rootdirectory}`), as written. */
   parameters: Record<string, unknown>;
   deleteEnabled: boolean;
+  /** storage.maintenance.readonly.enabled: every write method answers 405 UNSUPPORTED. */
+  readOnly: boolean;
+  /** storage.maintenance.uploadpurging (Distribution's defaults: on, 168h, every 24h). */
+  uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number; dryRun: boolean };
   /** Sections Distribution knows and regate accepts as written: cache, maintenance, redirect. */
   extra: Record<string, unknown>;
 }

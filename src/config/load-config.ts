@@ -251,7 +251,29 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
     deleteEnabled = enabled === true;
   }
   const extra = Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'delete' && STORAGE_SECTIONS.has(k)));
-  return { driver, parameters, deleteEnabled, extra };
+  const { readOnly, uploadPurging } = validateMaintenance(value.maintenance, fail);
+  return { driver, parameters, deleteEnabled, readOnly, uploadPurging, extra };
+}
+
+function validateMaintenance(value: unknown, fail: Fail): Pick<StorageConfig, 'readOnly' | 'uploadPurging'> {
+  const maintenance = value === undefined || value === null ? {} : isObject(value) ? value : fail('storage.maintenance', 'must be a mapping');
+  const flag = (v: unknown, key: string, fallback: boolean): boolean => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') fail(key, 'must be true or false');
+    return v as boolean;
+  };
+  const section = (v: unknown, key: string): Record<string, unknown> =>
+    v === undefined || v === null ? {} : isObject(v) ? v : fail(key, 'must be a mapping');
+  const readonly = section(maintenance.readonly, 'storage.maintenance.readonly');
+  const purging = section(maintenance.uploadpurging, 'storage.maintenance.uploadpurging');
+  const ageMs = duration(purging.age ?? '168h', 'storage.maintenance.uploadpurging.age', fail);
+  const intervalMs = duration(purging.interval ?? '24h', 'storage.maintenance.uploadpurging.interval', fail);
+  const enabled = flag(purging.enabled, 'storage.maintenance.uploadpurging.enabled', true);
+  if (enabled && (ageMs <= 0 || intervalMs <= 0)) fail('storage.maintenance.uploadpurging', 'age and interval must be positive');
+  return {
+    readOnly: flag(readonly.enabled, 'storage.maintenance.readonly.enabled', false),
+    uploadPurging: { enabled, ageMs, intervalMs, dryRun: flag(purging.dryrun, 'storage.maintenance.uploadpurging.dryrun', false) },
+  };
 }
 
 function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: string[]): HttpConfig {

@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { createDriver } from '../storage/factory.js';
+import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import { createRegistry } from '../registry/registry.js';
 import { HtpasswdStore } from '../auth/htpasswd-store.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
@@ -97,12 +98,18 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     driver,
     {
       deleteEnabled: config.storage.deleteEnabled,
+      readOnly: config.storage.readOnly,
       manifestMaxBytes: config.regate.manifestMaxBytes,
       blobMaxBytes: config.regate.blobMaxBytes,
     },
     logger.child({ component: 'registry' }),
   );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
+  const purging = config.storage.uploadPurging;
+  const stopPurging =
+    purging.enabled && !config.storage.readOnly
+      ? scheduleUploadPurging(driver, purging, logger.child({ component: 'maintenance' }))
+      : () => undefined;
 
   const timeouts = config.regate.http;
   const serverOptions = {
@@ -137,6 +144,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       });
     });
   } catch (err) {
+    stopPurging();
     await users?.stop();
     throw err;
   }
@@ -162,6 +170,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           server.close(() => resolveClose());
           server.closeAllConnections();
         });
+        stopPurging();
         await users?.stop();
       })()),
   };

@@ -15,6 +15,8 @@ export interface RegistrySettings {
   blobMaxBytes: number;
   /** Whether manifests and blobs may be deleted (storage.delete.enabled). */
   deleteEnabled: boolean;
+  /** Serve reads only (storage.maintenance.readonly.enabled). */
+  readOnly: boolean;
   /** Most entries one catalog page returns. */
   catalogMaxEntries: number;
 }

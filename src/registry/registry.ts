@@ -19,6 +19,7 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   manifestMaxBytes: 4 * 1024 * 1024,
   blobMaxBytes: 0,
   deleteEnabled: false,
+  readOnly: false,
   catalogMaxEntries: 1000,
 };
 
@@ -31,7 +32,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
   const storage = createRegistryStorage(driver);
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
-  const routes = buildRoutes({ deleteEnabled: full.deleteEnabled });
+  const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '/';
@@ -49,7 +50,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
       if (!method) {
         const allowed = Object.keys(match.route.methods).join(', ');
         throw new RegistryError('UNSUPPORTED', { method: req.method }, {
-          message: `${req.method} is not supported here${full.deleteEnabled ? '' : ' (deletes need storage.delete.enabled)'}`,
+          message: `${req.method} is not supported here${whyMissing(req.method, full)}`,
           headers: { Allow: allowed },
         });
       }
@@ -74,6 +75,12 @@ function writeError(req: IncomingMessage, res: ServerResponse, err: RegistryErro
   if (!req.readableEnded) res.setHeader('Connection', 'close');
   res.removeHeader('Content-Range');
   send(req, res, err.status, { 'Content-Type': 'application/json', ...err.headers }, JSON.stringify(errorEnvelope(err)));
+}
+
+function whyMissing(method: string | undefined, settings: RegistrySettings): string {
+  if (settings.readOnly && method !== 'GET' && method !== 'HEAD') return ' (the registry is in read-only mode)';
+  if (!settings.deleteEnabled && method === 'DELETE') return ' (deletes need storage.delete.enabled)';
+  return '';
 }
 
 function describe(err: unknown): string {

@@ -61,14 +61,18 @@ export const ROUTES: readonly Route[] = [
 
 export interface RouteOptions {
   deleteEnabled: boolean;
+  /** storage.maintenance.readonly: only reads remain. */
+  readOnly?: boolean;
 }
 
+const READ_METHODS = new Set<string>(['GET', 'HEAD']);
+
 export function buildRoutes(options: RouteOptions): Route[] {
+  const keep = (method: string, m: RouteMethod): boolean =>
+    (options.deleteEnabled || !m.deletesContent) && (!options.readOnly || READ_METHODS.has(method));
   return ROUTES.map((route) => ({
     ...route,
-    methods: Object.fromEntries(
-      Object.entries(route.methods).filter(([, m]) => options.deleteEnabled || !m.deletesContent),
-    ) as Route['methods'],
+    methods: Object.fromEntries(Object.entries(route.methods).filter(([method, m]) => keep(method, m))) as Route['methods'],
   }));
 }
 

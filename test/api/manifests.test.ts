@@ -265,4 +265,44 @@ for (const factory of DRIVERS) {
       assert.equal(errorCode(res), 'DIGEST_INVALID');
     });
   });
+
+  describe(`read-only mode (${factory.name})`, () => {
+    let reg: TestRegistry;
+    before(async () => {
+      // Content written while writable, then served by a read-only registry over the same storage.
+      const writable = await startTestRegistry(factory, {});
+      await pushImage(writable, 'ro/app', 'v1', { layers: 1 });
+      reg = writable;
+    });
+    after(async () => reg.close());
+
+    it('every write answers 405 UNSUPPORTED, reads still work', async () => {
+      const { createRegistry } = await import('../../src/registry/registry.js');
+      const { createServer } = await import('node:http');
+      const readOnly = createRegistry(reg.driver, { readOnly: true, deleteEnabled: true });
+      const server = createServer((req, res) => void readOnly.handle(req, res));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const { rawRequest } = await import('./harness.js');
+      try {
+        assert.equal((await rawRequest(port, 'GET', '/v2/ro/app/manifests/v1')).status, 200);
+        for (const [method, path] of [
+          ['POST', '/v2/ro/app/blobs/uploads/'],
+          ['PUT', '/v2/ro/app/manifests/v2'],
+          ['DELETE', '/v2/ro/app/manifests/v1'],
+          ['PATCH', '/v2/ro/app/blobs/uploads/0f0e2c7e-3c1a-4c8b-9a41-7e2b4f6d8a10'],
+        ] as const) {
+          const res = await rawRequest(port, method, path, { body: '{}' });
+          assert.equal(res.status, 405, `${method} ${path}`);
+          assert.equal(errorCode(res), 'UNSUPPORTED');
+          assert.match(res.body.toString(), /read-only/);
+        }
+      } finally {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+      }
+    });
+  });
 }

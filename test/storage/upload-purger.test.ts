@@ -38,3 +38,19 @@ test('purges sessions older than the limit, keeps newer ones and finished blobs'
 test('an empty store purges nothing', async () => {
   assert.deepEqual(await purgeUploads(wrapDriver(new InMemoryDriver()), new Date()), { purged: [], seen: 0 });
 });
+
+test('the schedule purges in the background and stops', async () => {
+  const { scheduleUploadPurging } = await import('../../src/storage/upload-purge-schedule.js');
+  const driver = wrapDriver(new InMemoryDriver());
+  await driver.putContent(pathFor({ kind: 'uploadStartedAt', name: 'x', id: 'old' }), Buffer.from('2000-01-01T00:00:00Z'));
+  const lines: string[] = [];
+  const logger = { info: (m: string) => lines.push(m), error: (m: string) => lines.push(`error: ${m}`) };
+  const stop = scheduleUploadPurging(driver, { ageMs: 3600_000, intervalMs: 60_000, dryRun: false, firstRunMs: 5 }, logger);
+  try {
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(lines, ['upload purge: deleted 1 of 1 upload sessions']);
+    assert.deepEqual(await driver.list(pathFor({ kind: 'uploadsRoot', name: 'x' })), []);
+  } finally {
+    stop();
+  }
+});

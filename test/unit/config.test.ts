@@ -166,3 +166,25 @@ test('unreadable and non-YAML files fail clearly', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('storage.maintenance: Distribution defaults, readonly and upload purging', () => {
+  const base = { version: '0.1', http: { addr: '127.0.0.1:0' } };
+  const defaults = validateConfig({ ...base, storage: { inmemory: {} } }, 't.yml', '/');
+  assert.equal(defaults.storage.readOnly, false);
+  assert.deepEqual(defaults.storage.uploadPurging, { enabled: true, ageMs: 168 * 3600_000, intervalMs: 24 * 3600_000, dryRun: false });
+  const custom = validateConfig(
+    { ...base, storage: { inmemory: {}, maintenance: { readonly: { enabled: true }, uploadpurging: { enabled: false, age: '2h', interval: '30m', dryrun: true } } } },
+    't.yml',
+    '/',
+  );
+  assert.equal(custom.storage.readOnly, true);
+  assert.deepEqual(custom.storage.uploadPurging, { enabled: false, ageMs: 7200_000, intervalMs: 1800_000, dryRun: true });
+  for (const [maintenance, key] of [
+    [{ uploadpurging: { age: 'soon' } }, 'storage.maintenance.uploadpurging.age'],
+    [{ uploadpurging: { enabled: 'yes' } }, 'storage.maintenance.uploadpurging.enabled'],
+    [{ readonly: { enabled: 1 } }, 'storage.maintenance.readonly.enabled'],
+    [{ readonly: true }, 'storage.maintenance.readonly'],
+  ] as const) {
+    assert.throws(() => validateConfig({ ...base, storage: { inmemory: {}, maintenance } }, 't.yml', '/'), (e: unknown) => e instanceof ConfigError && e.key === key, key);
+  }
+});
