@@ -1,6 +1,7 @@
 // Starting and stopping the two registries under test, each on 127.0.0.1 over a filesystem root.
 // regate binds port 0 and reports its port on stderr; Distribution 2.8.2 cannot report a port-0
-// bind, so it gets a free port picked here and is polled until /v2/ answers.
+// bind, so it gets a free port picked here and is polled until /v2/ answers. The TLS + htpasswd
+// variants of both (secure-registries.ts) reuse the helpers exported here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,9 +29,9 @@ export interface RunningRegistry {
 export const DISTRIBUTION_BINARY = process.env.BENCH_DISTRIBUTION_BIN ?? '/usr/bin/docker-registry';
 
 // dist/test/bench/registries.js → dist/src/main.js
-const REGATE_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+export const REGATE_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -42,7 +43,7 @@ function freePort(): Promise<number> {
   });
 }
 
-class LogTail {
+export class LogTail {
   #lines: string[] = [];
   #partial = '';
   constructor(private readonly max = 60) {}
@@ -61,7 +62,7 @@ class LogTail {
   }
 }
 
-function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
       untrackChild(child);
@@ -90,7 +91,7 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
-function exitedError(name: string, child: ChildProcess, tail: LogTail): Error {
+export function exitedError(name: string, child: ChildProcess, tail: LogTail): Error {
   return new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${tail}`);
 }
 

@@ -4,7 +4,31 @@
 // concurrent pushes of distinct layers and 8 concurrent pulls. The registry's RSS is sampled every
 // ~50 ms per phase. Prints a side-by-side table with the issue's targets and writes .bench/results.json.
 //
+// Scenarios (--scenarios=…, default all, run in this order):
+//   transfer       the above, plain HTTP, no auth (issue 2)
+//   tls-transfer   push + pull of the single big layer through TLS + Basic auth, regate vs
+//                  Distribution with http.tls + auth.htpasswd, per storage variant and repeat (issue 3)
+//   auth-head      authenticated HEAD of a manifest, 16 concurrent keep-alive connections, a warm-up
+//                  then a measured run per registry, one registry at a time; requests/s and p99 side
+//                  by side, plus regate with auth off as a reference (issue 3). HEAD is driven by ab
+//                  (apache2-utils): wrk cannot send HEAD (its parser waits for the body a HEAD answer
+//                  announces but never has: wg/wrk#198), so wrk drives an authenticated GET of the
+//                  same manifest as a cross-check row.
+// Both TLS scenarios use one openssl certificate (ECDSA P-256) and one users file of bcrypt cost 10
+// (`htpasswd -nbB -C 10`) for both registries (secure-registries.ts). wrk is installed with apt-get
+// when missing and running as root (said on stderr).
+// e.g. `npm run bench -- --scenarios=auth-head,tls-transfer --storage=tmpfs`
+//
 // Options (argument or environment):
+//   --scenarios=transfer,tls-transfer,auth-head | BENCH_SCENARIOS   which scenarios to run
+//   --auth-head-seconds=N | BENCH_AUTH_HEAD_SECONDS    measured run per registry and client (default 10, quick 3)
+//   --auth-head-warmup=N  | BENCH_AUTH_HEAD_WARMUP     warm-up per registry and client (default 3, quick 1)
+//   --auth-head-connections=N | BENCH_AUTH_HEAD_CONNECTIONS   concurrent connections (default 16)
+//   --head-clients=ab,wrk | BENCH_HEAD_CLIENTS         load generators for auth-head (default both:
+//                                                      ab HEAD = the measurement, wrk GET = cross-check)
+//   --wrk-threads=N | BENCH_WRK_THREADS                wrk threads (default 1: 2-core machine, leave the
+//                                                      other core to the registry)
+//   --no-auth-head-reference | BENCH_NO_AUTH_HEAD_REFERENCE   skip the regate auth-off reference run
 //   --quick | BENCH_QUICK=1             128 MiB + 8×32 MiB instead of 1 GiB + 8×256 MiB
 //   --keep  | BENCH_KEEP=1              keep the generated source layers (and reuse them next time)
 //   --registries=regate,distribution    | BENCH_REGISTRIES   which registries to run
@@ -12,7 +36,8 @@
 //   --repeat=N | BENCH_REPEAT=N         runs per registry and storage, interleaved, order alternating;
 //                                       the table shows the median (default 3, quick 1); peak RSS is the max
 //   --no-prewarm | BENCH_NO_PREWARM=1   skip touching memory once before measuring (see prewarmMemory)
-//   BENCH_TMPFS_DIR (default /dev/shm), BENCH_DISK_DIR (default os.tmpdir()), BENCH_DISTRIBUTION_BIN
+//   BENCH_TMPFS_DIR (default /dev/shm), BENCH_DISK_DIR (default os.tmpdir()), BENCH_DISTRIBUTION_BIN,
+//   BENCH_WRK_BIN, BENCH_AB_BIN (default: wrk / ab on PATH)
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +46,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupAllSync, installSignalHandlers, removePathNow, setKeep, trackPath } from './cleanup.js';
 import { pullBlob, pullDigest, startUpload, uploadAndCommit } from './curl.js';
+import { HEAD_CLIENTS, runAuthHead, type AuthHeadOptions } from './auth-head.js';
+import { abPath } from './ab.js';
+import { timed, type Phase } from './phase.js';
+import { prepareSecureMaterial, startSecureRegistry, type SecureMaterial, type SecureRegistry } from './secure-registries.js';
+import { ensureWrk, wrkVersion } from './wrk.js';
 import {
   GiB,
   MiB,
@@ -35,14 +65,31 @@ import {
   type SourceSet,
   type StorageBase,
 } from './data.js';
-import { hwmBytes, rssBytes, RssSampler, type PhaseStats } from './proc-stats.js';
+import { hwmBytes, rssBytes } from './proc-stats.js';
 import { DISTRIBUTION_BINARY, REGISTRY_LABEL, startRegistry, type RegistryKind, type RunningRegistry } from './registries.js';
-import { finishRow, formatResults, formatTargets, measurement, TARGETS, type Measurement, type ProcessPeak, type Row, type Scenario } from './report.js';
+import {
+  finishRow,
+  formatAuthHead,
+  formatResults,
+  formatTargets,
+  measurement,
+  TARGETS,
+  type AuthHeadRow,
+  type Measurement,
+  type ProcessPeak,
+  type Row,
+  type Scenario,
+} from './report.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REPO = 'bench';
 
+const SCENARIO_NAMES = ['transfer', 'tls-transfer', 'auth-head'] as const;
+type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
 interface Options {
+  scenarios: ScenarioName[];
+  authHead: Omit<AuthHeadOptions, 'registries' | 'ab' | 'wrk'>;
   quick: boolean;
   keep: boolean;
   repeat: number;
@@ -66,8 +113,23 @@ function parseOptions(argv: string[]): Options {
   let storages = process.env.BENCH_STORAGE;
   let repeat = process.env.BENCH_REPEAT;
   let prewarm = !truthy(process.env.BENCH_NO_PREWARM);
+  let scenarios = process.env.BENCH_SCENARIOS;
+  let headSeconds = process.env.BENCH_AUTH_HEAD_SECONDS;
+  let headWarmup = process.env.BENCH_AUTH_HEAD_WARMUP;
+  let headConnections = process.env.BENCH_AUTH_HEAD_CONNECTIONS;
+  let wrkThreads = process.env.BENCH_WRK_THREADS;
+  let headReference = !truthy(process.env.BENCH_NO_AUTH_HEAD_REFERENCE);
+  let headClients = process.env.BENCH_HEAD_CLIENTS;
+  const value = (arg: string, name: string): string | undefined => (arg.startsWith(`--${name}=`) ? arg.slice(name.length + 3) : undefined);
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
+    else if (value(arg, 'scenarios') !== undefined) scenarios = value(arg, 'scenarios');
+    else if (value(arg, 'auth-head-seconds') !== undefined) headSeconds = value(arg, 'auth-head-seconds');
+    else if (value(arg, 'auth-head-warmup') !== undefined) headWarmup = value(arg, 'auth-head-warmup');
+    else if (value(arg, 'auth-head-connections') !== undefined) headConnections = value(arg, 'auth-head-connections');
+    else if (value(arg, 'wrk-threads') !== undefined) wrkThreads = value(arg, 'wrk-threads');
+    else if (arg === '--no-auth-head-reference') headReference = false;
+    else if (value(arg, 'head-clients') !== undefined) headClients = value(arg, 'head-clients');
     else if (arg.startsWith('--repeat=')) repeat = arg.slice('--repeat='.length);
     else if (arg === '--no-prewarm') prewarm = false;
     else if (arg === '--keep') keep = true;
@@ -80,7 +142,27 @@ function parseOptions(argv: string[]): Options {
   }
   const repeats = repeat === undefined || repeat === '' ? (quick ? 1 : 3) : Number(repeat);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeat must be a positive integer, not ${repeat}`);
+  const positive = (v: string | undefined, fallback: number, what: string, min = 1): number => {
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${what} must be a number ≥ ${min}, not ${v}`);
+    return n;
+  };
+  const connections = Math.floor(positive(headConnections, 16, '--auth-head-connections'));
+  const threads = Math.floor(positive(wrkThreads, 1, '--wrk-threads'));
+  if (threads > connections) throw new Error(`--wrk-threads (${threads}) cannot exceed --auth-head-connections (${connections})`);
   return {
+    scenarios: parseList(scenarios, SCENARIO_NAMES, 'scenario'),
+    authHead: {
+      clients: parseList(headClients, HEAD_CLIENTS, 'auth-head load generator'),
+      seconds: positive(headSeconds, quick ? 3 : 10, '--auth-head-seconds'),
+      warmupSeconds: positive(headWarmup, quick ? 1 : 3, '--auth-head-warmup'),
+      connections,
+      threads,
+      // wrk's default (2 s) would count Distribution's queued bcrypt answers as timeouts.
+      timeoutSeconds: 30,
+      reference: headReference,
+    },
     quick,
     keep,
     repeat: repeats,
@@ -113,25 +195,6 @@ function syncDisks(): void {
     execFileSync('sync');
   } catch {
     // best effort
-  }
-}
-
-interface Phase<T> {
-  result: T;
-  seconds: number;
-  stats: PhaseStats;
-}
-
-async function timed<T>(pid: number, fn: () => Promise<T>): Promise<Phase<T>> {
-  const sampler = new RssSampler(pid, 50);
-  const start = performance.now();
-  try {
-    const result = await fn();
-    const seconds = (performance.now() - start) / 1000;
-    return { result, seconds, stats: sampler.stop() };
-  } catch (err) {
-    sampler.stop();
-    throw err;
   }
 }
 
@@ -198,6 +261,45 @@ async function benchRegistry(
 }
 
 /**
+ * The single big layer through TLS + Basic auth: warm-up push/pull of the small layer (untimed, it
+ * also authenticates once so the first timed request does not pay the first bcrypt compare), then
+ * PATCH + PUT timed, the pull timed, the digest checked in an untimed GET. Same curl calls as the
+ * plain-HTTP phases, plus `--cacert CA -u USER:PASS`.
+ */
+async function benchTlsRegistry(reg: SecureRegistry, sources: SourceSet, settle: () => void, onWarm: () => void): Promise<Measured> {
+  const out: Measured = {};
+  const auth = reg.curlArgs;
+  const record = (scenario: Scenario, bytes: number, phase: Phase<unknown>): void => {
+    out[scenario] = measurement(bytes, phase.seconds, phase.stats.peakRssBytes, phase.stats.samples, phase.stats.cpuSeconds);
+    const m = out[scenario]!;
+    log(`  ${scenario}: ${m.mbPerSec.toFixed(0)} MB/s (${m.seconds.toFixed(2)} s, peak RSS ${m.peakRssMiB.toFixed(1)} MiB, CPU ${m.cpuSeconds.toFixed(2)} s)`);
+  };
+  const fileOf = (layer: Layer): string => join(sources.dir, layer.name);
+  const warmUrl = await startUpload(reg.url, REPO, auth);
+  await uploadAndCommit(reg.url, REPO, warmUrl, fileOf(sources.warm), sources.warm.size, sources.warm.digest, auth);
+  const warmBytes = await pullBlob(`${reg.url}/v2/${REPO}/blobs/${sources.warm.digest}`, auth);
+  if (warmBytes !== sources.warm.size) throw new Error(`TLS warm-up pull returned ${warmBytes} of ${sources.warm.size} bytes`);
+  settle();
+  onWarm();
+
+  const single = sources.single;
+  const uploadUrl = await startUpload(reg.url, REPO, auth);
+  const push = await timed(reg.pid, () => uploadAndCommit(reg.url, REPO, uploadUrl, fileOf(single), single.size, single.digest, auth));
+  record('tls-push-single', single.size, push);
+  settle();
+
+  const blobUrl = `${reg.url}/v2/${REPO}/blobs/${single.digest}`;
+  const pull = await timed(reg.pid, () => pullBlob(blobUrl, auth));
+  if (pull.result !== single.size) throw new Error(`TLS pull of ${single.name} returned ${pull.result} of ${single.size} bytes`);
+  record('tls-pull-single', single.size, pull);
+  const check = await pullDigest(blobUrl, auth);
+  if (check.digest !== single.digest || check.bytes !== single.size) {
+    throw new Error(`TLS-pulled ${single.name} is ${check.digest} (${check.bytes} bytes), pushed ${single.digest}`);
+  }
+  return out;
+}
+
+/**
  * The median run by throughput (its time and CPU with it), the highest peak RSS of all runs, and
  * every run's MB/s for the record.
  */
@@ -249,20 +351,39 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   setKeep(options.keep);
   installSignalHandlers();
+  const wants = (name: ScenarioName): boolean => options.scenarios.includes(name);
   const spec: LayerSpec = options.quick
     ? { singleBytes: 128 * MiB, manyBytes: 32 * MiB, manyCount: 8 }
     : { singleBytes: GiB, manyBytes: 256 * MiB, manyCount: 8 };
   const specTag = `${spec.singleBytes / MiB}m-${spec.manyCount}x${spec.manyBytes / MiB}m`;
   const runId = `${process.pid}`;
+  const needSources = wants('transfer') || wants('tls-transfer');
 
   const curlVersion = versionOf('curl', ['--version']);
   const distributionVersion = options.registries.includes('distribution') ? versionOf(DISTRIBUTION_BINARY, ['--version']) : 'not run';
   if (!existsSync(fileURLToPath(new URL('../../src/main.js', import.meta.url)))) throw new Error('dist/src/main.js is missing: run npm run build');
+  // Before anything long: a missing wrk is installed (or reported) now, not after minutes of transfers.
+  const wrk = wants('auth-head') && options.authHead.clients.includes('wrk') ? ensureWrk(log) : undefined;
+  const wrkVersionText = wrk ? wrkVersion(wrk) : 'not run';
+  const ab = wants('auth-head') && options.authHead.clients.includes('ab') ? abPath() : undefined;
+  const abVersionText = ab ? versionOf(ab, ['-V']) : 'not run';
 
-  log(
-    `mode ${options.quick ? 'quick' : 'full'}: push/pull 1×${sizeLabel(spec.singleBytes)}, then ${spec.manyCount}×${sizeLabel(spec.manyBytes)} ` +
-      `concurrently; ${options.repeat} run(s) per registry and storage`,
-  );
+  log(`scenarios: ${options.scenarios.join(', ')}; registries: ${options.registries.join(', ')}`);
+  if (needSources) {
+    log(
+      `mode ${options.quick ? 'quick' : 'full'}: push/pull 1×${sizeLabel(spec.singleBytes)}` +
+        (wants('transfer') ? `, then ${spec.manyCount}×${sizeLabel(spec.manyBytes)} concurrently` : '') +
+        (wants('tls-transfer') ? `; 1×${sizeLabel(spec.singleBytes)} again through TLS + auth` : '') +
+        `; ${options.repeat} run(s) per registry and storage`,
+    );
+  }
+  if (wants('auth-head')) {
+    const h = options.authHead;
+    log(
+      `auth-head: ${h.connections} connections, ${h.warmupSeconds} s warm-up + ${h.seconds} s measured per registry and client: ` +
+        h.clients.map((c) => (c === 'ab' ? `ab HEAD (${abVersionText})` : `wrk -t${h.threads} GET (${wrkVersionText})`)).join(', '),
+    );
+  }
   const shaMBps = sha256Reference();
   log(`reference: Node sha256 on one core ≈ ${shaMBps.toFixed(0)} MB/s`);
 
@@ -283,14 +404,25 @@ async function main(): Promise<void> {
     }
   }
   if (options.storages.includes('disk')) bases.push(disk);
+  if (bases.length === 0) throw new Error(`no storage variant left to run (${JSON.stringify(skipped)})`);
 
-  const diskSources = await ensureSources(join(disk.dir, `src-${specTag}`), spec, log);
-  crossCheckDigest(diskSources.dir, diskSources.single);
   const sourcesFor = new Map<StorageBase, SourceSet>();
-  for (const base of bases) {
-    sourcesFor.set(base, base === disk ? diskSources : await copySources(diskSources, join(base.dir, `src-${specTag}`), spec, log));
+  if (needSources) {
+    const diskSources = await ensureSources(join(disk.dir, `src-${specTag}`), spec, log);
+    crossCheckDigest(diskSources.dir, diskSources.single);
+    for (const base of bases) {
+      sourcesFor.set(base, base === disk ? diskSources : await copySources(diskSources, join(base.dir, `src-${specTag}`), spec, log));
+    }
+    syncDisks();
   }
-  syncDisks();
+
+  // Certificate + users file for the TLS scenarios, shared by both registries.
+  let material: SecureMaterial | undefined;
+  if (wants('tls-transfer') || wants('auth-head')) {
+    const materialDir = join(disk.dir, `secure-${runId}`);
+    trackPath(materialDir, true);
+    material = await prepareSecureMaterial(materialDir, log);
+  }
 
   const rows: Row[] = [];
   const peaks: ProcessPeak[] = [];
@@ -300,77 +432,135 @@ async function main(): Promise<void> {
     { scenario: 'push-concurrent', label: `push ${spec.manyCount}×${sizeLabel(spec.manyBytes)} concurrent` },
     { scenario: 'pull-concurrent', label: `pull ${spec.manyCount}×${sizeLabel(spec.manyBytes)} concurrent` },
   ];
+  const tlsScenarios: { scenario: Scenario; label: string }[] = [
+    { scenario: 'tls-push-single', label: `push 1×${sizeLabel(spec.singleBytes)} TLS+auth` },
+    { scenario: 'tls-pull-single', label: `pull 1×${sizeLabel(spec.singleBytes)} TLS+auth` },
+  ];
+  const tlsNegotiated: Record<string, string> = {};
 
-  if (options.prewarm) prewarmMemory(2 * totalBytes(spec) + GiB);
+  if (options.prewarm && needSources) prewarmMemory(2 * totalBytes(spec) + GiB);
 
-  for (const base of bases) {
-    const sources = sourcesFor.get(base)!;
-    const settle = base.variant === 'disk' ? syncDisks : (): void => undefined;
-    const runs: Partial<Record<RegistryKind, Measured[]>> = {};
-    for (let rep = 0; rep < options.repeat; rep++) {
-      // Alternate who goes first, so neither registry always inherits the other's page-cache state.
-      const order = rep % 2 === 0 ? options.registries : [...options.registries].reverse();
-      for (const kind of order) {
-        const runDir = join(base.dir, `run-${runId}`, kind);
-        trackPath(join(base.dir, `run-${runId}`), true);
-        mkdirSync(runDir, { recursive: true });
-        const repNote = options.repeat > 1 ? ` run ${rep + 1}/${options.repeat}` : '';
-        log(`${REGISTRY_LABEL[kind]} on ${base.variant}${repNote} (${runDir})`);
-        const reg = await startRegistry(kind, runDir, join(runDir, 'root'));
-        const startRss = rssBytes(reg.pid);
-        let warmRss: number | undefined;
-        try {
-          const measured = await benchRegistry(reg, sources, settle, () => {
-            warmRss = rssBytes(reg.pid);
-          });
-          (runs[kind] ??= []).push(measured);
-          const maxSampled = Math.max(...Object.values(measured).map((m) => m.peakRssMiB));
-          const hwm = hwmBytes(reg.pid);
-          const peak: ProcessPeak = { registry: kind, storage: base.variant, run: rep + 1, maxSampledRssMiB: maxSampled };
-          if (startRss !== undefined) peak.startRssMiB = startRss / MiB;
-          if (warmRss !== undefined) peak.warmRssMiB = warmRss / MiB;
-          if (hwm !== undefined) peak.vmHwmMiB = hwm / MiB;
-          peaks.push(peak);
-          log(`  RSS at start ${mib(peak.startRssMiB)} MiB, after warm-up ${mib(peak.warmRssMiB)} MiB, max sampled ${mib(maxSampled)} MiB, VmHWM ${mib(peak.vmHwmMiB)} MiB`);
-        } catch (err) {
-          process.stderr.write(`bench: ${REGISTRY_LABEL[kind]} on ${base.variant} failed; its log ends with:\n${reg.logTail()}\n`);
-          throw err;
-        } finally {
-          await reg.stop();
-          removePathNow(runDir);
-          settle();
+  // One transfer scenario (plain or TLS + auth) over every storage variant, repeats interleaved.
+  const runTransfers = async (
+    name: 'transfer' | 'tls-transfer',
+    rowScenarios: { scenario: Scenario; label: string }[],
+    start: (kind: RegistryKind, workDir: string, root: string) => Promise<RunningRegistry>,
+    bench: (reg: RunningRegistry, sources: SourceSet, settle: () => void, onWarm: () => void) => Promise<Measured>,
+  ): Promise<void> => {
+    for (const base of bases) {
+      const sources = sourcesFor.get(base)!;
+      const settle = base.variant === 'disk' ? syncDisks : (): void => undefined;
+      const runs: Partial<Record<RegistryKind, Measured[]>> = {};
+      for (let rep = 0; rep < options.repeat; rep++) {
+        // Alternate who goes first, so neither registry always inherits the other's page-cache state.
+        const order = rep % 2 === 0 ? options.registries : [...options.registries].reverse();
+        for (const kind of order) {
+          const runDir = join(base.dir, `run-${runId}`, `${name}-${kind}`);
+          trackPath(join(base.dir, `run-${runId}`), true);
+          mkdirSync(runDir, { recursive: true });
+          const repNote = options.repeat > 1 ? ` run ${rep + 1}/${options.repeat}` : '';
+          log(`${name}: ${REGISTRY_LABEL[kind]} on ${base.variant}${repNote} (${runDir})`);
+          const reg = await start(kind, runDir, join(runDir, 'root'));
+          const startRss = rssBytes(reg.pid);
+          let warmRss: number | undefined;
+          try {
+            const measured = await bench(reg, sources, settle, () => {
+              warmRss = rssBytes(reg.pid);
+            });
+            (runs[kind] ??= []).push(measured);
+            const maxSampled = Math.max(...Object.values(measured).map((m) => m.peakRssMiB));
+            const hwm = hwmBytes(reg.pid);
+            const peak: ProcessPeak = { registry: kind, storage: base.variant, run: rep + 1, maxSampledRssMiB: maxSampled };
+            if (name !== 'transfer') peak.scenario = name;
+            if (startRss !== undefined) peak.startRssMiB = startRss / MiB;
+            if (warmRss !== undefined) peak.warmRssMiB = warmRss / MiB;
+            if (hwm !== undefined) peak.vmHwmMiB = hwm / MiB;
+            peaks.push(peak);
+            log(`  RSS at start ${mib(peak.startRssMiB)} MiB, after warm-up ${mib(peak.warmRssMiB)} MiB, max sampled ${mib(maxSampled)} MiB, VmHWM ${mib(peak.vmHwmMiB)} MiB`);
+          } catch (err) {
+            process.stderr.write(`bench: ${name} against ${REGISTRY_LABEL[kind]} on ${base.variant} failed; its log ends with:\n${reg.logTail()}\n`);
+            throw err;
+          } finally {
+            await reg.stop();
+            removePathNow(runDir);
+            settle();
+          }
         }
       }
+      for (const { scenario, label } of rowScenarios) {
+        const row: Row = { scenario, label, storage: base.variant, ratioTarget: 0 };
+        const r = combine((runs.regate ?? []).map((m) => m[scenario]));
+        const d = combine((runs.distribution ?? []).map((m) => m[scenario]));
+        if (r) row.regate = r;
+        if (d) row.distribution = d;
+        rows.push(finishRow(row));
+      }
     }
-    for (const { scenario, label } of scenarios) {
-      const row: Row = { scenario, label, storage: base.variant, ratioTarget: 0 };
-      const r = combine((runs.regate ?? []).map((m) => m[scenario]));
-      const d = combine((runs.distribution ?? []).map((m) => m[scenario]));
-      if (r) row.regate = r;
-      if (d) row.distribution = d;
-      rows.push(finishRow(row));
-    }
+  };
+
+  if (wants('transfer')) {
+    await runTransfers('transfer', scenarios, (kind, workDir, root) => startRegistry(kind, workDir, root), benchRegistry);
+  }
+  if (wants('tls-transfer')) {
+    await runTransfers(
+      'tls-transfer',
+      tlsScenarios,
+      async (kind, workDir, root) => {
+        const reg = await startSecureRegistry(kind, workDir, root, material!);
+        tlsNegotiated[kind] = reg.tls;
+        log(`  TLS: ${reg.tls}`);
+        return reg;
+      },
+      (reg, sources, settle, onWarm) => benchTlsRegistry(reg as SecureRegistry, sources, settle, onWarm),
+    );
   }
 
-  const table = formatResults(rows);
-  const targets = formatTargets(rows);
+  const authHead: AuthHeadRow[] = [];
+  if (wants('auth-head')) {
+    // One storage variant is enough for a manifest HEAD (a few small files, page-cached): tmpfs
+    // when it runs, else disk.
+    const base = bases[0]!;
+    authHead.push(
+      ...(await runAuthHead(
+        base,
+        runId,
+        material!,
+        { ...options.authHead, registries: options.registries, ...(ab ? { ab } : {}), ...(wrk ? { wrk } : {}) },
+        log,
+      )),
+    );
+  }
+
+  const table = rows.length > 0 ? formatResults(rows) : '(no transfer scenario run)';
+  const targets = formatTargets(rows, authHead);
   const hwmLines = peaks.map(
     (p) =>
-      `  ${REGISTRY_LABEL[p.registry].padEnd(18)} on ${p.storage.padEnd(5)}${options.repeat > 1 ? ` run ${p.run}` : ''}: at start ${mib(p.startRssMiB)}, after warm-up ${mib(p.warmRssMiB)}, ` +
+      `  ${REGISTRY_LABEL[p.registry].padEnd(18)} ${(p.scenario ?? 'transfer').padEnd(12)} on ${p.storage.padEnd(5)}${options.repeat > 1 ? ` run ${p.run}` : ''}: at start ${mib(p.startRssMiB)}, after warm-up ${mib(p.warmRssMiB)}, ` +
       `max sampled VmRSS ${mib(p.maxSampledRssMiB)}, VmHWM ${mib(p.vmHwmMiB)} (MiB)`,
   );
+  const tlsNote = Object.keys(tlsNegotiated).length
+    ? `TLS + auth rows: HTTPS, both registries with the same ECDSA P-256 certificate and a bcrypt cost-10 htpasswd user; negotiated ${Object.entries(tlsNegotiated)
+        .map(([k, v]) => `${REGISTRY_LABEL[k as RegistryKind]} ${v}`)
+        .join(', ')}`
+    : undefined;
   process.stdout.write(
     [
       '',
-      `regate vs ${distributionVersion} — ${options.quick ? 'QUICK' : 'full'} run, MB/s = 10^6 bytes/s, client curl, loopback HTTP/1.1`,
-      `${options.repeat === 1 ? 'one run per registry and storage' : `median of ${options.repeat} interleaved runs per registry and storage (peak RSS: max over runs)`}`,
+      `regate vs ${distributionVersion} — ${options.quick ? 'QUICK' : 'full'} run, scenarios ${options.scenarios.join(', ')}`,
+      ...(rows.length > 0
+        ? [
+            `transfers: MB/s = 10^6 bytes/s, client curl, loopback HTTP/1.1; ${options.repeat === 1 ? 'one run per registry and storage' : `median of ${options.repeat} interleaved runs per registry and storage (peak RSS: max over runs)`}`,
+            ...(tlsNote ? [tlsNote] : []),
+          ]
+        : []),
       `storage: ${bases.map((b) => `${b.variant} = ${b.dir} (${b.fsType})`).join('; ')}${Object.keys(skipped).length ? `; skipped: ${JSON.stringify(skipped)}` : ''}`,
       `reference: Node sha256 one core ≈ ${shaMBps.toFixed(0)} MB/s; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`,
       '',
       table,
-      '',
-      'memory per registry process (VmRSS at start / after warm-up / max of the 50 ms samples, and the kernel\'s lifetime VmHWM):',
-      ...hwmLines,
+      ...(peaks.length > 0
+        ? ['', 'memory per registry process (VmRSS at start / after warm-up / max of the 50 ms samples, and the kernel\'s lifetime VmHWM):', ...hwmLines]
+        : []),
+      ...(authHead.length > 0 ? ['', formatAuthHead(authHead)] : []),
       '',
       targets,
       '',
@@ -385,16 +575,35 @@ async function main(): Promise<void> {
       {
         generatedAt: new Date().toISOString(),
         mode: options.quick ? 'quick' : 'full',
+        scenarios: options.scenarios,
         repeat: options.repeat,
         prewarm: options.prewarm,
         layers: spec,
-        units: { throughput: 'MB/s (10^6 bytes per second)', rss: 'MiB' },
-        machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, curl: curlVersion, distribution: distributionVersion },
+        units: { throughput: 'MB/s (10^6 bytes per second)', rss: 'MiB', latency: 'ms', rate: 'requests per second' },
+        machine: {
+          cpus: cpus().length,
+          cpuModel: cpus()[0]?.model,
+          node: process.version,
+          curl: curlVersion,
+          distribution: distributionVersion,
+          wrk: wrkVersionText,
+          ab: abVersionText,
+        },
         reference: { nodeSha256OneCoreMBps: shaMBps },
         storage: Object.fromEntries(bases.map((b) => [b.variant, { dir: b.dir, fsType: b.fsType, mountPoint: b.mountPoint, note: b.note }])),
         skipped,
         targets: TARGETS,
+        ...(material
+          ? {
+              tlsAuth: {
+                certificate: 'ECDSA P-256, openssl (test/support/tls-auth-target.ts makeTestCertificates), same for both registries',
+                users: `1 user, htpasswd -nbB -C 10 (${material.hashPrefix})`,
+                negotiated: tlsNegotiated,
+              },
+            }
+          : {}),
         rows,
+        authHead,
         processPeaks: peaks,
       },
       null,
