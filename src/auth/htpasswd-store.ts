@@ -304,8 +304,12 @@ export class HtpasswdStore extends EventEmitter {
     }
     const digest = digestOf(data);
     const racy = readStartedAt - Math.max(after.mtimeMs, after.ctimeMs) < RACY_WINDOW_MS;
-    if (!initial && fingerprint === this.fingerprint && digest === this.digest) {
-      this.racy = racy; // same bytes: nothing to do, and maybe the file is now old enough to trust
+    if (!initial && digest === this.digest) {
+      // Same bytes (a touch, a chmod, a tool rewriting the file unchanged): the map in service is
+      // already what they say, and swapping would only drop the credentials cache, making every
+      // active user pay a bcrypt compare again. Maybe the file is now old enough to trust.
+      this.fingerprint = fingerprint;
+      this.racy = racy;
       return;
     }
     this.fingerprint = fingerprint;

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
@@ -280,6 +280,28 @@ describe('HtpasswdStore', () => {
     assert.equal((await reloaded).generation, 2);
     assert.equal(await store.verify('alice', PW.alice), true);
     assert.equal(calls.length, 5, 'compared again after the reload');
+  });
+
+  test('a file rewritten with identical bytes (touch, chmod, unchanged rewrite) keeps the map and the cache', async () => {
+    const text = await aliceAndBob();
+    const { store, file, calls } = await startStore(text);
+    assert.equal(await store.verify('alice', PW.alice), true);
+    assert.equal(calls.length, 1);
+    const future = new Date(Date.now() + 5000);
+    utimesSync(file, future, future);
+    chmodSync(file, 0o640);
+    const replacement = `${file}.new`;
+    writeFileSync(replacement, text, { mode: 0o600 });
+    renameSync(replacement, file);
+    await store.checkNow();
+    await sleep(400); // longer than the poll interval: every change has been looked at
+    await store.checkNow();
+    assert.equal(store.generation, 1, 'no reload for unchanged content');
+    assert.equal(await store.verify('alice', PW.alice), true);
+    assert.equal(calls.length, 1, 'still served from the cache');
+    // A real change still applies.
+    appendFileSync(file, '# changed\n');
+    await within(1000, 'reload after a real change', () => store.generation === 2);
   });
 
   test('the cache is bounded (LRU)', async () => {
