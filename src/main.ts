@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
 // regate's entry point: `regate serve [--config FILE]`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';

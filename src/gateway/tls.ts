@@ -15,10 +15,13 @@ import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/prom
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { RegateConfig, TlsVersion } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { withFileLock } from '../auth/lock.js';
+
+// selfsigned (node-forge) costs ~15 MiB of memory once loaded and is needed only on the start that
+// issues certificates; every later start reuses the files, so it is loaded on demand.
+const loadSelfsigned = (): Promise<typeof import('selfsigned')> => import('selfsigned');
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const CA_VALIDITY_MS = 10 * 365 * DAY_MS;
@@ -113,6 +116,7 @@ function validFor(cert: X509Certificate, now: number): boolean {
 
 async function makeCa(now: number): Promise<{ certPem: string; keyPem: string }> {
   const name = hostname().toLowerCase() || 'localhost';
+  const { generate } = await loadSelfsigned();
   const made = await generate(
     [
       { name: 'commonName', value: `regate CA (${name}, ${new Date(now).toISOString().slice(0, 10)})` },
@@ -134,6 +138,7 @@ async function makeCa(now: number): Promise<{ certPem: string; keyPem: string }>
 }
 
 async function makeServer(ca: Pair, names: readonly string[], now: number): Promise<{ certPem: string; keyPem: string }> {
+  const { generate } = await loadSelfsigned();
   const made = await generate([{ name: 'commonName', value: names[0] ?? 'localhost' }], {
     keyType: 'ec',
     curve: 'P-256',

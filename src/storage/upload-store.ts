@@ -23,6 +23,13 @@ export interface AppendOptions {
   maxTotalBytes?: number;
 }
 
+/**
+ * Batches per upload: one filling from the socket while the others are hashed and written. Three
+ * let the socket keep flowing through the hash worker's hiccups (measured faster than two) while
+ * memory per upload stays at 3 MiB.
+ */
+const BATCHES_PER_UPLOAD = 3;
+
 /** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
 const FAST_PATH_ALGORITHM = 'sha256';
 
@@ -121,9 +128,9 @@ export class UploadStore {
   }
 
   /**
-   * Body → batch → (hash ‖ driver). Two batches alternate: one fills from the socket while the
-   * other is hashed and written, and the socket is read no faster than both keep up with, so
-   * backpressure reaches the client and memory stays at two batches.
+   * Body → batch → (hash ‖ driver). Batches take turns: one fills from the socket while the others
+   * are hashed and written, and the socket is read no faster than both keep up with, so
+   * backpressure reaches the client and memory stays at a few batches.
    */
   private async pump(
     body: AsyncIterable<Buffer>,
@@ -134,8 +141,8 @@ export class UploadStore {
   ): Promise<number> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
-    const batches = [takeBatch(), takeBatch()];
-    const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
+    const batches = Array.from({ length: BATCHES_PER_UPLOAD }, takeBatch);
+    const inFlight: Array<Promise<void> | undefined> = batches.map(() => undefined);
     let current = 0;
     let filled = 0;
     let received = 0;
@@ -146,7 +153,7 @@ export class UploadStore {
       const work = Promise.all([state?.hash.update(view), writer.write(view)]).then(() => undefined);
       work.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
       inFlight[current] = work;
-      current ^= 1;
+      current = (current + 1) % batches.length;
       filled = 0;
       const previous = inFlight[current];
       inFlight[current] = undefined;

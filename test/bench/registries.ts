@@ -6,9 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { trackChild, untrackChild } from './cleanup.js';
-import { NODE_FLAGS } from '../../src/runtime-flags.js';
+import { regateServeCommand } from '../support/processes.js';
 
 export type RegistryKind = 'regate' | 'distribution';
 
@@ -28,8 +27,6 @@ export interface RunningRegistry {
 
 export const DISTRIBUTION_BINARY = process.env.BENCH_DISTRIBUTION_BIN ?? '/usr/bin/docker-registry';
 
-// dist/test/bench/registries.js → dist/src/main.js
-export const REGATE_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -115,7 +112,8 @@ export async function startRegate(workDir: string, rootDirectory: string): Promi
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath], {
+  const serve = regateServeCommand(configPath);
+  const child = spawn(serve.command, serve.args, { env: serve.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   trackChild(child);

@@ -25,14 +25,13 @@ import {
   exitedError,
   freePort,
   LogTail,
-  REGATE_MAIN,
   stopChild,
   type RegistryKind,
   type RunningRegistry,
 } from './registries.js';
 import { makeTestCertificates, type TestCertificates, type TestUser } from '../support/tls-auth-target.js';
 import { requireProgram } from '../support/host-tools.js';
-import { NODE_FLAGS } from '../../src/runtime-flags.js';
+import { regateServeCommand } from '../support/processes.js';
 
 export const BENCH_BCRYPT_COST = 10;
 /** TLS 1.3 suites the bench's TLS clients offer (see the header comment). */
@@ -175,7 +174,8 @@ export async function startSecureRegate(workDir: string, rootDirectory: string, 
       ...(auth ? { auth: { htpasswd: { realm: material.realm, path: material.htpasswdPath } } } : {}),
     }),
   );
-  const child = spawn(process.execPath, [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const serve = regateServeCommand(configPath);
+  const child = spawn(serve.command, serve.args, { env: serve.env, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   const tail = new LogTail();
   child.stdout!.on('data', (chunk: Buffer) => tail.push(chunk));

@@ -13,12 +13,17 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { NODE_FLAGS } from '../../src/runtime-flags.js';
+import { NODE_ENV, NODE_FLAGS } from '../../src/runtime-flags.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** dist/test/support/ → dist/src/main.js */
 export const REGATE_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
+
+/** How every test and benchmark starts `regate serve`: node with regate's runtime flags and environment. */
+export function regateServeCommand(configPath: string, env: NodeJS.ProcessEnv = {}): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  return { command: process.execPath, args: [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath], env: { ...process.env, ...NODE_ENV, ...env } };
+}
 export const DISTRIBUTION_BINARY = '/usr/bin/docker-registry';
 
 // ---------------------------------------------------------------------------------------------
@@ -409,9 +414,7 @@ export async function startRegate(options: { configYaml: string; env?: NodeJS.Pr
   try {
     server = await spawnServer({
       name: 'regate',
-      command: process.execPath,
-      args: [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath],
-      env: { ...process.env, ...options.env },
+      ...regateServeCommand(configPath, options.env),
       ready: /listening on http:\/\/127\.0\.0\.1:(\d+)/,
       timeoutMs: options.timeoutMs,
     });

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import {
   DISTRIBUTION_BINARY,
-  REGATE_MAIN,
   makeTempDir,
+  regateServeCommand,
   runChecked,
   spawnServer,
   stopProcess,
@@ -29,7 +29,6 @@ import {
   type SpawnedServer,
 } from './processes.js';
 import { requireProgram } from './host-tools.js';
-import { NODE_FLAGS } from '../../src/runtime-flags.js';
 
 export interface TestUser {
   username: string;
@@ -272,8 +271,7 @@ export async function startRegateTarget(options: TlsAuthTargetOptions & { tls?: 
     );
     const server = await spawnServer({
       name: 'regate',
-      command: process.execPath,
-      args: [...NODE_FLAGS, REGATE_MAIN, 'serve', '--config', configPath],
+      ...regateServeCommand(configPath),
       ready: /listening on https:\/\/(?:127\.0\.0\.1|\[::1\]):(\d+)/,
       timeoutMs: options.timeoutMs,
     });
