@@ -1,7 +1,7 @@
-// A running SHA-256 of an upload. The off-thread kind hashes in a worker so the event loop only
-// receives and writes bytes; the two overlap on separate cores. Uploads hand it 1 MiB batches in
-// shared memory (see upload-batches.ts), so nothing is copied on the way to the worker.
-import { createHash, type Hash } from 'node:crypto';
+// A running SHA-256 of an upload, computed in a worker thread so the event loop only receives and
+// writes bytes; the two overlap on separate cores. Uploads hand it 1 MiB batches in
+// shared memory (see upload-batches.ts), so nothing is copied on the way to the worker. Without a
+// worker's answer the upload store re-reads the stored bytes, so the stored bytes stay the truth.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-worker.js';
@@ -15,21 +15,6 @@ export interface RunningHash {
   dispose(): void;
 }
 
-/** Hashes on the calling thread; for other algorithms and as the fallback. */
-export class InlineHash implements RunningHash {
-  private readonly hash: Hash;
-  constructor(algorithm = 'sha256') {
-    this.hash = createHash(algorithm);
-  }
-  async update(chunk: Buffer): Promise<void> {
-    this.hash.update(chunk);
-  }
-  async digest(): Promise<string> {
-    return this.hash.digest('hex');
-  }
-  dispose(): void {}
-}
-
 interface Session {
   /** Resolvers of updates not yet acknowledged, in order (a worker handles a session in order). */
   pending: Array<{ resolve: () => void; reject: (err: Error) => void }>;
@@ -39,6 +24,8 @@ interface Session {
 /** A small pool of hash workers shared by every upload of the process. */
 class HashWorkerPool {
   private readonly workers: Worker[] = [];
+  /** Replies each worker still owes: while any are owed, the worker keeps the process alive. */
+  private readonly owed = new Map<Worker, number>();
   private readonly sessions = new Map<number, { worker: Worker; session: Session }>();
   private nextId = 1;
   private nextWorker = 0;
@@ -57,16 +44,32 @@ class HashWorkerPool {
     this.sessions.delete(id);
   }
 
+  /** Called before posting a message that will be answered. */
+  expectReply(worker: Worker): void {
+    const owed = (this.owed.get(worker) ?? 0) + 1;
+    this.owed.set(worker, owed);
+    if (owed === 1) worker.ref();
+  }
+
+  private replied(worker: Worker): void {
+    const owed = (this.owed.get(worker) ?? 1) - 1;
+    this.owed.set(worker, owed);
+    if (owed === 0) worker.unref();
+  }
+
   private pick(): Worker {
     if (this.workers.length < this.size) {
       // Hashing allocates next to nothing: a small heap keeps the thread's footprint small.
       const worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
       });
-      worker.on('message', (reply: HashReply) => this.onReply(reply));
+      worker.on('message', (reply: HashReply) => {
+        this.replied(worker);
+        this.onReply(reply);
+      });
       worker.on('error', (err) => this.failAll(worker, err));
       worker.on('exit', () => this.failAll(worker, new Error('hash worker exited')));
-      // The pool must not keep the process alive on its own (after the listeners, which re-ref).
+      // An idle pool must not keep the process alive (unref after the listeners, which re-ref).
       worker.unref();
       this.workers.push(worker);
       return worker;
@@ -90,6 +93,7 @@ class HashWorkerPool {
   private failAll(worker: Worker, err: Error): void {
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
+    this.owed.delete(worker);
     for (const [id, entry] of this.sessions) {
       if (entry.worker !== worker) continue;
       this.sessions.delete(id);
@@ -132,6 +136,7 @@ export class OffThreadHash implements RunningHash {
     }
     return new Promise<void>((resolve, reject) => {
       this.session.pending.push({ resolve, reject });
+      sharedPool().expectReply(this.worker);
       this.post({ op: 'update', id: this.id, data: shared.buffer as SharedArrayBuffer, offset: shared.byteOffset, length: shared.length });
     });
   }
@@ -142,6 +147,7 @@ export class OffThreadHash implements RunningHash {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<string>((resolve, reject) => {
       this.session.onDigest = { resolve, reject };
+      sharedPool().expectReply(this.worker);
       this.post({ op: 'digest', id: this.id });
     });
   }

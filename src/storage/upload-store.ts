@@ -76,7 +76,7 @@ export class UploadStore {
       await this.requireSession(name, id);
       if (lastChunk) await this.appendLocked(name, id, lastChunk.body, lastChunk.options);
       const dataPath = pathFor({ kind: 'uploadData', name, id });
-      let size = await this.dataSize(name, id);
+      const size = await this.dataSize(name, id);
       if (size === 0) {
         // An empty upload has no data object yet; the empty blob is still a valid blob.
         await this.driver.putContent(dataPath, Buffer.alloc(0));

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { OffThreadHash } from '../../src/storage/running-hash.js';
+import { BATCH_BYTES, returnBatch, takeBatch } from '../../src/storage/upload-batches.js';
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+test('off-thread SHA-256 equals the inline one, for shared batches and plain buffers', async () => {
+  const data = randomBytes(3 * BATCH_BYTES + 12345);
+  const hash = new OffThreadHash();
+  const batch = takeBatch();
+  try {
+    for (let offset = 0; offset < data.length; offset += BATCH_BYTES) {
+      const n = data.copy(batch, 0, offset, Math.min(data.length, offset + BATCH_BYTES));
+      await hash.update(batch.subarray(0, n)); // the batch is reused at once: the ack must mean "consumed"
+    }
+  } finally {
+    returnBatch(batch);
+  }
+  assert.equal(await hash.digest(), sha256(data));
+
+  const plain = new OffThreadHash();
+  await Promise.all([plain.update(data.subarray(0, 1000)), plain.update(data.subarray(1000))]);
+  assert.equal(await plain.digest(), sha256(data));
+});
+
+test('many concurrent sessions stay separate; empty and disposed hashes behave', async () => {
+  const inputs = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i * 7919));
+  const hashes = inputs.map(() => new OffThreadHash());
+  await Promise.all(hashes.map((h, i) => h.update(inputs[i]!)));
+  assert.deepEqual(await Promise.all(hashes.map((h) => h.digest())), inputs.map(sha256));
+  assert.equal(await new OffThreadHash().digest(), sha256(Buffer.alloc(0)));
+  const disposed = new OffThreadHash();
+  disposed.dispose();
+  await assert.rejects(disposed.digest());
+  await assert.rejects(hashes[0]!.digest(), /finished/);
+});
