@@ -4,7 +4,9 @@
 // the layer size.
 
 export const BATCH_BYTES = 1024 * 1024;
-const MAX_SPARE = 16;
+// A few spares cover the common case (one or two uploads at a time) without holding tens of
+// megabytes after a burst of concurrent pushes.
+const MAX_SPARE = 4;
 const spare: Buffer[] = [];
 
 export function takeBatch(): Buffer {

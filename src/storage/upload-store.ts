@@ -25,10 +25,11 @@ export interface AppendOptions {
 
 /**
  * Batches per upload: one filling from the socket while the others are hashed and written. Three
- * let the socket keep flowing through the hash worker's hiccups (measured faster than two) while
- * memory per upload stays at 3 MiB.
+ * let a lone upload keep its socket flowing through the hash worker's hiccups (measured faster
+ * than two); with several uploads at once the worker is busy anyway, and two each keep memory flat.
  */
-const BATCHES_PER_UPLOAD = 3;
+const BATCHES_ALONE = 3;
+const BATCHES_WHEN_BUSY = 2;
 
 /** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
 const FAST_PATH_ALGORITHM = 'sha256';
@@ -36,6 +37,8 @@ const FAST_PATH_ALGORITHM = 'sha256';
 export class UploadStore {
   private readonly hashes = new HashStateCache();
   private readonly locks = new KeyedMutex();
+  /** Bodies being received right now (sizes the batch pipeline). */
+  private receiving = 0;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -141,7 +144,8 @@ export class UploadStore {
   ): Promise<number> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
-    const batches = Array.from({ length: BATCHES_PER_UPLOAD }, takeBatch);
+    const batches = Array.from({ length: this.receiving > 0 ? BATCHES_WHEN_BUSY : BATCHES_ALONE }, takeBatch);
+    this.receiving++;
     const inFlight: Array<Promise<void> | undefined> = batches.map(() => undefined);
     let current = 0;
     let filled = 0;
@@ -193,6 +197,7 @@ export class UploadStore {
       }
       throw err;
     } finally {
+      this.receiving--;
       await Promise.allSettled(inFlight);
       batches.forEach(returnBatch);
     }

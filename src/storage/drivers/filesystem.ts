@@ -238,7 +238,7 @@ export class FilesystemDriver implements StorageDriver {
 // Serving reads recycle a few large buffers: fresh megabytes per read cost page faults and
 // garbage, and a full garbage heap is what pushes memory up under concurrent pulls.
 const spareReadBuffers: Buffer[] = [];
-const MAX_SPARE_READ_BUFFERS = 16;
+const MAX_SPARE_READ_BUFFERS = 4;
 
 /**
  * Reads [start, end) into two alternating buffers: one is read into while the other is being
