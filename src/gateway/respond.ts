@@ -10,6 +10,24 @@ import { errorEnvelope, type RegistryError } from '../registry/errors.js';
  */
 export const DRAIN_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * A small unread body is drained, but not forever: a client dribbling it a byte at a time after
+ * its 401 would otherwise pin the connection (each byte resets the idle timer). Past this, the
+ * connection is cut.
+ */
+export const DRAIN_DEADLINE_MS = 5_000;
+
+function drainWithDeadline(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    const timer = setTimeout(() => req.socket.destroy(), DRAIN_DEADLINE_MS);
+    timer.unref();
+    const done = (): void => clearTimeout(timer);
+    req.once('end', done);
+    req.once('close', done);
+  });
+}
+
 export function hasLargeUnreadBody(req: IncomingMessage): boolean {
   if (req.readableEnded || req.complete) return false;
   if (req.headers['transfer-encoding'] !== undefined) return true;
@@ -33,6 +51,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Regist
     return;
   }
   if (hasLargeUnreadBody(req)) res.setHeader('Connection', 'close');
+  else if (!req.complete) drainWithDeadline(req, res);
   for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
   sendBody(req, res, err.status, 'application/json', JSON.stringify(errorEnvelope(err)));
 }

@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { bytes, chunked, errorCode, pushBlobChunked, sha256, startGateway, type Gateway, type Reply } from '../support/gateway.js';
+import { DRAIN_DEADLINE_MS } from '../../src/gateway/respond.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ALICE: [string, string] = ['alice', 'alice-limits-pw-1'];
@@ -202,6 +203,31 @@ describe('timeouts', () => {
     assert.ok(result.sent < head.length, `the whole head (${head.length} bytes) got through`);
     assert.ok(result.closedAfterMs < 3000, `closed after ${result.closedAfterMs} ms`);
     assert.match(result.text, /^HTTP\/1\.1 408 /);
+  });
+
+  test('a small body dribbled after a refusal does not pin the connection (cut within the drain deadline)', async () => {
+    const started = Date.now();
+    const result = await new Promise<{ closedAfterMs: number; text: string }>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: gw.ca });
+      let text = '';
+      let timer: NodeJS.Timeout | undefined;
+      socket.on('secureConnect', () => {
+        socket.write('PUT /v2/team/drip/manifests/latest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60000\r\n\r\n');
+        // One byte every 300 ms: under the idle timeout (1 s), so only the drain deadline can end it.
+        timer = setInterval(() => socket.writable && socket.write('x'), 300);
+      });
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('error', () => undefined);
+      // Without the deadline the server would wait for all 60000 bytes: give up well after it.
+      const giveUp = setTimeout(() => socket.destroy(), DRAIN_DEADLINE_MS + 4000);
+      socket.on('close', () => {
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        resolve({ closedAfterMs: Date.now() - started, text });
+      });
+    });
+    assert.match(result.text, /^HTTP\/1\.1 401 /);
+    assert.ok(result.closedAfterMs < DRAIN_DEADLINE_MS + 2000, `closed after ${result.closedAfterMs} ms`);
   });
 
   test('a connection that never sends anything is closed', async () => {
