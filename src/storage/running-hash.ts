@@ -16,6 +16,8 @@ export interface RunningHash {
 }
 
 interface Session {
+  /** Set when the session's worker died: every later call fails at once instead of waiting. */
+  failed?: Error;
   /** Resolvers of updates not yet acknowledged, in order (a worker handles a session in order). */
   pending: Array<{ resolve: () => void; reject: (err: Error) => void }>;
   onDigest?: { resolve: (hex: string) => void; reject: (err: Error) => void };
@@ -97,6 +99,7 @@ class HashWorkerPool {
     for (const [id, entry] of this.sessions) {
       if (entry.worker !== worker) continue;
       this.sessions.delete(id);
+      entry.session.failed = err;
       for (const p of entry.session.pending.splice(0)) p.reject(err);
       entry.session.onDigest?.reject(err);
     }
@@ -112,10 +115,14 @@ function sharedPool(): HashWorkerPool {
 
 /** SHA-256 in a worker thread. If the worker dies, the hash fails and the caller re-reads. */
 export class OffThreadHash implements RunningHash {
+  /** For tests: ends this hash's worker as a crash would (the pool starts a new one when needed). */
+  async terminateWorkerForTest(): Promise<void> {
+    await this.worker.terminate();
+  }
+
   private readonly id: number;
   private readonly worker: Worker;
   private readonly session: Session;
-  private failed: Error | undefined;
   private finished = false;
 
   constructor() {
@@ -127,7 +134,7 @@ export class OffThreadHash implements RunningHash {
 
   update(chunk: Buffer): Promise<void> {
     if (this.finished) return Promise.reject(new Error('hash already finished'));
-    if (this.failed) return Promise.reject(this.failed);
+    if (this.session.failed) return Promise.reject(this.session.failed);
     let shared = chunk;
     if (!(chunk.buffer instanceof SharedArrayBuffer)) {
       // Not from the batch pool: the worker needs memory it can see.
@@ -144,7 +151,7 @@ export class OffThreadHash implements RunningHash {
   digest(): Promise<string> {
     if (this.finished) return Promise.reject(new Error('hash already finished'));
     this.finished = true;
-    if (this.failed) return Promise.reject(this.failed);
+    if (this.session.failed) return Promise.reject(this.session.failed);
     return new Promise<string>((resolve, reject) => {
       this.session.onDigest = { resolve, reject };
       sharedPool().expectReply(this.worker);
@@ -157,16 +164,16 @@ export class OffThreadHash implements RunningHash {
     this.finished = true;
     sharedPool().close(this.id);
     for (const p of this.session.pending.splice(0)) p.resolve();
-    if (!this.failed) this.post({ op: 'drop', id: this.id });
+    if (!this.session.failed) this.post({ op: 'drop', id: this.id });
   }
 
   private post(msg: HashRequest): void {
     try {
       this.worker.postMessage(msg);
     } catch (err) {
-      this.failed = err as Error;
-      for (const p of this.session.pending.splice(0)) p.reject(this.failed);
-      this.session.onDigest?.reject(this.failed);
+      this.session.failed = err as Error;
+      for (const p of this.session.pending.splice(0)) p.reject(err as Error);
+      this.session.onDigest?.reject(err as Error);
     }
   }
 }

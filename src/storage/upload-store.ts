@@ -3,7 +3,7 @@
 // hash kept in memory is only a fast path: without it the digest is recomputed from stored bytes.
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
-import { OffThreadHash } from './running-hash.js';
+import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { BATCH_BYTES, returnBatch, takeBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { PathNotFoundError } from './driver.js';
@@ -118,7 +118,13 @@ export class UploadStore {
     }
     let received: number;
     try {
-      received = await this.pump(body, writer, state, start, options);
+      const pumped = await this.pump(body, writer, state?.hash, start, options);
+      received = pumped.received;
+      if (state && !pumped.hashIntact) {
+        // The hash worker failed midway: the upload goes on, the commit re-reads the stored bytes.
+        state.hash.dispose();
+        state = undefined;
+      }
     } catch (err) {
       // The hash may have seen bytes the driver never stored: drop it, the digest will be re-read.
       state?.hash.dispose();
@@ -138,10 +144,10 @@ export class UploadStore {
   private async pump(
     body: AsyncIterable<Buffer>,
     writer: FileWriter,
-    state: HashState | undefined,
+    hash: RunningHash | undefined,
     start: number,
     options: AppendOptions,
-  ): Promise<number> {
+  ): Promise<{ received: number; hashIntact: boolean }> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
     const batches = Array.from({ length: this.receiving > 0 ? BATCHES_WHEN_BUSY : BATCHES_ALONE }, takeBatch);
@@ -150,11 +156,14 @@ export class UploadStore {
     let current = 0;
     let filled = 0;
     let received = 0;
+    let hashIntact = true;
 
     const flush = async (): Promise<void> => {
       if (filled === 0) return;
       const view = batches[current]!.subarray(0, filled);
-      const work = Promise.all([state?.hash.update(view), writer.write(view)]).then(() => undefined);
+      // A failed hash must not fail the upload: the digest can always be recomputed from storage.
+      const hashing = hash && hashIntact ? hash.update(view).catch(() => void (hashIntact = false)) : undefined;
+      const work = Promise.all([hashing, writer.write(view)]).then(() => undefined);
       work.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
       inFlight[current] = work;
       current = (current + 1) % batches.length;
@@ -201,7 +210,7 @@ export class UploadStore {
       await Promise.allSettled(inFlight);
       batches.forEach(returnBatch);
     }
-    return received;
+    return { received, hashIntact };
   }
 
   private async digestOf(name: string, id: string, algorithm: string, size: number): Promise<string> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { OffThreadHash } from '../../src/storage/running-hash.js';
 import { BATCH_BYTES, returnBatch, takeBatch } from '../../src/storage/upload-batches.js';
 
@@ -35,4 +36,34 @@ test('many concurrent sessions stay separate; empty and disposed hashes behave',
   disposed.dispose();
   await assert.rejects(disposed.digest());
   await assert.rejects(hashes[0]!.digest(), /finished/);
+});
+
+test('a dead hash worker fails its hashes at once, and uploads still complete by re-reading', async () => {
+  const { wrapDriver } = await import('../../src/storage/base-driver.js');
+  const { InMemoryDriver } = await import('../../src/storage/drivers/inmemory.js');
+  const { BlobStore } = await import('../../src/storage/blob-store.js');
+  const { UploadStore } = await import('../../src/storage/upload-store.js');
+  const driver = wrapDriver(new InMemoryDriver());
+  const blobs = new BlobStore(driver);
+  const uploads = new UploadStore(driver, blobs);
+  const data = randomBytes(3 * BATCH_BYTES);
+  const id = await uploads.create('crash/app');
+  await uploads.append('crash/app', id, Readable.from([data.subarray(0, BATCH_BYTES + 5)]));
+
+  // Every hash shares the pool's worker on this machine; ending it ends the upload's hash too.
+  const victim = new OffThreadHash();
+  await victim.update(Buffer.from('x'));
+  await victim.terminateWorkerForTest();
+  await assert.rejects(victim.update(Buffer.from('y')));
+  await assert.rejects(victim.digest());
+
+  await uploads.append('crash/app', id, Readable.from([data.subarray(BATCH_BYTES + 5)]));
+  const digest = { algorithm: 'sha256', encoded: sha256(data) };
+  const blob = await uploads.commit('crash/app', id, digest);
+  assert.equal(blob.size, data.length);
+  assert.ok((await blobs.getContent(digest)).equals(data));
+
+  const fresh = new OffThreadHash(); // the pool starts a new worker
+  await fresh.update(Buffer.from('abc'));
+  assert.equal(await fresh.digest(), sha256(Buffer.from('abc')));
 });
