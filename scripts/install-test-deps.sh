@@ -12,6 +12,7 @@ declare -A NEEDED=(
   [curl]=curl
   [htpasswd]=apache2-utils
   [openssl]=openssl
+  [pgrep]=procps
   [/usr/sbin/dockerd]=docker.io      # test/support/dockerd.ts: a private dockerd per test file
   [/usr/bin/docker]=docker.io        # the CLI of the same version as the daemon
   [/usr/bin/containerd]=containerd   # dockerd starts it as its child

@@ -4,6 +4,8 @@
 import type { StorageDriver } from './driver.js';
 import { purgeUploads } from './upload-purger.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface PurgeSchedule {
   ageMs: number;
   intervalMs: number;
@@ -36,7 +38,8 @@ export function scheduleUploadPurging(driver: StorageDriver, schedule: PurgeSche
     if (!stopped) arm(schedule.intervalMs);
   };
   const arm = (delay: number): void => {
-    timer = setTimeout(() => void run(), delay);
+    // setTimeout turns delays past 2^31-1 ms (~24.8 days) into 1 ms; purging sooner than asked is harmless.
+    timer = setTimeout(() => void run(), Math.min(delay, MAX_TIMER_MS));
     timer.unref();
   };
   arm(schedule.firstRunMs ?? 60_000 + Math.floor(Math.random() * 300_000));

@@ -62,10 +62,19 @@ for (const factory of DRIVERS) {
         const back = await reg.request('GET', '/v2/m/multi/manifests/latest', { headers: { Accept: `${MT.dockerList}, ${MT.ociIndex}, ${MT.dockerManifest}` } });
         assert.ok(back.body.equals(list));
         assert.equal(back.header('content-type'), mediaType);
-        // A client that cannot read lists gets the linux/amd64 image, as Distribution serves it.
         const old = await reg.request('GET', '/v2/m/multi/manifests/latest', { headers: { Accept: MT.dockerManifest } });
-        assert.equal(old.status, 200);
-        assert.equal(old.header('docker-content-digest'), amd.digest);
+        if (mediaType === MT.dockerList) {
+          // A client that cannot read lists, asking by tag, gets the linux/amd64 image, as Distribution serves it.
+          assert.equal(old.status, 200);
+          assert.equal(old.header('docker-content-digest'), amd.digest);
+        } else {
+          assert.equal(old.status, 404, 'an OCI index is not swapped for a child (Distribution answers 404)');
+          assert.equal(errorCode(old), 'MANIFEST_UNKNOWN');
+        }
+        // By digest, the answer is that digest's content or nothing, never another manifest.
+        const byDigest = await reg.request('GET', `/v2/m/multi/manifests/${sha256(list)}`, { headers: { Accept: MT.dockerManifest } });
+        assert.equal(byDigest.status, 404);
+        assert.equal(errorCode(byDigest), 'MANIFEST_UNKNOWN');
       }
     });
 
@@ -211,6 +220,8 @@ for (const factory of DRIVERS) {
     it('catalog lists repositories with pagination', async () => {
       const names = ['c/a', 'c/b', 'c/b/nested', 'c/d', 'e'];
       for (const name of names) await pushImage(reg, name, 'v1', { layers: 1 });
+      // An upload session alone does not make a repository (as in Distribution 2.8.2).
+      assert.equal((await reg.request('POST', '/v2/c/c-upload-only/blobs/uploads/')).status, 202);
       const full = await reg.request('GET', '/v2/_catalog?n=100');
       assert.deepEqual(full.json().repositories, names.slice(0, 3), 'capped at catalogMaxEntries');
       assert.equal(full.header('link'), '</v2/_catalog?n=3&last=c%2Fb%2Fnested>; rel="next"');

@@ -2,7 +2,7 @@
 import type { RequestContext } from '../context.js';
 import { RegistryError } from '../errors.js';
 import { Digest, parseManifestReference, validateName } from '../references.js';
-import { accepts, bareMediaType, isRemoteLayer, parseManifest, type ParsedManifest } from '../manifests.js';
+import { accepts, bareMediaType, isRemoteLayer, MEDIA_TYPES, parseManifest, type ParsedManifest } from '../manifests.js';
 import { readSmallBody, send } from '../respond.js';
 
 const manifestUnknown = (name: string, reference: string): RegistryError =>
@@ -29,8 +29,14 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
   let parsed = safeParse(content);
   const accept = req.headers.accept;
   if (parsed && !accepts(accept, parsed.mediaType)) {
-    // An old client that cannot read an index gets the default platform's manifest, as with Distribution.
-    const child = parsed.kind === 'index' ? parsed.manifests.find((m) => m.platform?.os === DEFAULT_PLATFORM.os && m.platform?.architecture === DEFAULT_PLATFORM.architecture && accepts(accept, m.mediaType)) : undefined;
+    // An old client that cannot read a Docker manifest list, asking by tag, gets the default
+    // platform's manifest, as from Distribution. Never for a digest: that would answer a digest
+    // with other content. Never for an OCI index either (Distribution answers 404 there too).
+    const byTag = !Digest.isDigest(reference);
+    const child =
+      byTag && parsed.mediaType === MEDIA_TYPES.dockerManifestList
+        ? parsed.manifests.find((m) => m.platform?.os === DEFAULT_PLATFORM.os && m.platform?.architecture === DEFAULT_PLATFORM.architecture && accepts(accept, m.mediaType))
+        : undefined;
     const childContent = child ? await ctx.stores.manifests.get(name, child.digest) : undefined;
     if (!child || !childContent) {
       throw new RegistryError('MANIFEST_UNKNOWN', { name, reference, mediaType: parsed.mediaType }, {
