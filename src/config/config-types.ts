@@ -37,7 +37,8 @@ export type TlsMode = 'files' | 'generated' | 'off';
 
 export interface RegateConfig {
   version: string;
-  log: { level: LogLevel; formatter: LogFormatter; fields: Record<string, unknown> };
+  /** accessLog: false when Distribution's `log.accesslog.disabled: true`. */
+  log: { level: LogLevel; formatter: LogFormatter; fields: Record<string, unknown>; accessLog: boolean };
   storage: StorageConfig;
   http: HttpConfig;
   auth?: { htpasswd?: { realm: string; path: string } };

@@ -141,7 +141,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
 
   const config: RegateConfig = {
     version,
-    log: { level, formatter, fields: isObject(log.fields) ? log.fields : {} },
+    log: { level, formatter, fields: isObject(log.fields) ? log.fields : {}, accessLog: !accessLogDisabled(log.accesslog, fail) },
     storage,
     http,
     regate: {
@@ -161,6 +161,13 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
 }
 
 type Fail = (key: string, problem: string) => never;
+
+function accessLogDisabled(value: unknown, fail: Fail): boolean {
+  if (value === undefined || value === null) return false;
+  if (!isObject(value)) return fail('log.accesslog', 'must be a mapping');
+  if (value.disabled !== undefined && typeof value.disabled !== 'boolean') fail('log.accesslog.disabled', 'must be true or false');
+  return value.disabled === true;
+}
 
 /** An optional mapping under `parent`; unknown keys are warned about. */
 function section(parent: Record<string, unknown>, name: string, key: string, fail: Fail, warnings: string[], known: string[]): Record<string, unknown> {

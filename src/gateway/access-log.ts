@@ -41,11 +41,13 @@ export function remoteAddress(req: IncomingMessage): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
 }
 
-export function accessLog(logger: Logger): RequestHandler {
+export function accessLog(logger: Logger, options: { enabled: boolean } = { enabled: true }): RequestHandler {
   return (req, res, next) => {
     const state = requestState(req);
-    const remote = remoteAddress(req);
     res.setHeader('X-Request-Id', state.id);
+    // log.accesslog.disabled: the id stays (error lines carry it), the line and its counting go.
+    if (!options.enabled) return next();
+    const remote = remoteAddress(req);
     countBytes(req, res);
     let written = false;
     const write = (): void => {

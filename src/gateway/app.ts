@@ -97,7 +97,7 @@ export function createApp(options: GatewayOptions): Express {
       })
     : noAuth();
 
-  app.use(accessLog(logger.child({ component: 'access' }))); // 1
+  app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog })); // 1
   app.use(apiHeaders(config.http.headers)); // 2
   app.use(pingBypass(config.regate.pingPaths)); // 3
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4

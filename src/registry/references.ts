@@ -1,6 +1,6 @@
 // Names, tags and digests, validated with the spec's grammar. Everything that reaches the storage
 // layer has passed through here, which is what keeps a request from escaping the storage root.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { RegistryError } from './errors.js';
 import type { DigestParts } from '../storage/paths.js';
 
@@ -46,10 +46,6 @@ export class Digest implements DigestParts {
 
   static ofContent(content: Buffer, algorithm = 'sha256'): Digest {
     return new Digest(algorithm, createHash(algorithm).update(content).digest('hex'));
-  }
-
-  static fromHash(algorithm: string, hash: Hash): Digest {
-    return new Digest(algorithm, hash.digest('hex'));
   }
 
   equals(other: DigestParts): boolean {

@@ -1,6 +1,6 @@
 // Content-addressed blobs and the per-repository links that scope them. A blob's bytes are shared
 // by every repository; a repository can only see a blob it has a `_layers` link to.
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
@@ -25,10 +25,6 @@ export class BlobStore {
     if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) return undefined;
     const size = await this.globalSize(digest);
     return size === undefined ? undefined : { digest, size };
-  }
-
-  async open(digest: DigestParts, offset: number, length: number): Promise<Readable> {
-    return this.driver.reader(pathFor({ kind: 'blobData', digest }), { offset, length });
   }
 
   /** Streams the blob (or a range) into sink without ending it. */

@@ -10,8 +10,8 @@
 //      `x509: certificate signed by unknown authority`; with the CA installed there, login, push,
 //      pull and logout work. Only that HOST:PORT directory is created, and it is removed after.
 //
-// The registry is whatever `startTarget` starts (CNCF Distribution 2.8.2 today; regate once its
-// gateway serves TLS + auth: change that one line).
+// The registry is whatever `startTarget` starts: regate through TLS + auth (startDistributionTarget
+// runs the same tests against CNCF Distribution 2.8.2, the reference they were first proven on).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { importBusyboxImage, imageId, installDockerCa, startDockerd, type DockerEngine } from '../support/dockerd.js';

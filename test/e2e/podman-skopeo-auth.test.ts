@@ -10,8 +10,8 @@
 //           wrong or missing credentials fail.
 //
 // podman runs with a private store (test/support/podman.ts) and credentials in a temp auth file.
-// The registry is whatever `startTarget` starts (CNCF Distribution 2.8.2 today; regate once its
-// gateway serves TLS + auth: change that one line).
+// The registry is whatever `startTarget` starts: regate through TLS + auth (startDistributionTarget
+// runs the same tests against CNCF Distribution 2.8.2, the reference they were first proven on).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';

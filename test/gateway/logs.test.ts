@@ -176,4 +176,18 @@ describe('text format and log.level', () => {
       await gw.close();
     }
   });
+
+  test('log.accesslog.disabled (Distribution\'s key): no access lines, request ids stay', async () => {
+    const gw = await startGateway({ users: { alice: PW.alice }, config: { log: { formatter: 'json', accesslog: { disabled: true } } } });
+    try {
+      const res = await gw.send('GET', '/v2/');
+      assert.equal(res.status, 401);
+      assert.ok(res.header('x-request-id'));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(gw.logs.length > 0, 'other lines are still written');
+      assert.ok(!gw.logs.some((l) => l.includes('"component":"access"')));
+    } finally {
+      await gw.close();
+    }
+  });
 });

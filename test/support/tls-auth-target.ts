@@ -236,8 +236,6 @@ export async function startDistributionTarget(options: TlsAuthTargetOptions): Pr
  *     `<dir>/ca.crt`; or
  *   - 'files': `http.tls.certificate/key` made here with openssl, as for Distribution.
  * Ready once it logs `listening on https://HOST:PORT` and /v2/ answers.
- *
- * NOT YET RUN against regate: written while the gateway was being built.
  */
 export async function startRegateTarget(options: TlsAuthTargetOptions & { tls?: 'generated' | 'files' }): Promise<TlsAuthTarget> {
   const bind = options.bind ?? '127.0.0.1';
