@@ -1,11 +1,12 @@
 // Body limits, decided on Content-Length before anything is read or authenticated: a blob body
-// (POST/PATCH/PUT under /blobs/uploads/) may be at most regate.blobmaxbytes (0 = unlimited), any
+// (what the registry's route table marks as one) may be at most regate.blobmaxbytes (0 = unlimited), any
 // other body (manifests, and requests that have no business carrying one) at most
 // regate.manifestmaxbytes. Over the limit → 413 with SIZE_INVALID in the spec's envelope, and the
 // body is never read. Bodies without a Content-Length (chunked) are counted as they stream by the
 // registry's upload store and manifest reader, with the same two limits (the registry settings).
 import type { RequestHandler } from 'express';
 import { RegistryError } from '../registry/errors.js';
+import { carriesBlobBody } from '../registry/routes.js';
 import { rawPath } from './request-state.js';
 import { sendError } from './respond.js';
 
@@ -15,13 +16,9 @@ export interface BodyLimits {
   manifestMaxBytes: number;
 }
 
-const BLOB_UPLOAD = /\/blobs\/uploads\//;
-
 /** The limit that applies to this request's body (0 = none). Pure. */
 export function bodyLimitFor(method: string | undefined, path: string, limits: BodyLimits): { limit: number; kind: 'blob' | 'manifest' } {
-  if ((method === 'POST' || method === 'PATCH' || method === 'PUT') && BLOB_UPLOAD.test(path)) {
-    return { limit: limits.blobMaxBytes, kind: 'blob' };
-  }
+  if (carriesBlobBody(method, path)) return { limit: limits.blobMaxBytes, kind: 'blob' };
   return { limit: limits.manifestMaxBytes, kind: 'manifest' };
 }
 

@@ -13,9 +13,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
-import { createDriver } from '../storage/factory.js';
-import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
-import { createRegistry } from '../registry/registry.js';
+import { openRegistry } from '../registry/open-registry.js';
 import { HtpasswdStore } from '../auth/htpasswd-store.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { createApp } from './app.js';
@@ -93,23 +91,12 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await users.start();
   }
 
-  const driver = createDriver(config.storage);
-  const registry = createRegistry(
-    driver,
-    {
-      deleteEnabled: config.storage.deleteEnabled,
-      readOnly: config.storage.readOnly,
-      manifestMaxBytes: config.regate.manifestMaxBytes,
-      blobMaxBytes: config.regate.blobMaxBytes,
-    },
+  const registry = openRegistry(
+    config.storage,
+    { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
     logger.child({ component: 'registry' }),
   );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
-  const purging = config.storage.uploadPurging;
-  const stopPurging =
-    purging.enabled && !config.storage.readOnly
-      ? scheduleUploadPurging(driver, purging, logger.child({ component: 'maintenance' }))
-      : () => undefined;
 
   const timeouts = config.regate.http;
   const serverOptions = {
@@ -144,7 +131,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       });
     });
   } catch (err) {
-    stopPurging();
+    registry.close();
     await users?.stop();
     throw err;
   }
@@ -170,7 +157,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           server.close(() => resolveClose());
           server.closeAllConnections();
         });
-        stopPurging();
+        registry.close();
         await users?.stop();
       })()),
   };

@@ -16,6 +16,8 @@ export interface RouteMethod {
   handler: Handler;
   /** Deletes repository content: only present when storage.delete.enabled is true. */
   deletesContent?: boolean;
+  /** The request carries blob bytes (limited by regate.blobmaxbytes, not the manifest limit). */
+  blobBody?: boolean;
 }
 
 export interface Route {
@@ -40,14 +42,14 @@ export const ROUTES: readonly Route[] = [
       DELETE: { handler: deleteManifest, deletesContent: true },
     },
   },
-  { name: 'upload-start', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/$`), methods: { POST: { handler: startUpload } } },
+  { name: 'upload-start', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/$`), methods: { POST: { handler: startUpload, blobBody: true } } },
   {
     name: 'upload',
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<uuid>[^/]+)$`),
     methods: {
       GET: { handler: uploadStatus },
-      PATCH: { handler: patchUpload },
-      PUT: { handler: completeUpload },
+      PATCH: { handler: patchUpload, blobBody: true },
+      PUT: { handler: completeUpload, blobBody: true },
       DELETE: { handler: cancelUpload },
     },
   },
@@ -74,6 +76,13 @@ export function buildRoutes(options: RouteOptions): Route[] {
     ...route,
     methods: Object.fromEntries(Object.entries(route.methods).filter(([method, m]) => keep(method, m))) as Route['methods'],
   }));
+}
+
+/** Whether a request's body is blob bytes, from the route table (the gateway sizes its limits by it). */
+export function carriesBlobBody(method: string | undefined, path: string): boolean {
+  const q = path.indexOf('?');
+  const match = matchRoute(ROUTES, q < 0 ? path : path.slice(0, q));
+  return match?.route.methods[(method ?? 'GET') as Method]?.blobBody === true;
 }
 
 export interface RouteMatch {

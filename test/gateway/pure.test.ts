@@ -113,6 +113,8 @@ describe('bodyLimitFor', () => {
   const limits = { blobMaxBytes: 100, manifestMaxBytes: 10 };
   const table: Array<[string, string, number, string]> = [
     ['POST', '/v2/a/blobs/uploads/', 100, 'blob'],
+    ['POST', '/v2/a/blobs/uploads/?digest=sha256:x', 100, 'blob'],
+    ['DELETE', '/v2/a/blobs/uploads/123', 10, 'manifest'],
     ['PATCH', '/v2/a/b/blobs/uploads/123', 100, 'blob'],
     ['PUT', '/v2/a/blobs/uploads/123?digest=sha256:x', 100, 'blob'],
     ['PUT', '/v2/a/manifests/latest', 10, 'manifest'],

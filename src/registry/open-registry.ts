@@ -1,0 +1,25 @@
+// The embedded registry as a running service: the configured storage driver, the registry over it,
+// and the storage maintenance that belongs with it (upload purging). The gateway mounts the result
+// and closes it on shutdown, without reaching into the storage layer itself.
+import type { StorageConfig } from '../config/config-types.js';
+import { createDriver } from '../storage/factory.js';
+import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
+import type { RegistrySettings } from './context.js';
+import { createRegistry, type Registry, type RegistryLogger } from './registry.js';
+
+export interface RunningRegistry extends Registry {
+  /** Stops background maintenance. */
+  close(): void;
+}
+
+export function openRegistry(
+  storage: StorageConfig,
+  limits: Pick<RegistrySettings, 'manifestMaxBytes' | 'blobMaxBytes'>,
+  logger: RegistryLogger & { info(message: string, meta?: Record<string, unknown>): void },
+): RunningRegistry {
+  const driver = createDriver(storage);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly }, logger);
+  const purging = storage.uploadPurging;
+  const close = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
+  return { ...registry, close };
+}
