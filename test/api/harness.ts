@@ -2,7 +2,6 @@
 // that sends paths exactly as written (no normalisation), so tests can try to escape the root.
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { wrapDriver } from '../../src/storage/base-driver.js';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
 import { answerClientErrors } from '../../src/gateway/client-error.js';
+import { bytes, chunked, sha256 } from '../support/test-data.js';
 
 export interface Response {
   status: number;
@@ -126,25 +126,10 @@ export function rawRequest(port: number, method: string, path: string, options: 
   });
 }
 
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+export { bytes, sha256 };
 
-/** A deterministic pseudo-random buffer, so failures reproduce. */
-export function bytes(size: number, seed = 1): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-/** A chunked (no Content-Length) body delivered in pieces. */
-export function chunkedBody(data: Buffer, pieceSize = 64 * 1024): Readable {
-  const pieces: Buffer[] = [];
-  for (let i = 0; i < data.length; i += pieceSize) pieces.push(data.subarray(i, i + pieceSize));
-  return Readable.from(pieces);
-}
+/** A chunked (no Content-Length) body delivered in 64 KiB pieces. */
+export const chunkedBody = (data: Buffer, pieceSize = 64 * 1024): Readable => chunked(data, pieceSize);
 
 export async function pushBlob(reg: TestRegistry, name: string, data: Buffer): Promise<string> {
   const digest = sha256(data);

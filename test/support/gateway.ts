@@ -6,7 +6,6 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { connect as netConnect } from 'node:net';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { startServer, type RunningServer, type StartOptions } from '../../src/gateway/server.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { deepMerge } from './processes.js';
+import { bytes, chunked, sha256 } from './test-data.js';
 
 export interface Reply {
   status: number;
@@ -232,29 +232,7 @@ export function rawExchange(
   });
 }
 
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-/** Deterministic pseudo-random bytes. */
-export function bytes(size: number, seed = 1): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-/** A body with no Content-Length (sent chunked), delivered in pieces with an optional pause between them. */
-export function chunked(data: Buffer, pieceSize = 16 * 1024, pauseMs = 0): Readable {
-  async function* pieces(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < data.length; i += pieceSize) {
-      if (pauseMs > 0 && i > 0) await sleep(pauseMs);
-      yield data.subarray(i, i + pieceSize);
-    }
-  }
-  return Readable.from(pieces(), { objectMode: false });
-}
+export { bytes, chunked, sha256 };
 
 export function errorCode(reply: Reply): string | undefined {
   try {
