@@ -129,6 +129,23 @@ for (const factory of DRIVERS) {
       assert.equal(errorCode(await reg.request('GET', '/v2/m/bad/manifests/-bad-tag')), 'TAG_INVALID');
     });
 
+    it('a schema1 manifest another registry stored is still served, with its media type', async () => {
+      // Written the way registry:2 stored it: bytes in the blob store, a revision link, a tag.
+      const { ManifestStore } = await import('../../src/storage/manifest-store.js');
+      const { BlobStore } = await import('../../src/storage/blob-store.js');
+      const { TagStore } = await import('../../src/storage/tag-store.js');
+      const { Digest } = await import('../../src/registry/references.js');
+      const content = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'm/old', tag: 'v1', fsLayers: [], history: [], signatures: [{ header: {}, signature: 'x', protected: 'y' }] }));
+      const digest = Digest.ofContent(content);
+      await new ManifestStore(reg.driver, new BlobStore(reg.driver)).put('m/old', digest, content);
+      await new TagStore(reg.driver).tag('m/old', 'v1', digest);
+      const res = await reg.request('GET', '/v2/m/old/manifests/v1');
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(content));
+      assert.equal(res.header('content-type'), 'application/vnd.docker.distribution.manifest.v1+prettyjws');
+      assert.equal(res.header('docker-content-digest'), digest.toString());
+    });
+
     it('a manifest is visible only in its repository', async () => {
       const image = await pushImage(reg, 'm/scope', 'v1');
       assert.equal((await reg.request('GET', `/v2/m/other/manifests/${image.digest}`)).status, 404);

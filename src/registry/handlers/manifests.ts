@@ -49,13 +49,28 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
   }
   const etag = `"${digest}"`;
   const headers = {
-    'Content-Type': parsed?.mediaType ?? 'application/json',
+    'Content-Type': parsed?.mediaType ?? storedMediaType(content),
     'Content-Length': content.length,
     'Docker-Content-Digest': digest.toString(),
     ETag: etag,
   };
   if (req.headers['if-none-match'] === etag) return send(req, res, 304, headers);
   send(req, res, 200, headers, content);
+}
+
+/**
+ * The media type of a stored manifest regate would not accept today: a schema1 manifest that an
+ * older registry wrote into the same root is still served, with the type its clients expect.
+ */
+function storedMediaType(content: Buffer): string {
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as { schemaVersion?: unknown; mediaType?: unknown; signatures?: unknown };
+    if (typeof doc.mediaType === 'string') return doc.mediaType;
+    if (doc.schemaVersion === 1) return Array.isArray(doc.signatures) ? MEDIA_TYPES.dockerSchema1Signed : MEDIA_TYPES.dockerSchema1;
+  } catch {
+    // not JSON: fall through
+  }
+  return 'application/json';
 }
 
 /** Manifests written by other registries may be of kinds regate does not accept; still serve them. */
