@@ -30,6 +30,8 @@ export interface HttpConfig {
   tls?: { certificate: string; key: string; minimumtls?: string };
   /** `http.tls.minimumtls` in Node's spelling; TLSv1.2 unless configured. */
   minimumTls: TlsVersion;
+  /** `http.draintimeout`: on shutdown, how long in-flight requests may finish (0 = cut at once, Distribution's default). */
+  drainTimeoutMs: number;
 }
 
 /** How the listener is secured, decided once from http.tls and regate.tls.generate. */

@@ -299,7 +299,8 @@ function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: str
       headers[name] = values;
     }
   }
-  const config: HttpConfig = { addr, host, port, headers, minimumTls: 'TLSv1.2' };
+  const drainTimeoutMs = h.draintimeout === undefined ? 0 : duration(h.draintimeout, 'http.draintimeout', fail);
+  const config: HttpConfig = { addr, host, port, headers, minimumTls: 'TLSv1.2', drainTimeoutMs };
   if (typeof h.secret === 'string') config.secret = h.secret;
   if (h.tls !== undefined && h.tls !== null) {
     if (!isObject(h.tls)) fail('http.tls', 'must be a mapping');

@@ -154,8 +154,13 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolveClose) => {
+          // Stop accepting; idle keep-alive connections go now, requests in flight get
+          // http.draintimeout to finish (a push mid-upload completes) before they are cut.
           server.close(() => resolveClose());
-          server.closeAllConnections();
+          server.closeIdleConnections();
+          const cut = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
+          cut.unref();
+          server.once('close', () => clearTimeout(cut));
         });
         registry.close();
         await users?.stop();

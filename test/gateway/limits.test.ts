@@ -269,3 +269,32 @@ describe('timeouts', () => {
     assert.ok(took >= 800 && took < 4000, `closed after ${took} ms`);
   });
 });
+
+describe('shutdown', () => {
+  const ALICE_DRAIN: [string, string] = ['alice', 'alice-drain-password'];
+
+  async function uploadDuringShutdown(drain: string): Promise<{ status: number | 'cut'; closedAfterMs: number }> {
+    const gw = await startGateway({ users: { [ALICE_DRAIN[0]]: ALICE_DRAIN[1] }, config: { http: { draintimeout: drain } } });
+    const start = await gw.send('POST', '/v2/team/drain/blobs/uploads/', { auth: ALICE_DRAIN });
+    // 40 KiB in 10 pieces, 100 ms apart: about a second of upload.
+    const patch = gw
+      .send('PATCH', start.header('location')!, { auth: ALICE_DRAIN, body: chunked(bytes(40 * 1024, 9), 4096, 100) })
+      .then((r) => r.status as number | 'cut', () => 'cut' as const);
+    await new Promise((r) => setTimeout(r, 250));
+    const closing = Date.now();
+    const closed = gw.close().then(() => Date.now() - closing);
+    return { status: await patch, closedAfterMs: await closed };
+  }
+
+  test('http.draintimeout: an upload in flight at shutdown completes, then the server stops', async () => {
+    const { status, closedAfterMs } = await uploadDuringShutdown('5s');
+    assert.equal(status, 202);
+    assert.ok(closedAfterMs < 5000, `closed after ${closedAfterMs} ms: it waited for the request, not the whole drain`);
+  });
+
+  test('without http.draintimeout (Distribution default 0) requests in flight are cut at once', async () => {
+    const { status, closedAfterMs } = await uploadDuringShutdown('0');
+    assert.equal(status, 'cut');
+    assert.ok(closedAfterMs < 500, `closed after ${closedAfterMs} ms`);
+  });
+});
