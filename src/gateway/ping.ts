@@ -10,7 +10,7 @@
 // is ignored. Only GET and HEAD are answered here.
 import type { RequestHandler } from 'express';
 import { rawPath } from './request-state.js';
-import { sendBody } from './respond.js';
+import { sendJson } from '../registry/respond.js';
 
 export interface NormalisedPath {
   /** The path after percent-decoding and dot-segment resolution (undefined when it cannot be decoded). */
@@ -57,7 +57,7 @@ export function isPingBypass(rawTargetPath: string, paths: readonly string[]): b
 export function pingBypass(paths: readonly string[]): RequestHandler {
   return (req, res, next) => {
     if ((req.method === 'GET' || req.method === 'HEAD') && isPingBypass(rawPath(req), paths)) {
-      sendBody(req, res, 200, 'application/json', '{}');
+      sendJson(req, res, 200, {});
       return;
     }
     next();

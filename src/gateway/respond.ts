@@ -2,6 +2,7 @@
 // never after a response has started.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorEnvelope, type RegistryError } from '../registry/errors.js';
+import { sendJson } from '../registry/respond.js';
 
 /**
  * A request body this large (or chunked, size unknown) that nobody read is not drained to keep the
@@ -35,15 +36,6 @@ export function hasLargeUnreadBody(req: IncomingMessage): boolean {
   return !Number.isFinite(length) || length > DRAIN_LIMIT_BYTES;
 }
 
-export function sendBody(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string): void {
-  const payload = Buffer.from(body, 'utf8');
-  res.statusCode = status;
-  res.setHeader('Content-Type', contentType);
-  res.setHeader('Content-Length', payload.length);
-  if (req.method === 'HEAD') res.end();
-  else res.end(payload);
-}
-
 /** Writes `err` as `{"errors":[…]}` with its status and headers (a request body left unread closes the connection). */
 export function sendError(req: IncomingMessage, res: ServerResponse, err: RegistryError): void {
   if (res.headersSent) {
@@ -53,5 +45,5 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Regist
   if (hasLargeUnreadBody(req)) res.setHeader('Connection', 'close');
   else if (!req.complete) drainWithDeadline(req, res);
   for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
-  sendBody(req, res, err.status, 'application/json', JSON.stringify(errorEnvelope(err)));
+  sendJson(req, res, err.status, errorEnvelope(err));
 }
