@@ -8,7 +8,8 @@ export type RawConfig = Record<string, unknown>;
 const PREFIX = 'REGISTRY_';
 const STORAGE_SECTIONS = new Set(['delete', 'cache', 'maintenance', 'redirect']);
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A YAML mapping (not null, not a list). */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { applyEnvOverrides, type RawConfig } from './env-overrides.js';
+import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js';
 import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 
@@ -42,10 +42,6 @@ const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
 const STORAGE_SECTIONS = new Set(['delete', 'cache', 'maintenance', 'redirect']);
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const LOG_FORMATTERS: readonly LogFormatter[] = ['text', 'json', 'logstash'];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): RegateConfig {
   const source = file ?? '(built-in defaults)';
