@@ -19,6 +19,16 @@ declare -A NEEDED=(
   [/usr/sbin/runc]=runc
   [/usr/bin/podman]=podman           # test/e2e/podman-skopeo-auth.test.ts (root, vfs, private store)
   [/bin/busybox]=busybox-static      # the content of the images built offline for docker/podman
+  [/usr/bin/ceph-mon]=ceph-mon         # test/support/ceph-rgw.ts: a one-node Ceph RGW (Swift API) per test file
+  [/usr/bin/ceph-osd]=ceph-osd         # its one OSD (memstore, objects in RAM)
+  [/usr/bin/radosgw]=radosgw           # the Swift API itself; radosgw-admin creates the demo user
+  [/usr/bin/ceph]=ceph-common          # the ceph CLI (osd new, pool checks)
+  [/usr/bin/swift-proxy-server]=swift-proxy          # test/support/swift-aio.ts: a one-node OpenStack Swift per test file
+  [/usr/bin/swift-account-server]=swift-account
+  [/usr/bin/swift-container-server]=swift-container
+  [/usr/bin/swift-object-server]=swift-object
+  [/usr/bin/swift-ring-builder]=swift               # builds its rings (1 replica, one device each)
+  [/usr/bin/memcached]=memcached                    # tempauth keeps its tokens in memcache
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -1,5 +1,6 @@
 // The configuration regate runs with: Distribution's config.yml shape (the keys the product reads),
 // plus regate's own keys in one extra section, `regate:`.
+import type { SwiftOptions } from '../swift/swift-options.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormatter = 'text' | 'json' | 'logstash';
@@ -9,6 +10,8 @@ export interface StorageConfig {
   driver: StorageDriverName;
   /** The driver's own section (e.g. `filesystem: {rootdirectory}`), as written. */
   parameters: Record<string, unknown>;
+  /** storage.swift, validated (driver `swift` only). */
+  swift?: SwiftOptions;
   deleteEnabled: boolean;
   /** storage.maintenance.readonly.enabled: every write method answers 405 UNSUPPORTED. */
   readOnly: boolean;

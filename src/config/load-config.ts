@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js';
 import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
+import { parseSwiftParameters } from './swift-config.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -241,11 +242,7 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
     if (typeof root !== 'string' || root === '') fail('storage.filesystem.rootdirectory', 'must be a non-empty path');
     parameters.rootdirectory = resolve(baseDir, root as string);
   }
-  if (driver === 'swift') {
-    for (const key of ['authurl', 'username', 'password', 'container']) {
-      if (typeof parameters[key] !== 'string' || parameters[key] === '') fail(`storage.swift.${key}`, 'is required');
-    }
-  }
+  const swift = driver === 'swift' ? parseSwiftParameters(parameters, fail) : undefined;
   let deleteEnabled = false;
   if (value.delete !== undefined) {
     if (!isObject(value.delete)) fail('storage.delete', 'must be a mapping');
@@ -255,7 +252,9 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
   }
   const extra = Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'delete' && STORAGE_SECTIONS.has(k)));
   const { readOnly, uploadPurging } = validateMaintenance(value.maintenance, fail);
-  return { driver, parameters, deleteEnabled, readOnly, uploadPurging, extra };
+  const storage: StorageConfig = { driver, parameters, deleteEnabled, readOnly, uploadPurging, extra };
+  if (swift) storage.swift = swift;
+  return storage;
 }
 
 function validateMaintenance(value: unknown, fail: Fail): Pick<StorageConfig, 'readOnly' | 'uploadPurging'> {

@@ -100,6 +100,16 @@ export class InvalidOffsetError extends StorageDriverError {
   }
 }
 
+/**
+ * Another writer is appending to the same object at the same time (an object store cannot lock):
+ * this writer got nothing in. The caller should re-read the size and try again.
+ */
+export class WriteConflictError extends StorageDriverError {
+  constructor(driverName: string, readonly path: string) {
+    super(driverName, `another writer is appending to ${path}`);
+  }
+}
+
 /** A backend failure (I/O error, network, server error). `transient` marks ones worth retrying. */
 export class DriverError extends StorageDriverError {
   constructor(driverName: string, message: string, readonly transient: boolean, options?: { cause?: unknown }) {

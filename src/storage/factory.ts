@@ -4,6 +4,7 @@ import type { StorageDriver } from './driver.js';
 import { wrapDriver } from './base-driver.js';
 import { FilesystemDriver } from './drivers/filesystem.js';
 import { InMemoryDriver } from './drivers/inmemory.js';
+import { SwiftDriver } from './drivers/swift.js';
 
 export class UnsupportedDriverError extends Error {}
 
@@ -14,6 +15,7 @@ export function createDriver(storage: StorageConfig): StorageDriver {
     case 'inmemory':
       return wrapDriver(new InMemoryDriver());
     case 'swift':
-      throw new UnsupportedDriverError('storage.swift: the Swift driver is not available in this version of regate yet');
+      if (!storage.swift) throw new UnsupportedDriverError('storage.swift: the section was not validated');
+      return wrapDriver(new SwiftDriver(storage.swift));
   }
 }

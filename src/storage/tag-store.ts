@@ -28,10 +28,16 @@ export class TagStore {
     }
   }
 
-  /** All tags, sorted; undefined when the repository has no tags directory at all. */
+  /**
+   * All tags, sorted; undefined when the repository does not exist. An object store has no empty
+   * directories: a repository whose last tag was deleted has no tags directory but still exists.
+   */
   async list(name: string): Promise<string[] | undefined> {
     const entries = await unlessMissing(() => this.driver.list(pathFor({ kind: 'tagsRoot', name })));
-    if (!entries) return undefined;
+    if (!entries) {
+      const repository = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'repository', name })));
+      return repository?.isDir ? [] : undefined;
+    }
     return entries.map((p) => p.slice(p.lastIndexOf('/') + 1)).sort();
   }
 

@@ -12,6 +12,11 @@ import type { StorageDriver } from '../../src/storage/driver.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
+import { SwiftDriver } from '../../src/storage/drivers/swift.js';
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
+import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
+import { swiftOptions } from '../support/swift-options.js';
 import { answerClientErrors } from '../../src/gateway/client-error.js';
 import { bytes, chunked, sha256 } from '../support/test-data.js';
 
@@ -56,7 +61,26 @@ export const DRIVERS: DriverFactory[] = [
       return { driver: wrapDriver(new InMemoryDriver()), cleanup: async () => undefined };
     },
   },
+  {
+    // A real OpenStack Swift, one per test file (started on first use), a container per registry.
+    name: 'swift',
+    async make() {
+      const swift = await sharedSwift();
+      const driver = new SwiftDriver(swiftOptions(swift, `api-${randomBytes(4).toString('hex')}`));
+      return { driver: wrapDriver(driver), cleanup: async () => driver.close() };
+    },
+  },
 ];
+
+let swiftStarting: Promise<SwiftAio> | undefined;
+function sharedSwift(): Promise<SwiftAio> {
+  swiftStarting ??= startSwiftAio();
+  return swiftStarting;
+}
+// Registered while the file loads, so it belongs to the file's root and runs after every suite.
+after(async () => {
+  await (await swiftStarting?.catch(() => undefined))?.stop();
+});
 
 async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>): Promise<Server> {
   const registry = createRegistry(driver, settings);

@@ -130,7 +130,7 @@ function track(pid: number): void {
   liveChildren.add(pid);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on('exit', () => {
+    const killAll = (): void => {
       for (const child of liveChildren) {
         try {
           process.kill(child, 'SIGKILL');
@@ -138,7 +138,16 @@ function track(pid: number): void {
           // gone
         }
       }
-    });
+    };
+    process.on('exit', killAll);
+    // A test file stopped by a signal (the runner's timeout, ^C) must not leave servers behind:
+    // those started in sessions of their own (Swift) would not get the terminal's signal.
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        killAll();
+        process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+      });
+    }
   }
 }
 
@@ -156,6 +165,11 @@ export interface SpawnServerOptions {
   ready: RegExp;
   /** 15 s by default. */
   timeoutMs?: number;
+  /**
+   * Start it in a session of its own (setsid): for servers that signal their whole process group
+   * on SIGTERM (OpenStack Swift), which would otherwise take the test process with them.
+   */
+  detached?: boolean;
 }
 
 export interface SpawnedServer {
@@ -188,6 +202,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<SpawnedS
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;

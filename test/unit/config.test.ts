@@ -63,6 +63,10 @@ for (const [file, check] of [
   ['001-ceph-swift-config.yml', (c: ReturnType<typeof loadConfig>) => {
     assert.equal(c.storage.driver, 'swift');
     assert.equal(c.storage.parameters.username, 'demo:swift');
+    assert.equal(c.storage.swift?.authUrl, 'http://172.16.6.81:7480/auth/v1');
+    assert.equal(c.storage.swift?.username, 'demo:swift');
+    assert.equal(c.storage.swift?.container, 'registry');
+    assert.equal(c.storage.swift?.chunkSize, 20 * 1024 * 1024);
     assert.equal(c.http.port, 5000);
     assert.equal(c.http.host, '0.0.0.0');
     assert.deepEqual(c.http.headers, { 'X-Content-Type-Options': ['nosniff'] });
@@ -70,6 +74,9 @@ for (const [file, check] of [
   }],
   ['002-openstack-swift-keystone-config.yml', (c: ReturnType<typeof loadConfig>) => {
     assert.equal(c.storage.parameters.tenant, 'admin');
+    assert.equal(c.storage.swift?.tenant, 'admin');
+    assert.equal(c.storage.swift?.authUrl, 'http://10.0.10.216:5000/v2.0');
+    assert.equal(c.storage.swift?.container, 'docker_registry');
     assert.equal(c.http.host, '');
     assert.equal(c.http.port, 5000);
   }],
@@ -127,7 +134,16 @@ const bad: Array<[object, string]> = [
   [{ version: '0.1' }, 'storage'],
   [{ version: '0.1', storage: { s3: {} } }, 'storage.s3'],
   [{ version: '0.1', storage: { inmemory: {}, filesystem: {} } }, 'storage'],
-  [{ version: '0.1', storage: { swift: { authurl: 'http://x' } } }, 'storage.swift.username'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', container: 'c' } } }, 'storage.swift.username'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', container: 'c' } } }, 'storage.swift.password'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p' } } }, 'storage.swift.container'],
+  [{ version: '0.1', storage: { swift: { username: 'u', password: 'p', container: 'c' } } }, 'storage.swift.authurl'],
+  [{ version: '0.1', storage: { swift: { authurl: 'ftp://x', username: 'u', password: 'p', container: 'c' } } }, 'storage.swift.authurl'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', rootdirectory: '/r' } } }, 'storage.swift.rootdirectory'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', chunksize: 1000 } } }, 'storage.swift.chunksize'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', authversion: 4 } } }, 'storage.swift.authversion'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', endpointtype: 'private' } } }, 'storage.swift.endpointtype'],
+  [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', insecureskipverify: 'yes' } } }, 'storage.swift.insecureskipverify'],
   [{ version: '0.1', storage: { inmemory: {}, delete: { enabled: 'yes' } } }, 'storage.delete.enabled'],
   [{ version: '0.1', storage: { inmemory: {} }, http: { addr: 'nonsense' } }, 'http.addr'],
   [{ version: '0.1', storage: { inmemory: {} }, http: { addr: ':70000' } }, 'http.addr'],
@@ -155,6 +171,44 @@ for (const [raw, key] of bad) {
     assert.throws(() => validateConfig(raw as Record<string, unknown>, 'test.yml', '/'), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.includes(key));
   });
 }
+
+test('storage.swift: every Distribution key is read with its meaning; pre-authenticated needs no authurl', () => {
+  const c = validateConfig(
+    {
+      version: '0.1',
+      storage: {
+        swift: {
+          authurl: 'https://keystone.example/v3', username: 'u', password: 'p', container: 'c', region: 'RegionTwo',
+          tenant: 't', tenantid: 'tid', domain: 'd', domainid: 'did', tenantdomain: 'td', tenantdomainid: 'tdid', trustid: 'tr',
+          authversion: 3, endpointtype: 'internal', insecureskipverify: true, chunksize: 5242880, prefix: '/reg/',
+          secretkey: 's', accesskey: 'a', tempurlcontainerkey: true, tempurlmethods: ['get', 'head'],
+        },
+      },
+    },
+    't',
+    '/',
+  );
+  const o = c.storage.swift!;
+  assert.equal(o.authVersion, 3);
+  assert.equal(o.endpointType, 'internal');
+  assert.equal(o.region, 'RegionTwo');
+  assert.equal(o.prefix, 'reg');
+  assert.equal(o.chunkSize, 5242880);
+  assert.equal(o.insecureSkipVerify, true);
+  assert.deepEqual(o.tempUrlMethods, ['GET', 'HEAD']);
+  assert.deepEqual([o.tenant, o.tenantId, o.domain, o.domainId, o.tenantDomain, o.tenantDomainId, o.trustId], ['t', 'tid', 'd', 'did', 'td', 'tdid', 'tr']);
+  const pre = validateConfig({ version: '0.1', storage: { swift: { storageurl: 'http://s/v1/AUTH_x', authtoken: 'tok', container: 'c' } } }, 't', '/');
+  assert.equal(pre.storage.swift?.storageUrl, 'http://s/v1/AUTH_x');
+  const app = validateConfig({ version: '0.1', storage: { swift: { authurl: 'http://k/v3', applicationcredentialid: 'id', applicationcredentialsecret: 'sec', container: 'c' } } }, 't', '/');
+  assert.equal(app.storage.swift?.applicationCredentialId, 'id');
+});
+
+test('a storage.swift error never echoes a secret', () => {
+  assert.throws(
+    () => validateConfig({ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'hunter2-secret', container: 'c', chunksize: 'big' } } }, 't', '/'),
+    (e: unknown) => e instanceof ConfigError && e.key === 'storage.swift.chunksize' && !e.message.includes('hunter2-secret'),
+  );
+});
 
 test('unreadable and non-YAML files fail clearly', () => {
   assert.throws(() => loadConfig('/nonexistent/config.yml', {}), ConfigError);

@@ -1,0 +1,214 @@
+// Streaming writes into Swift: bytes go out as segments while they arrive (at most two segment
+// PUTs unfinished at once, nothing buffered beyond the caller's chunk), and close/commit writes the
+// DLO manifest that makes them readable, with the segment sizes in its metadata. Appending
+// continues the same segment numbering. The first new segment is created with
+// `If-None-Match: *`: a second writer appending to the same object at the same time finds the
+// number taken and fails with WriteConflictError instead of interleaving its bytes.
+import type { SwiftClient } from '../../swift/client.js';
+import { SwiftHttpError } from '../../swift/errors.js';
+import { StreamingPut } from '../../swift/streaming-put.js';
+import { DriverError, WriteConflictError, type FileWriter } from '../driver.js';
+import { encodeSizes, segmentName, type SegmentSet } from './swift-segments.js';
+
+const MAX_UNFINISHED_SEGMENTS = 2;
+
+export interface WriterStart {
+  /** The object name of the manifest. */
+  object: string;
+  /** The driver path, for errors. */
+  path: string;
+  segmentPrefix: string;
+  /** Index of the first existing segment (1, or 0 for a converted plain object). */
+  first: number;
+  /** Sizes of the segments already there (append). */
+  existing: number[];
+  chunkSize: number;
+  /** The segments of a manifest this writer replaces: deleted once the new manifest is in place. */
+  replaces?: SegmentSet;
+}
+
+export class SwiftWriter implements FileWriter {
+  readonly #sizes: number[];
+  #current: StreamingPut | undefined;
+  #currentIndex = 0;
+  #unfinished: Array<{ index: number; done: Promise<void> }> = [];
+  #failed: Error | undefined;
+  #claimed = false;
+  /** Another writer took our first segment number: we own nothing and must not write a manifest. */
+  #conflict: WriteConflictError | undefined;
+  #size: number;
+  /** Segment numbers this writer created (cancel and failure cleanup). */
+  readonly #created = new Set<number>();
+  /** Indexes whose PUT completed. */
+  readonly #stored = new Set<number>();
+
+  constructor(
+    private readonly client: SwiftClient,
+    private readonly driverName: string,
+    private readonly start: WriterStart,
+  ) {
+    this.#sizes = [...start.existing];
+    this.#size = start.existing.reduce((a, b) => a + b, 0);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Writes run one after another in call order, even when the caller does not await each. */
+  #queue: Promise<void> = Promise.resolve();
+
+  write(chunk: Buffer): Promise<void> {
+    const run = this.#queue.then(() => this.#write(chunk));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #write(chunk: Buffer): Promise<void> {
+    if (this.#failed) throw this.#failed;
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (!this.#current) await this.#openSegment();
+      const current = this.#current!;
+      const room = this.start.chunkSize - current.bytes;
+      const part = offset === 0 && chunk.length <= room ? chunk : chunk.subarray(offset, offset + Math.min(room, chunk.length - offset));
+      try {
+        await current.write(part);
+      } catch (err) {
+        this.#fail(err);
+        throw this.#failed;
+      }
+      offset += part.length;
+      this.#size += part.length;
+      if (current.bytes >= this.start.chunkSize) this.#finishCurrent();
+    }
+  }
+
+  async #openSegment(): Promise<void> {
+    // Bounded parallelism: the oldest segment must be stored before yet another one starts.
+    while (this.#unfinished.length >= MAX_UNFINISHED_SEGMENTS) {
+      await this.#unfinished[0]!.done.catch(() => undefined);
+      if (this.#failed) throw this.#failed;
+    }
+    const index = this.start.first + this.#sizes.length;
+    const headers = this.#claimed ? {} : { 'if-none-match': '*' };
+    try {
+      this.#current = await StreamingPut.open(this.client, segmentName(this.start.segmentPrefix, index), headers);
+    } catch (err) {
+      if (err instanceof SwiftHttpError && err.status === 412 && !this.#claimed) {
+        this.#conflict = new WriteConflictError(this.driverName, this.start.path);
+        this.#failed = this.#conflict;
+        throw this.#conflict;
+      }
+      this.#fail(err);
+      throw this.#failed;
+    }
+    this.#claimed = true;
+    this.#currentIndex = index;
+    this.#created.add(index);
+    this.#sizes.push(0);
+  }
+
+  #finishCurrent(): void {
+    const current = this.#current!;
+    const index = this.#currentIndex;
+    this.#current = undefined;
+    this.#sizes[index - this.start.first] = current.bytes;
+    const done = current.finish().then(
+      () => {
+        this.#stored.add(index);
+      },
+      (err) => this.#fail(err),
+    );
+    const entry = { index, done };
+    this.#unfinished.push(entry);
+    void done.finally(() => {
+      this.#unfinished = this.#unfinished.filter((e) => e !== entry);
+    });
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.#failed = err instanceof DriverError ? err : new DriverError(this.driverName, `writing ${this.start.path}: ${message}`, true, { cause: err });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#current) {
+      if (this.#failed || this.#current.bytes === 0) {
+        // An opened segment with nothing in it: drop it rather than store an empty segment.
+        this.#current.abort();
+        this.#created.delete(this.#currentIndex);
+        this.#sizes.pop();
+        this.#current = undefined;
+      } else {
+        this.#finishCurrent();
+      }
+    }
+    while (this.#unfinished.length > 0) await this.#unfinished[0]!.done.catch(() => undefined);
+  }
+
+  /** Segments from the start that are all stored: what a manifest may point at. */
+  #goodSizes(): number[] {
+    const existing = this.start.existing.length;
+    const good = this.#sizes.slice(0, existing);
+    for (let i = existing; i < this.#sizes.length; i++) {
+      if (!this.#stored.has(this.start.first + i)) break;
+      good.push(this.#sizes[i]!);
+    }
+    return good;
+  }
+
+  async #writeManifest(sizes: number[]): Promise<void> {
+    if (sizes.length === 0) {
+      // Nothing at all: an empty plain object, as an empty file.
+      await this.client.put(this.start.object, Buffer.alloc(0));
+      return;
+    }
+    const meta = encodeSizes(this.start.first, sizes) ?? {};
+    await this.client.put(this.start.object, Buffer.alloc(0), {
+      'x-object-manifest': `${this.client.container}/${this.start.segmentPrefix}`,
+      ...meta,
+    });
+  }
+
+  async #end(): Promise<void> {
+    if (this.#conflict) throw this.#conflict;
+    await this.#drain();
+    const good = this.#goodSizes();
+    if (this.#failed) {
+      // Keep what was stored whole, so the upload can resume from there; drop strays past a gap.
+      const keep = this.start.first + good.length;
+      await Promise.allSettled([...this.#created].filter((i) => i >= keep).map((i) => this.client.delete(segmentName(this.start.segmentPrefix, i))));
+      this.#size = good.reduce((a, b) => a + b, 0);
+      await this.#writeManifest(good).catch(() => undefined);
+      throw this.#failed;
+    }
+    await this.#writeManifest(good);
+    const old = this.start.replaces;
+    if (old && old.prefix !== this.start.segmentPrefix) {
+      await Promise.allSettled(old.segments.map((s) => this.client.delete(s.name)));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    return this.#end();
+  }
+
+  async commit(): Promise<void> {
+    await this.#queue;
+    return this.#end();
+  }
+
+  async cancel(): Promise<void> {
+    await this.#queue;
+    if (this.#conflict) return;
+    this.#current?.abort();
+    this.#current = undefined;
+    while (this.#unfinished.length > 0) await this.#unfinished[0]!.done.catch(() => undefined);
+    await this.client.delete(this.start.object);
+    const all = this.#sizes.map((_, i) => this.start.first + i);
+    await Promise.all(all.map((i) => this.client.delete(segmentName(this.start.segmentPrefix, i))));
+  }
+}

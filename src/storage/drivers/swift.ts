@@ -1,0 +1,339 @@
+// The Swift driver: Distribution's container layout (`<prefix>/files/<path>` for content,
+// `<prefix>/segments/<3 hex>/<37 hex>/%016d` for large-object segments) over the Swift client.
+//
+// What an object store changes, and how this driver answers it:
+// - Reads never go through a DLO manifest (Swift rate-limits those after 10 segments): a large
+//   object is read by its own segment list, from the manifest's metadata (regate writes it) or a
+//   listing completed with HEADs (manifests written by Distribution).
+// - Nothing depends on a listing being fresh where correctness is at stake: sizes, existence and
+//   appends come from HEADs of the objects themselves; listings only enumerate (list, walk, delete
+//   of a tree).
+// - A move of a large object moves its manifest, never its bytes. Before the destination manifest
+//   is written, the source is marked as handed over, so deleting the source (upload cancel, purge,
+//   a retried commit) can never delete segments a committed blob reads from.
+// - Deleting a manifest that still owns its segments deletes them too (Distribution's rule).
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
+import { readBody, discard } from '../../swift/http.js';
+import type { SwiftOptions } from '../../swift/swift-options.js';
+import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, type ReadOptions, type StorageDriver } from '../driver.js';
+import { pipeObject, pipeSegments } from './swift-reader.js';
+import { encodeSizes, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
+import { SwiftWriter } from './swift-writer.js';
+
+/** Metadata on a manifest whose segments now belong to another manifest (see move). */
+const HANDED_OVER_META = 'regate-handed-over';
+/** Parallel requests when deleting many objects without bulk delete. */
+const DELETE_PARALLELISM = 16;
+/** Objects per bulk-delete request (Swift's default max_deletes_per_request is 10,000). */
+const BULK_DELETE_BATCH = 1000;
+
+type Resolved =
+  | { kind: 'plain'; info: ObjectInfo }
+  | { kind: 'segmented'; info: ObjectInfo; set: SegmentSet; owned: boolean }
+  | { kind: 'slo'; info: ObjectInfo };
+
+export class SwiftDriver implements StorageDriver {
+  readonly name = 'swift';
+  readonly client: SwiftClient;
+  readonly #files: string;
+  readonly #root: string;
+  #bulkDelete: boolean | undefined;
+
+  constructor(options: SwiftOptions, client?: SwiftClient) {
+    this.client = client ?? new SwiftClient(options);
+    this.#root = options.prefix;
+    this.#files = joinName(options.prefix, 'files');
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** The object name of a driver path (`/` is the files root itself). */
+  #object(path: string): string {
+    return path === '/' ? this.#files : `${this.#files}${path}`;
+  }
+
+  #path(object: string): string {
+    return object.slice(this.#files.length) || '/';
+  }
+
+  async #ready(): Promise<void> {
+    await this.client.ensureContainer();
+  }
+
+  /** HEADs an object (its own headers for a manifest) and works out how to read it. */
+  async #resolve(path: string): Promise<Resolved | undefined> {
+    await this.#ready();
+    const info = await this.client.head(this.#object(path), true);
+    return info && this.#classify(info);
+  }
+
+  async #classify(info: ObjectInfo): Promise<Resolved> {
+    if (info.dloManifest !== undefined) {
+      const set = await resolveSegments(this.client, info);
+      return { kind: 'segmented', info, set, owned: info.meta[HANDED_OVER_META] === undefined };
+    }
+    if (info.isSlo) return { kind: 'slo', info };
+    return { kind: 'plain', info };
+  }
+
+  #size(r: Resolved): number {
+    return r.kind === 'segmented' ? r.set.size : r.info.bytes;
+  }
+
+  /** True when something exists below `path` (a pseudo-directory). */
+  async #isDir(path: string): Promise<boolean> {
+    const page = await this.client.listPage({ prefix: `${this.#object(path)}/`, limit: 1 });
+    return page.length > 0;
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    await this.#ready();
+    // One GET in the common case (a plain object); a manifest's own GET tells us to read segments.
+    const res = await this.client.get(this.#object(path), { manifestGet: true });
+    if (!res) throw new PathNotFoundError(this.name, path);
+    if (res.headers['x-object-manifest'] === undefined && res.headers['x-static-large-object'] === undefined) {
+      if (res.statusCode === 416) {
+        await discard(res);
+        return Buffer.alloc(0);
+      }
+      return readBody(res);
+    }
+    res.destroy();
+    const resolved = await this.#resolve(path);
+    if (!resolved) throw new PathNotFoundError(this.name, path);
+    const parts: Buffer[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => parts.push(Buffer.from(chunk)));
+    await this.#pipeResolved(resolved, sink, 0, this.#size(resolved));
+    return Buffer.concat(parts);
+  }
+
+  async putContent(path: string, content: Buffer): Promise<void> {
+    await this.#ready();
+    await this.client.put(this.#object(path), content);
+  }
+
+  async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const { resolved, start, end } = await this.#range(path, options);
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    this.#pipeResolved(resolved, out, start, end).then(
+      () => out.end(),
+      (err) => out.destroy(err),
+    );
+    return out;
+  }
+
+  async pipeTo(path: string, sink: Writable, options: ReadOptions = {}): Promise<void> {
+    const { resolved, start, end } = await this.#range(path, options);
+    await this.#pipeResolved(resolved, sink, start, end);
+  }
+
+  async #range(path: string, options: ReadOptions): Promise<{ resolved: Resolved; start: number; end: number }> {
+    const resolved = await this.#resolve(path);
+    if (!resolved) throw new PathNotFoundError(this.name, path);
+    const size = this.#size(resolved);
+    const start = options.offset ?? 0;
+    if (start > size) throw new InvalidOffsetError(this.name, path, start);
+    const end = options.length === undefined ? size : Math.min(size, start + options.length);
+    return { resolved, start, end };
+  }
+
+  async #pipeResolved(r: Resolved, sink: Writable, start: number, end: number): Promise<void> {
+    if (end <= start) return;
+    if (r.kind === 'segmented') return pipeSegments(this.client, r.set.segments, start, end, sink);
+    // A plain object, or an SLO read through Swift (regate never writes SLOs).
+    return pipeObject(this.client, r.info.name, start, end, sink);
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    await this.#ready();
+    const object = this.#object(path);
+    const current = await this.client.head(object, true);
+    const resolved = current && (await this.#classify(current));
+    if (append && resolved?.kind === 'segmented' && resolved.owned) {
+      const { set } = resolved;
+      const first = set.segments.length > 0 ? Number(/(\d{16})$/.exec(set.segments[0]!.name)![1]) : 1;
+      return new SwiftWriter(this.client, this.name, {
+        object,
+        path,
+        segmentPrefix: set.prefix,
+        first,
+        existing: set.segments.map((s) => s.size),
+        chunkSize: this.client.options.chunkSize,
+      });
+    }
+    const segmentPrefix = newSegmentPrefix(this.#root, path);
+    if (append && resolved && this.#size(resolved) > 0) {
+      // Appending to a plain object (or to a manifest we may not extend): its bytes become
+      // segment 0 of a fresh set, by a server-side copy.
+      await this.#copyInto(resolved, segmentName(segmentPrefix, 0));
+      return new SwiftWriter(this.client, this.name, {
+        object,
+        path,
+        segmentPrefix,
+        first: 0,
+        existing: [this.#size(resolved)],
+        chunkSize: this.client.options.chunkSize,
+        replaces: resolved.kind === 'segmented' && resolved.owned ? resolved.set : undefined,
+      });
+    }
+    return new SwiftWriter(this.client, this.name, {
+      object,
+      path,
+      segmentPrefix,
+      first: 1,
+      existing: [],
+      chunkSize: this.client.options.chunkSize,
+      replaces: resolved?.kind === 'segmented' && resolved.owned ? resolved.set : undefined,
+    });
+  }
+
+  /** Server-side copy of a whole object's bytes into a plain object. */
+  async #copyInto(r: Resolved, dest: string): Promise<void> {
+    if (r.kind === 'segmented' && r.set.segments.length === 1) {
+      if (!(await this.client.copy(r.set.segments[0]!.name, dest))) throw new PathNotFoundError(this.name, this.#path(r.info.name));
+      return;
+    }
+    // A plain object copies as is; a multi-segment manifest is copied through Swift (it joins it).
+    const res = await this.client.request('PUT', dest, {
+      headers: { 'x-copy-from': `/${encodeURIComponent(this.client.container)}/${r.info.name.split('/').map(encodeURIComponent).join('/')}` },
+      ok: [404],
+    });
+    await discard(res);
+    if (res.statusCode === 404) throw new PathNotFoundError(this.name, this.#path(r.info.name));
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const resolved = path === '/' ? undefined : await this.#resolve(path);
+    if (resolved) return { path, size: this.#size(resolved), modTime: resolved.info.lastModified, isDir: false };
+    await this.#ready();
+    if (await this.#isDir(path)) return { path, size: 0, modTime: new Date(), isDir: true };
+    throw new PathNotFoundError(this.name, path);
+  }
+
+  /** Direct children as [path, entry] pairs, sorted by name per level (not by full object name). */
+  async #children(path: string): Promise<Array<{ path: string; isDir: boolean; bytes: number; lastModified: Date }>> {
+    await this.#ready();
+    const prefix = `${this.#object(path)}/`;
+    const byName = new Map<string, { path: string; isDir: boolean; bytes: number; lastModified: Date }>();
+    for await (const entry of this.client.list({ prefix, delimiter: '/' })) {
+      const name = entry.name.slice(prefix.length).replace(/\/$/, '');
+      if (name === '') continue;
+      const childPath = path === '/' ? `/${name}` : `${path}/${name}`;
+      // A name may be both an object and a prefix (file/child written under a file): the
+      // directory wins for listing purposes, as the object is still readable by its name.
+      const existing = byName.get(name);
+      if (existing?.isDir) continue;
+      byName.set(name, { path: childPath, isDir: entry.isSubdir, bytes: entry.bytes, lastModified: entry.lastModified });
+    }
+    return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const children = await this.#children(path);
+    if (children.length === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
+    return children.map((c) => c.path);
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const source = await this.#resolve(sourcePath);
+    if (!source) throw new PathNotFoundError(this.name, sourcePath);
+    const dest = this.#object(destPath);
+    if (source.kind !== 'segmented') {
+      await this.#copyInto(source, dest);
+      await this.client.delete(source.info.name);
+      return;
+    }
+    const { set } = source;
+    if (set.segments.length <= 1 || !source.owned) {
+      // Small (one segment) or not ours to hand over: the destination gets its own plain copy.
+      if (set.segments.length === 0) await this.client.put(dest, Buffer.alloc(0));
+      else await this.#copyInto(source, dest);
+      await this.#deleteObject(source);
+      return;
+    }
+    const manifest = `${this.client.container}/${set.prefix}`;
+    const sizes = encodeSizes(Number(/(\d{16})$/.exec(set.segments[0]!.name)![1]), set.segments.map((s) => s.size)) ?? {};
+    // 1. The source gives its segments up; 2. the destination takes them; 3. the source goes.
+    await this.client.put(source.info.name, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes, [`x-object-meta-${HANDED_OVER_META}`]: destPath });
+    await this.client.put(dest, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes });
+    await this.client.delete(source.info.name);
+  }
+
+  /** Deletes one object, and the segments it owns after the manifest is gone. */
+  async #deleteObject(r: Resolved): Promise<boolean> {
+    const deleted = await this.client.delete(r.info.name);
+    if (r.kind === 'segmented' && r.owned) await this.#deleteMany(r.set.segments.map((s) => s.name));
+    return deleted;
+  }
+
+  async #deleteMany(objects: string[]): Promise<void> {
+    if (objects.length === 0) return;
+    if (objects.length > 2 && this.#bulkDelete !== false) {
+      let ok = true;
+      for (let i = 0; i < objects.length && ok; i += BULK_DELETE_BATCH) ok = await this.client.bulkDelete(objects.slice(i, i + BULK_DELETE_BATCH));
+      this.#bulkDelete = ok;
+      if (ok) return;
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < objects.length) await this.client.delete(objects[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_PARALLELISM, objects.length) }, worker));
+  }
+
+  async delete(path: string): Promise<void> {
+    const self = await this.#resolve(path);
+    let found = false;
+    if (self) found = (await this.#deleteObject(self)) || found;
+    // The tree below: manifests first (each with the segments it owns), then everything else.
+    const below: string[] = [];
+    const manifests: Resolved[] = [];
+    for await (const entry of this.client.list({ prefix: `${this.#object(path)}/` })) {
+      if (entry.isSubdir) continue;
+      if (entry.bytes === 0) {
+        const info = await this.client.head(entry.name, true);
+        if (info?.dloManifest !== undefined) {
+          manifests.push(await this.#classify(info));
+          continue;
+        }
+      }
+      below.push(entry.name);
+    }
+    for (const m of manifests) found = (await this.#deleteObject(m)) || found;
+    await this.#deleteMany(below);
+    if (!found && below.length === 0 && manifests.length === 0) throw new PathNotFoundError(this.name, path);
+  }
+
+  async walk(path: string, visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip'): Promise<void> {
+    const children = await this.#children(path);
+    if (children.length === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
+    await this.#walkChildren(children, visit);
+  }
+
+  async #walkChildren(
+    children: Array<{ path: string; isDir: boolean; bytes: number; lastModified: Date }>,
+    visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip',
+  ): Promise<void> {
+    for (const child of children) {
+      if (child.isDir) {
+        if ((await visit({ path: child.path, size: 0, modTime: child.lastModified, isDir: true })) === 'skip') continue;
+        await this.#walkChildren(await this.#children(child.path), visit);
+        continue;
+      }
+      // A listing shows a manifest as 0 bytes: ask the object for its real size.
+      let size = child.bytes;
+      let modTime = child.lastModified;
+      if (size === 0) {
+        const r = await this.#resolve(child.path);
+        if (!r) continue; // deleted since the listing
+        size = this.#size(r);
+        modTime = r.info.lastModified;
+      }
+      await visit({ path: child.path, size, modTime, isDir: false });
+    }
+  }
+}

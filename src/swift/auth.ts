@@ -1,0 +1,91 @@
+// Picks the auth protocol (Distribution's rules: `authversion`, else from the URL) and keeps one
+// token for the whole process: reused while valid, refreshed shortly before it expires, and
+// renewed once when Swift answers 401. Concurrent callers share one auth round trip.
+import { authenticateV1 } from './auth-v1.js';
+import { authenticateV2, authenticateV3 } from './auth-keystone.js';
+import { SwiftAuthError } from './errors.js';
+import type { HttpAgents } from './http.js';
+import type { AuthVersion, SwiftOptions } from './swift-options.js';
+
+export interface SwiftSession {
+  token: string;
+  storageUrl: string;
+  /** Epoch ms; undefined when the service does not say. */
+  expiresAt?: number;
+}
+
+/** Refresh this long before the announced expiry, so a request never carries a dying token. */
+const REFRESH_MARGIN_MS = 60_000;
+
+export function detectAuthVersion(o: SwiftOptions): AuthVersion {
+  if (o.authVersion) return o.authVersion;
+  const url = o.authUrl ?? '';
+  if (/\/v3\/?$/.test(url) || url.includes('/v3/')) return 3;
+  if (/\/v2(\.0)?\/?$/.test(url) || url.includes('/v2.0/')) return 2;
+  return 1;
+}
+
+export class TokenSource {
+  #session: SwiftSession | undefined;
+  #pending: Promise<SwiftSession> | undefined;
+  /** How many times credentials were exchanged for a token (tests and metrics). */
+  authCount = 0;
+
+  constructor(
+    private readonly options: SwiftOptions,
+    private readonly agents: HttpAgents,
+  ) {
+    if (options.storageUrl && options.authToken) {
+      this.#session = { token: options.authToken, storageUrl: options.storageUrl };
+    }
+  }
+
+  get canReauthenticate(): boolean {
+    return this.options.authUrl !== undefined;
+  }
+
+  /** A valid session, authenticating when there is none or it is about to expire. */
+  async session(): Promise<SwiftSession> {
+    const s = this.#session;
+    if (s && (s.expiresAt === undefined || s.expiresAt - REFRESH_MARGIN_MS > Date.now())) return s;
+    if (s && !this.canReauthenticate) return s;
+    return this.#authenticate();
+  }
+
+  /** Swift refused `rejected` (401): drop it and authenticate again (once for all callers). */
+  async renew(rejected: SwiftSession): Promise<SwiftSession> {
+    if (!this.canReauthenticate) throw new SwiftAuthError('Swift refused the configured authtoken and no authurl is configured to get a new one', 401);
+    if (this.#session && this.#session !== rejected) return this.#session;
+    this.#session = undefined;
+    return this.#authenticate();
+  }
+
+  #authenticate(): Promise<SwiftSession> {
+    if (!this.#pending) {
+      this.#pending = this.#exchange()
+        .then((session) => {
+          // A pre-configured storageurl wins over the catalog's (Distribution's rule).
+          if (this.options.storageUrl) session = { ...session, storageUrl: this.options.storageUrl };
+          this.#session = session;
+          return session;
+        })
+        .finally(() => {
+          this.#pending = undefined;
+        });
+    }
+    return this.#pending;
+  }
+
+  #exchange(): Promise<SwiftSession> {
+    const o = this.options;
+    this.authCount++;
+    switch (detectAuthVersion(o)) {
+      case 1:
+        return authenticateV1(o.authUrl!, o.username ?? '', o.password ?? '', this.agents);
+      case 2:
+        return authenticateV2(o, this.agents);
+      case 3:
+        return authenticateV3(o, this.agents);
+    }
+  }
+}

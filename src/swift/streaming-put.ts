@@ -1,0 +1,115 @@
+// An object PUT whose body streams as it arrives (chunked transfer encoding), for large-object
+// segments: nothing is buffered beyond the chunk being written. The request goes out with
+// `Expect: 100-continue`, so a refusal (401 with an expired token, 412 for a taken name, 503)
+// arrives before any byte is sent and the open is retried with a fresh token or after a backoff.
+// Once bytes flow a failure cannot be replayed here; the caller decides.
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { backoff, sleep, type SwiftClient } from './client.js';
+import { SwiftHttpError, isTransientError } from './errors.js';
+import { discard, readBody, startRequest } from './http.js';
+
+/** Servers that ignore Expect get the body after this long anyway (curl's rule). */
+const CONTINUE_WAIT_MS = 1000;
+const IDLE_TIMEOUT_MS = 60_000;
+
+export class StreamingPut {
+  #failure: Error | undefined;
+  #response: Promise<IncomingMessage>;
+  bytes = 0;
+
+  private constructor(
+    private readonly req: ClientRequest,
+    response: Promise<IncomingMessage>,
+    private readonly target: string,
+  ) {
+    this.#response = response;
+    req.on('error', (err) => {
+      this.#failure ??= err;
+    });
+  }
+
+  /** Opens the upload; resolves once the server is ready for the body. */
+  static async open(client: SwiftClient, object: string, headers: OutgoingHttpHeaders = {}): Promise<StreamingPut> {
+    let session = await client.tokens.session();
+    let renewed = false;
+    for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
+      try {
+        await client.hooks.beforeRequest?.('PUT', object, '');
+        const req = startRequest(client.url(session, object), client.agents, 'PUT', {
+          'content-type': 'application/octet-stream',
+          ...headers,
+          'transfer-encoding': 'chunked',
+          expect: '100-continue',
+          'x-auth-token': session.token,
+        });
+        req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`Swift stalled for ${IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
+        const response = new Promise<IncomingMessage>((resolve, reject) => {
+          req.once('response', resolve);
+          req.once('error', reject);
+        });
+        response.catch(() => undefined);
+        const ready = await new Promise<'continue' | IncomingMessage>((resolve, reject) => {
+          const timer = setTimeout(() => resolve('continue'), CONTINUE_WAIT_MS);
+          req.once('continue', () => {
+            clearTimeout(timer);
+            resolve('continue');
+          });
+          response.then((res) => {
+            clearTimeout(timer);
+            resolve(res);
+          }, (err) => {
+            clearTimeout(timer);
+            reject(err);
+          });
+          req.flushHeaders();
+        });
+        if (ready === 'continue') return new StreamingPut(req, response, object);
+        // A final answer before the body: the request is over.
+        const status = ready.statusCode ?? 0;
+        await discard(ready);
+        req.destroy();
+        if (status === 401 && !renewed) {
+          renewed = true;
+          session = await client.tokens.renew(session);
+          attempt--;
+          continue;
+        }
+        failure = new SwiftHttpError(status, 'PUT', object);
+      } catch (err) {
+        failure = err;
+      }
+      if (!isTransientError(failure) || attempt + 1 >= client.retry.attempts) throw failure;
+      await sleep(backoff(attempt, client.retry));
+    }
+  }
+
+  /** Resolves once the bytes left for the socket, so the caller may reuse the buffer. */
+  write(chunk: Buffer): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    this.bytes += chunk.length;
+    return new Promise((resolve, reject) => {
+      this.req.write(chunk, (err) => (err ? reject(err) : this.#failure ? reject(this.#failure) : resolve()));
+    });
+  }
+
+  /** Ends the body and waits for Swift to store the object. */
+  async finish(): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    this.req.end();
+    const res = await this.#response;
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      await discard(res);
+      return;
+    }
+    const detail = (await readBody(res, 4096).catch(() => Buffer.alloc(0))).toString('utf8').replace(/<[^>]+>/g, ' ').trim().slice(0, 200);
+    throw new SwiftHttpError(status, 'PUT', this.target, detail);
+  }
+
+  /** Abandons the upload: Swift discards a body that never completed. */
+  abort(): void {
+    this.#failure ??= new Error('aborted');
+    this.req.destroy();
+  }
+}

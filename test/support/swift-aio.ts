@@ -1,0 +1,222 @@
+// A real single-node OpenStack Swift (Debian's swift-* packages) on loopback, for one test file:
+// memcached (tempauth keeps its tokens there), one account, container and object server over one
+// device directory with one-replica rings, and a proxy with the middlewares a registry needs
+// (bulk, tempurl, tempauth, copy, slo, dlo; stock large-object rate limits). Every server runs in
+// a single process (workers = 0) in a session of its own: a Swift server signals its whole process
+// group on SIGTERM. Stopped by PID.
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, requireExecutable, runCommand, spawnServer, waitForHttp, type SpawnedServer } from './processes.js';
+
+export interface SwiftAio {
+  /** v1 auth URL (tempauth). */
+  authUrl: string;
+  /** The seeds' account and user (`demo:swift`), and its key. */
+  username: string;
+  password: string;
+  /** A second user of another account, for isolation tests. */
+  otherUser: { username: string; password: string };
+  /** The proxy's base URL (http://127.0.0.1:PORT). */
+  proxyUrl: string;
+  /** Stops the proxy alone (the backend "goes away"); startProxy brings it back on the same port. */
+  stopProxy(): Promise<void>;
+  startProxy(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SwiftAioOptions {
+  /** tempauth token lifetime in seconds (default a day). */
+  tokenLifeSeconds?: number;
+  /** Where the device directory lives (default: a temp dir on disk; Swift needs user xattrs). */
+  baseDir?: string;
+}
+
+const SWIFT_CONF = `[swift-hash]
+swift_hash_path_suffix = regate-test
+swift_hash_path_prefix = regate-test
+
+[storage-policy:0]
+name = Policy-0
+default = yes
+`;
+
+/** Swift reads /etc/swift/swift.conf whatever swift_dir says; Debian's package installs one. */
+function ensureSwiftConf(): void {
+  if (existsSync('/etc/swift/swift.conf')) return;
+  mkdirSync('/etc/swift', { recursive: true });
+  writeFileSync('/etc/swift/swift.conf', SWIFT_CONF);
+}
+
+function serverConf(kind: 'account' | 'container' | 'object', dir: string, port: number, logPort: number): string {
+  return `[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = ${port}
+workers = 0
+devices = ${join(dir, 'devices')}
+mount_check = false
+swift_dir = ${dir}
+log_udp_host = 127.0.0.1
+log_udp_port = ${logPort}
+log_level = WARNING
+
+[pipeline:main]
+pipeline = ${kind}-server
+
+[app:${kind}-server]
+use = egg:swift#${kind}
+`;
+}
+
+function proxyConf(dir: string, port: number, memcachePort: number, logPort: number, tokenLife: number): string {
+  return `[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = ${port}
+workers = 0
+swift_dir = ${dir}
+log_udp_host = 127.0.0.1
+log_udp_port = ${logPort}
+log_level = WARNING
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_account_management = true
+
+[filter:tempauth]
+use = egg:swift#tempauth
+token_life = ${tokenLife}
+user_demo_swift = secretkey .admin
+user_other_user = otherkey .admin
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:${memcachePort}
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:tempurl]
+use = egg:swift#tempurl
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+`;
+}
+
+async function buildRing(dir: string, kind: string, port: number): Promise<void> {
+  const builder = join(dir, `${kind}.builder`);
+  const ringBuilder = requireExecutable('swift-ring-builder');
+  for (const args of [
+    [builder, 'create', '8', '1', '1'],
+    [builder, 'add', `r1z1-127.0.0.1:${port}/d1`, '1'],
+    [builder, 'rebalance'],
+  ]) {
+    const result = await runCommand(ringBuilder, args, { cwd: dir });
+    // rebalance exits 1 on mere warnings: the ring file is what counts.
+    if (result.code !== 0 && args[1] !== 'rebalance') throw new Error(`swift-ring-builder ${args.slice(1).join(' ')} failed: ${result.stderr}${result.stdout.toString()}`);
+  }
+  if (!existsSync(join(dir, `${kind}.ring.gz`))) throw new Error(`swift-ring-builder did not write ${kind}.ring.gz`);
+}
+
+export async function startSwiftAio(options: SwiftAioOptions = {}): Promise<SwiftAio> {
+  ensureSwiftConf();
+  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'regate-swift-'));
+  const servers: SpawnedServer[] = [];
+  let proxy: SpawnedServer | undefined;
+  const stopAll = async (): Promise<void> => {
+    await proxy?.stop();
+    proxy = undefined;
+    await Promise.all(servers.map((s) => s.stop()));
+    servers.length = 0;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await mkdir(join(dir, 'devices', 'd1'), { recursive: true });
+    const [memcachePort, accountPort, containerPort, objectPort, proxyPort, logPort] = await Promise.all([
+      freePort(), freePort(), freePort(), freePort(), freePort(), freePort(),
+    ]);
+    const ports = { account: accountPort!, container: containerPort!, object: objectPort! };
+    for (const kind of ['account', 'container', 'object'] as const) {
+      await buildRing(dir, kind, ports[kind]);
+      await writeFile(join(dir, `${kind}-server.conf`), serverConf(kind, dir, ports[kind], logPort!));
+    }
+    await writeFile(join(dir, 'proxy-server.conf'), proxyConf(dir, proxyPort!, memcachePort!, logPort!, options.tokenLifeSeconds ?? 86400));
+
+    servers.push(
+      await spawnServer({
+        name: 'memcached',
+        command: requireExecutable('memcached'),
+        args: ['-l', '127.0.0.1', '-p', String(memcachePort), '-U', '0', '-u', 'root', '-m', '64', '-vv'],
+        ready: /(?:)/,
+      }),
+    );
+    await Promise.all(
+      (['account', 'container', 'object'] as const).map(async (kind) => {
+        const server = await spawnServer({
+          name: `swift-${kind}-server`,
+          command: requireExecutable(`swift-${kind}-server`),
+          args: [join(dir, `${kind}-server.conf`)],
+          ready: /(?:)/,
+          detached: true,
+        });
+        servers.push(server);
+        await waitForHttp(`http://127.0.0.1:${ports[kind]}/healthcheck`, { timeoutMs: 30_000, isDead: () => server.exited() });
+      }),
+    );
+    const startProxy = async (): Promise<void> => {
+      const server = await spawnServer({
+        name: 'swift-proxy-server',
+        command: requireExecutable('swift-proxy-server'),
+        args: [join(dir, 'proxy-server.conf')],
+        ready: /(?:)/,
+        detached: true,
+      });
+      proxy = server;
+      await waitForHttp(`http://127.0.0.1:${proxyPort}/healthcheck`, { timeoutMs: 30_000, accept: (s) => s === 200, isDead: () => server.exited() });
+    };
+    await startProxy();
+    const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    return {
+      authUrl: `${proxyUrl}/auth/v1.0`,
+      username: 'demo:swift',
+      password: 'secretkey',
+      otherUser: { username: 'other:user', password: 'otherkey' },
+      proxyUrl,
+      async stopProxy() {
+        await proxy?.stop();
+        proxy = undefined;
+      },
+      startProxy,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+}
