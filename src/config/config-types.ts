@@ -48,6 +48,8 @@ export interface RegateConfig {
   http: HttpConfig;
   auth?: { htpasswd?: { realm: string; path: string } };
   health?: Record<string, unknown>;
+  /** health.storagedriver when enabled: check the backend every intervalMs, 503 after threshold failures. */
+  storageHealth?: { intervalMs: number; threshold: number };
   regate: {
     /** Largest manifest accepted, bytes. */
     manifestMaxBytes: number;

@@ -154,10 +154,28 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   };
   if (auth) config.auth = auth;
   if (isObject(raw.health)) config.health = raw.health;
+  const storageHealth = validateStorageHealth(raw.health, fail);
+  if (storageHealth) config.storageHealth = storageHealth;
   return config;
 }
 
 type Fail = (key: string, problem: string) => never;
+
+/** health.storagedriver (Distribution's keys; interval 10s and threshold 1 by default). */
+function validateStorageHealth(health: unknown, fail: Fail): RegateConfig['storageHealth'] {
+  if (health === undefined || health === null) return undefined;
+  if (!isObject(health)) return fail('health', 'must be a mapping');
+  const sd = health.storagedriver;
+  if (sd === undefined || sd === null) return undefined;
+  if (!isObject(sd)) return fail('health.storagedriver', 'must be a mapping');
+  for (const key of Object.keys(sd)) if (!['enabled', 'interval', 'threshold'].includes(key)) fail(`health.storagedriver.${key}`, 'is not a known key (enabled, interval, threshold)');
+  if (sd.enabled !== undefined && typeof sd.enabled !== 'boolean') fail('health.storagedriver.enabled', 'must be true or false');
+  if (sd.enabled !== true) return undefined;
+  const intervalMs = duration(sd.interval ?? '10s', 'health.storagedriver.interval', fail);
+  if (intervalMs === 0) fail('health.storagedriver.interval', 'must be positive');
+  const threshold = sd.threshold === undefined ? 1 : nonNegativeInt(sd.threshold, 'health.storagedriver.threshold', fail);
+  return { intervalMs, threshold: Math.max(1, threshold) };
+}
 
 function accessLogDisabled(value: unknown, fail: Fail): boolean {
   if (value === undefined || value === null) return false;

@@ -95,6 +95,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     config.storage,
     { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
     logger.child({ component: 'registry' }),
+    config.storageHealth,
   );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
 

@@ -6,6 +6,7 @@ import { createDriver } from '../storage/factory.js';
 import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import type { RegistrySettings } from './context.js';
 import { createRegistry, type Registry, type RegistryLogger } from './registry.js';
+import { StorageHealth, type StorageHealthSettings } from './storage-health.js';
 
 export interface RunningRegistry extends Registry {
   /** Stops background maintenance. */
@@ -16,10 +17,17 @@ export function openRegistry(
   storage: StorageConfig,
   limits: Pick<RegistrySettings, 'manifestMaxBytes' | 'blobMaxBytes'>,
   logger: RegistryLogger & { info(message: string, meta?: Record<string, unknown>): void },
+  healthCheck?: StorageHealthSettings,
 ): RunningRegistry {
   const driver = createDriver(storage);
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly }, logger);
+  const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly }, logger, health);
   const purging = storage.uploadPurging;
-  const close = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
+  const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
+  health?.start();
+  const close = (): void => {
+    stopPurging();
+    health?.stop();
+  };
   return { ...registry, close };
 }

@@ -28,7 +28,12 @@ export interface Registry {
   readonly routes: readonly Route[];
 }
 
-export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger): Registry {
+/** Something that knows whether the storage backend is up (health.storagedriver). */
+export interface HealthSource {
+  readonly problem: string | undefined;
+}
+
+export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
   const storage = createRegistryStorage(driver);
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
@@ -43,6 +48,13 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
     const match = matchRoute(routes, path);
     const params = match?.params ?? {};
     try {
+      const problem = health?.problem;
+      if (problem !== undefined) {
+        throw new RegistryError('UNAVAILABLE', { reason: `storage backend (${driver.name}) failed its health check: ${problem}` }, {
+          message: 'storage backend unavailable',
+          headers: { 'Retry-After': '10' },
+        });
+      }
       if (!match) {
         throw new RegistryError('UNSUPPORTED', { path }, { status: 404, message: 'no such API endpoint' });
       }

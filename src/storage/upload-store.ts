@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { BATCH_BYTES, returnBatch, takeBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
-import { PathNotFoundError } from './driver.js';
+import { PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
 import type { BlobDescriptor, BlobStore } from './blob-store.js';
@@ -129,6 +129,9 @@ export class UploadStore {
       // The hash may have seen bytes the driver never stored: drop it, the digest will be re-read.
       state?.hash.dispose();
       if (err instanceof BodySizeError) await this.cancelLocked(name, id);
+      // Another process appended to this session at the same moment (object stores cannot lock):
+      // none of our bytes went in, and the client learns where the upload really is (416).
+      if (err instanceof WriteConflictError) throw new UploadOffsetError(await this.dataSize(name, id), start);
       throw err;
     }
     await writer.close();

@@ -93,15 +93,16 @@ export class StreamingPut {
     });
   }
 
-  /** Ends the body and waits for Swift to store the object. */
-  async finish(): Promise<void> {
+  /** Ends the body and waits for Swift to store the object; resolves with its ETag (MD5). */
+  async finish(): Promise<string | undefined> {
     if (this.#failure) throw this.#failure;
     this.req.end();
     const res = await this.#response;
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) {
       await discard(res);
-      return;
+      const etag = res.headers.etag;
+      return typeof etag === 'string' ? etag.replace(/"/g, '') : undefined;
     }
     const detail = (await readBody(res, 4096).catch(() => Buffer.alloc(0))).toString('utf8').replace(/<[^>]+>/g, ' ').trim().slice(0, 200);
     throw new SwiftHttpError(status, 'PUT', this.target, detail);

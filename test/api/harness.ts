@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
 import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 import { swiftOptions } from '../support/swift-options.js';
+import { startCephRgw, type CephRgw } from '../support/ceph-rgw.js';
 import { answerClientErrors } from '../../src/gateway/client-error.js';
 import { bytes, chunked, sha256 } from '../support/test-data.js';
 
@@ -70,7 +71,25 @@ export const DRIVERS: DriverFactory[] = [
       return { driver: wrapDriver(driver), cleanup: async () => driver.close() };
     },
   },
+  {
+    // A real Ceph RGW (Swift API), one per test file (started on first use), a container per registry.
+    name: 'ceph-rgw',
+    async make() {
+      const rgw = await sharedRgw();
+      const driver = new SwiftDriver(swiftOptions(rgw, `api-${randomBytes(4).toString('hex')}`));
+      return { driver: wrapDriver(driver), cleanup: async () => driver.close() };
+    },
+  },
 ];
+
+let rgwStarting: Promise<CephRgw> | undefined;
+function sharedRgw(): Promise<CephRgw> {
+  rgwStarting ??= startCephRgw();
+  return rgwStarting;
+}
+after(async () => {
+  await (await rgwStarting?.catch(() => undefined))?.stop();
+});
 
 let swiftStarting: Promise<SwiftAio> | undefined;
 function sharedSwift(): Promise<SwiftAio> {

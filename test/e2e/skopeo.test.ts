@@ -1,7 +1,7 @@
 // End to end with a real client: skopeo 1.9 pushes the four image kinds (OCI manifest, OCI index,
 // Docker schema2, Docker manifest list) into a regate process, reads them back, and everything must
-// come back byte for byte: manifests, index/list, configs and layers. Run once over the filesystem
-// driver and once over the inmemory driver. Also checks `skopeo inspect --raw`, `skopeo list-tags`
+// come back byte for byte: manifests, index/list, configs and layers. Run over the filesystem and
+// inmemory drivers, and over the Swift driver against a real OpenStack Swift and a real Ceph RGW. Also checks `skopeo inspect --raw`, `skopeo list-tags`
 // and a copy between two repositories of one registry (cross-repository blob mount).
 //
 // skopeo notes (containers/image 5.23, as shipped with skopeo 1.9):
@@ -28,6 +28,8 @@ import {
   type ImageKind,
 } from '../support/image-builder.js';
 import { makeTempDir, regateConfigYaml, requireExecutable, skopeo, startRegate, type RegistryHandle } from '../support/processes.js';
+import { startSwiftAio } from '../support/swift-aio.js';
+import { startCephRgw } from '../support/ceph-rgw.js';
 
 /** Where each kind is pulled back to (see the header). */
 const PULL_TRANSPORT: Record<ImageKind, 'oci' | 'dir'> = {
@@ -76,17 +78,41 @@ async function listTags(ref: string): Promise<{ Repository: string; Tags: string
   };
 }
 
-for (const storage of ['filesystem', 'inmemory'] as const) {
+/** Each storage backend: how to start it and the storage section that points regate at it. */
+const STORAGES: Array<{ name: string; start(): Promise<{ storage: Parameters<typeof regateConfigYaml>[0]; stop(): Promise<void> }> }> = [
+  { name: 'filesystem', start: async () => ({ storage: { rootDir: join(tmp.path, 'filesystem-root') }, stop: async () => undefined }) },
+  { name: 'inmemory', start: async () => ({ storage: 'inmemory', stop: async () => undefined }) },
+  {
+    name: 'swift',
+    async start() {
+      const swift = await startSwiftAio();
+      // 1 MiB segments: the layers span several, so pushes and pulls go through large objects.
+      return { storage: { swift: { authurl: swift.authUrl, username: swift.username, password: swift.password, container: 'registry', chunksize: 1048576 } }, stop: swift.stop };
+    },
+  },
+  {
+    name: 'ceph-rgw',
+    async start() {
+      const rgw = await startCephRgw();
+      return { storage: { swift: { authurl: rgw.authUrl, username: rgw.username, password: rgw.password, container: 'registry', chunksize: 1048576 } }, stop: rgw.stop };
+    },
+  },
+];
+
+for (const { name: storage, start } of STORAGES) {
   describe(`skopeo against regate (${storage} storage)`, () => {
     let regate: RegistryHandle;
+    let backend: { stop(): Promise<void> } | undefined;
 
     before(async () => {
-      const root = join(tmp.path, `${storage}-root`);
-      regate = await startRegate({ configYaml: regateConfigYaml(storage === 'inmemory' ? 'inmemory' : { rootDir: root }) });
+      const started = await start();
+      backend = started;
+      regate = await startRegate({ configYaml: regateConfigYaml(started.storage) });
     });
 
     after(async () => {
       await regate?.stop();
+      await backend?.stop();
     });
 
     for (const kind of IMAGE_KINDS) {

@@ -18,9 +18,5 @@ after(async () => {
 
 runDriverSuite('swift (OpenStack Swift, tempauth)', async () => {
   const driver = new SwiftDriver(swiftOptions(swift, `suite-${randomBytes(4).toString('hex')}`));
-  if (process.env.TRACE) {
-    const t0 = Date.now();
-    driver.client.hooks.beforeRequest = (m, o, q) => void process.stderr.write(`${Date.now() - t0} ${m} ${o} ${q}\n`);
-  }
   return { driver, cleanup: async () => driver.close() };
 });

@@ -407,12 +407,22 @@ export interface RegistryHandle {
 }
 
 /** A minimal regate config.yml over a filesystem root or the inmemory driver, bound to 127.0.0.1:0. */
-export function regateConfigYaml(storage: { rootDir: string } | 'inmemory', extra: Record<string, unknown> = {}): string {
+/** A storage.swift section as a config.yml holds it (Distribution's keys). */
+export interface SwiftSection {
+  authurl: string;
+  username: string;
+  password: string;
+  container: string;
+  chunksize?: number;
+  prefix?: string;
+}
+
+export function regateConfigYaml(storage: { rootDir: string } | { swift: SwiftSection } | 'inmemory', extra: Record<string, unknown> = {}): string {
   const config = {
     version: 0.1,
     log: { level: 'info', formatter: 'text' },
     storage: {
-      ...(storage === 'inmemory' ? { inmemory: {} } : { filesystem: { rootdirectory: storage.rootDir } }),
+      ...(storage === 'inmemory' ? { inmemory: {} } : 'swift' in storage ? { swift: storage.swift } : { filesystem: { rootdirectory: storage.rootDir } }),
       delete: { enabled: true },
     },
     http: { addr: '127.0.0.1:0' },
@@ -446,7 +456,7 @@ export async function startRegate(options: { configYaml: string; env?: NodeJS.Pr
  * filesystem root; ready once GET /v2/ answers. `extraYaml` is merged into the generated config
  * (e.g. `auth:` or `http.tls:` sections).
  */
-export async function startDistribution(options: { rootDir: string; extraYaml?: string; timeoutMs?: number }): Promise<RegistryHandle> {
+export async function startDistribution(options: { rootDir?: string; swift?: SwiftSection; extraYaml?: string; timeoutMs?: number }): Promise<RegistryHandle> {
   const binary = requireExecutable(DISTRIBUTION_BINARY);
   const dir = mkdtempSync(join(tmpdir(), 'regate-test-distribution-'));
   const configPath = join(dir, 'config.yml');
@@ -459,7 +469,7 @@ export async function startDistribution(options: { rootDir: string; extraYaml?: 
       {
         version: 0.1,
         log: { level: 'info', formatter: 'text', accesslog: { disabled: false } },
-        storage: { filesystem: { rootdirectory: options.rootDir }, delete: { enabled: true } },
+        storage: { ...(options.swift ? { swift: options.swift } : { filesystem: { rootdirectory: options.rootDir } }), delete: { enabled: true } },
         http: { addr: `127.0.0.1:${port}`, secret: 'regate-interop-test-secret' },
       },
       extra,

@@ -34,6 +34,8 @@ export class SwiftWriter implements FileWriter {
   #unfinished: Array<{ index: number; done: Promise<void> }> = [];
   #failed: Error | undefined;
   #claimed = false;
+  /** The number claimed with an empty placeholder, until real bytes replace it. */
+  #placeholder: number | undefined;
   /** Another writer took our first segment number: we own nothing and must not write a manifest. */
   #conflict: WriteConflictError | undefined;
   #size: number;
@@ -91,19 +93,27 @@ export class SwiftWriter implements FileWriter {
       if (this.#failed) throw this.#failed;
     }
     const index = this.start.first + this.#sizes.length;
-    const headers = this.#claimed ? {} : { 'if-none-match': '*' };
+    const name = segmentName(this.start.segmentPrefix, index);
     try {
-      this.#current = await StreamingPut.open(this.client, segmentName(this.start.segmentPrefix, index), headers);
+      // The first new number is claimed with an empty placeholder that must not exist yet: it is
+      // stored at once, unlike a streamed body, so a second writer appending to the same object
+      // at the same time finds the number taken and gets WriteConflictError.
+      if (!this.#claimed) {
+        await this.client.put(name, Buffer.alloc(0), { 'if-none-match': '*' });
+        this.#claimed = true;
+        this.#placeholder = index;
+      }
+      this.#current = await StreamingPut.open(this.client, name);
     } catch (err) {
       if (err instanceof SwiftHttpError && err.status === 412 && !this.#claimed) {
         this.#conflict = new WriteConflictError(this.driverName, this.start.path);
         this.#failed = this.#conflict;
         throw this.#conflict;
       }
+      await this.#dropPlaceholder(index);
       this.#fail(err);
       throw this.#failed;
     }
-    this.#claimed = true;
     this.#currentIndex = index;
     this.#created.add(index);
     this.#sizes.push(0);
@@ -114,8 +124,19 @@ export class SwiftWriter implements FileWriter {
     const index = this.#currentIndex;
     this.#current = undefined;
     this.#sizes[index - this.start.first] = current.bytes;
+    const firstOfWriter = index === this.start.first + this.start.existing.length;
+    if (this.#placeholder === index) this.#placeholder = undefined;
     const done = current.finish().then(
-      () => {
+      async (etag) => {
+        // Two claims that raced within milliseconds: whoever's bytes are not in the segment lost.
+        if (firstOfWriter && etag) {
+          const stored = await this.client.head(segmentName(this.start.segmentPrefix, index), false);
+          if (stored?.etag !== undefined && stored.etag !== etag) {
+            this.#conflict = new WriteConflictError(this.driverName, this.start.path);
+            this.#failed = this.#conflict;
+            return;
+          }
+        }
         this.#stored.add(index);
       },
       (err) => this.#fail(err),
@@ -133,11 +154,19 @@ export class SwiftWriter implements FileWriter {
     this.#failed = err instanceof DriverError ? err : new DriverError(this.driverName, `writing ${this.start.path}: ${message}`, true, { cause: err });
   }
 
+  /** A claimed number that never got bytes must not stay taken: a retry would find it claimed. */
+  async #dropPlaceholder(index: number): Promise<void> {
+    if (this.#placeholder !== index) return;
+    this.#placeholder = undefined;
+    await this.client.delete(segmentName(this.start.segmentPrefix, index)).catch(() => undefined);
+  }
+
   async #drain(): Promise<void> {
     if (this.#current) {
       if (this.#failed || this.#current.bytes === 0) {
         // An opened segment with nothing in it: drop it rather than store an empty segment.
         this.#current.abort();
+        await this.#dropPlaceholder(this.#currentIndex);
         this.#created.delete(this.#currentIndex);
         this.#sizes.pop();
         this.#current = undefined;
@@ -175,6 +204,7 @@ export class SwiftWriter implements FileWriter {
   async #end(): Promise<void> {
     if (this.#conflict) throw this.#conflict;
     await this.#drain();
+    if (this.#conflict) throw this.#conflict;
     const good = this.#goodSizes();
     if (this.#failed) {
       // Keep what was stored whole, so the upload can resume from there; drop strays past a gap.
