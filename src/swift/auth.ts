@@ -28,6 +28,7 @@ export function detectAuthVersion(o: SwiftOptions): AuthVersion {
 export class TokenSource {
   #session: SwiftSession | undefined;
   #pending: Promise<SwiftSession> | undefined;
+  #margin = REFRESH_MARGIN_MS;
   /** How many times credentials were exchanged for a token (tests and metrics). */
   authCount = 0;
 
@@ -47,7 +48,7 @@ export class TokenSource {
   /** A valid session, authenticating when there is none or it is about to expire. */
   async session(): Promise<SwiftSession> {
     const s = this.#session;
-    if (s && (s.expiresAt === undefined || s.expiresAt - REFRESH_MARGIN_MS > Date.now())) return s;
+    if (s && (s.expiresAt === undefined || s.expiresAt - this.#margin > Date.now())) return s;
     if (s && !this.canReauthenticate) return s;
     return this.#authenticate();
   }
@@ -66,6 +67,8 @@ export class TokenSource {
         .then((session) => {
           // A pre-configured storageurl wins over the catalog's (Distribution's rule).
           if (this.options.storageUrl) session = { ...session, storageUrl: this.options.storageUrl };
+          // Refresh a minute early, or a tenth of the lifetime for short-lived tokens.
+          this.#margin = session.expiresAt === undefined ? 0 : Math.min(REFRESH_MARGIN_MS, Math.max(0, session.expiresAt - Date.now()) / 10);
           this.#session = session;
           return session;
         })

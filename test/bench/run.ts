@@ -348,6 +348,11 @@ function versionOf(cmd: string, args: string[]): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'swift') {
+    const { runSwiftBench } = await import('./swift-bench.js');
+    await runSwiftBench();
+    return;
+  }
   const options = parseOptions(process.argv.slice(2));
   setKeep(options.keep);
   installSignalHandlers();

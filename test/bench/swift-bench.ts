@@ -1,0 +1,166 @@
+// `npm run bench -- swift`: the Swift driver against the backend's own ceiling and Distribution
+// 2.8.2's swift driver, in one run on one one-node OpenStack Swift (the test harness's, stock
+// large-object rate limits, devices on disk under os.tmpdir()):
+//   raw Swift      the same bytes PUT as one object and GET back with curl (X-Auth-Token)
+//   regate         POST, curl -T PATCH, PUT ?digest= (20 MiB segments, the default); GET
+//   Distribution   the same through its swift driver (20 MiB segments, DLO, reads through the manifest)
+// Scenarios: one 1 GiB layer, then 8 concurrent 128 MiB layers (BENCH_QUICK=1: 256 MiB and 8×32
+// MiB). Each pull is hashed (outside the timing) to prove the bytes came back. The registry's peak
+// RSS is sampled every 50 ms. Prints a table with ratios to raw Swift and the issue's targets.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
+import { startDistribution, startRegate, type RegistryHandle } from '../support/processes.js';
+import { regateConfigYaml } from '../support/processes.js';
+import { pullDigest, startUpload, uploadAndCommit } from './curl.js';
+import { RssSampler } from './proc-stats.js';
+
+const MiB = 1024 * 1024;
+const MB = 1_000_000;
+
+interface Layer {
+  file: string;
+  size: number;
+  digest: string;
+}
+
+interface Result {
+  who: string;
+  scenario: string;
+  pushMBs: number;
+  pullMBs: number;
+  peakRssMiB?: number;
+}
+
+async function makeLayer(dir: string, name: string, size: number): Promise<Layer> {
+  const file = join(dir, name);
+  const out = createWriteStream(file);
+  const hash = createHash('sha256');
+  for (let left = size; left > 0; ) {
+    const chunk = randomBytes(Math.min(left, 4 * MiB));
+    hash.update(chunk);
+    left -= chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return { file, size, digest: `sha256:${hash.digest('hex')}` };
+}
+
+function curl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--fail-with-body', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function swiftSession(swift: SwiftAio): Promise<{ storageUrl: string; token: string }> {
+  const res = await fetch(swift.authUrl, { headers: { 'x-auth-user': swift.username, 'x-auth-key': swift.password } });
+  await res.arrayBuffer();
+  return { storageUrl: res.headers.get('x-storage-url')!, token: res.headers.get('x-auth-token')! };
+}
+
+async function timedAll<T>(items: T[], fn: (item: T, i: number) => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await Promise.all(items.map(fn));
+  return (performance.now() - start) / 1000;
+}
+
+async function rawSwift(swift: SwiftAio, scenario: string, layers: Layer[]): Promise<Result> {
+  const { storageUrl, token } = await swiftSession(swift);
+  const container = `${storageUrl}/raw-${scenario.replace(/[^a-z0-9]/gi, '')}`;
+  await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${token}`, container]);
+  const total = layers.reduce((a, l) => a + l.size, 0);
+  const push = await timedAll(layers, async (l, i) => {
+    const r = await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-T', l.file, `${container}/obj-${i}`]);
+    if (r.code !== 0) throw new Error(`raw PUT: ${r.stderr} ${r.stdout}`);
+  });
+  const pull = await timedAll(layers, async (_l, i) => {
+    const r = await curl(['-o', '/dev/null', '-H', `X-Auth-Token: ${token}`, `${container}/obj-${i}`]);
+    if (r.code !== 0) throw new Error(`raw GET: ${r.stderr}`);
+  });
+  return { who: 'raw Swift (curl)', scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull };
+}
+
+async function throughRegistry(who: string, registry: RegistryHandle, scenario: string, layers: Layer[]): Promise<Result> {
+  const total = layers.reduce((a, l) => a + l.size, 0);
+  const sampler = new RssSampler(registry.pid);
+  const uploads = await Promise.all(layers.map((_, i) => startUpload(registry.url, `bench/${scenario}-${i}`)));
+  const push = await timedAll(layers, async (l, i) => {
+    await uploadAndCommit(registry.url, `bench/${scenario}-${i}`, uploads[i]!, l.file, l.size, l.digest);
+  });
+  const urls = layers.map((l, i) => `${registry.url}/v2/bench/${scenario}-${i}/blobs/${l.digest}`);
+  const start = performance.now();
+  const pulled = await Promise.all(urls.map((u) => pullDigest(u)));
+  const pull = (performance.now() - start) / 1000;
+  const stats = sampler.stop();
+  pulled.forEach((p, i) => {
+    if (p.digest !== layers[i]!.digest) throw new Error(`${who}: pulled ${p.digest} for ${layers[i]!.digest}`);
+  });
+  return { who, scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull, peakRssMiB: stats.peakRssBytes / MiB };
+}
+
+function format(results: Result[]): string {
+  const lines: string[] = [];
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  lines.push(`${pad('scenario', 14)}${pad('who', 30)}${pad('push MB/s', 11)}${pad('×raw', 7)}${pad('pull MB/s', 11)}${pad('×raw', 7)}peak RSS`);
+  for (const scenario of [...new Set(results.map((r) => r.scenario))]) {
+    const rows = results.filter((r) => r.scenario === scenario);
+    const raw = rows.find((r) => r.who.startsWith('raw'))!;
+    for (const r of rows) {
+      lines.push(
+        `${pad(scenario, 14)}${pad(r.who, 30)}${pad(r.pushMBs.toFixed(0), 11)}${pad((r.pushMBs / raw.pushMBs).toFixed(2), 7)}${pad(r.pullMBs.toFixed(0), 11)}${pad((r.pullMBs / raw.pullMBs).toFixed(2), 7)}${r.peakRssMiB === undefined ? '' : `${r.peakRssMiB.toFixed(0)} MiB`}`,
+      );
+    }
+  }
+  lines.push('targets (issue 9): regate push ≥ 0.8× raw, pull ≥ 0.7× raw, regate peak RSS ≤ 160 MiB');
+  return lines.join('\n');
+}
+
+export async function runSwiftBench(): Promise<void> {
+  const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+  const dir = mkdtempSync(join(tmpdir(), 'regate-bench-swift-'));
+  let swift: SwiftAio | undefined;
+  const running: RegistryHandle[] = [];
+  try {
+    process.stderr.write('bench swift: generating layers…\n');
+    const big = [await makeLayer(dir, 'big', quick ? 256 * MiB : 1024 * MiB)];
+    const many: Layer[] = [];
+    for (let i = 0; i < 8; i++) many.push(await makeLayer(dir, `many-${i}`, quick ? 32 * MiB : 128 * MiB));
+    process.stderr.write('bench swift: starting OpenStack Swift…\n');
+    swift = await startSwiftAio();
+    const section = { authurl: swift.authUrl, username: swift.username, password: swift.password };
+    const results: Result[] = [];
+    for (const [scenario, layers] of [[quick ? '1×256MiB' : '1×1GiB', big], [quick ? '8×32MiB' : '8×128MiB', many]] as const) {
+      process.stderr.write(`bench swift: ${scenario} raw…\n`);
+      results.push(await rawSwift(swift, scenario, [...layers]));
+      process.stderr.write(`bench swift: ${scenario} regate…\n`);
+      const regate = await startRegate({ configYaml: regateConfigYaml({ swift: { ...section, container: `regate-${results.length}` } }, { log: { level: 'warn' } }) });
+      running.push(regate);
+      results.push(await throughRegistry('regate', regate, scenario, [...layers]));
+      await regate.stop();
+      process.stderr.write(`bench swift: ${scenario} Distribution…\n`);
+      const distribution = await startDistribution({ swift: { ...section, container: `distribution-${results.length}` } });
+      running.push(distribution);
+      results.push(await throughRegistry('Distribution 2.8.2 (swift)', distribution, scenario, [...layers]));
+      await distribution.stop();
+    }
+    const table = format(results);
+    process.stdout.write(`\n${table}\n`);
+    mkdirSync('.bench', { recursive: true });
+    writeFileSync(join('.bench', 'swift-results.json'), JSON.stringify(results, null, 2));
+  } finally {
+    for (const r of running) await r.stop().catch(() => undefined);
+    await swift?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
