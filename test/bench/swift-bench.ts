@@ -93,12 +93,13 @@ async function rawSwift(swift: SwiftAio, scenario: string, layers: Layer[]): Pro
 
 async function throughRegistry(who: string, registry: RegistryHandle, scenario: string, layers: Layer[]): Promise<Result> {
   const total = layers.reduce((a, l) => a + l.size, 0);
+  const repo = (i: number): string => `bench/${scenario.replace(/[^a-z0-9]/gi, '').toLowerCase()}-${i}`;
   const sampler = new RssSampler(registry.pid);
-  const uploads = await Promise.all(layers.map((_, i) => startUpload(registry.url, `bench/${scenario}-${i}`)));
+  const uploads = await Promise.all(layers.map((_, i) => startUpload(registry.url, repo(i))));
   const push = await timedAll(layers, async (l, i) => {
-    await uploadAndCommit(registry.url, `bench/${scenario}-${i}`, uploads[i]!, l.file, l.size, l.digest);
+    await uploadAndCommit(registry.url, repo(i), uploads[i]!, l.file, l.size, l.digest);
   });
-  const urls = layers.map((l, i) => `${registry.url}/v2/bench/${scenario}-${i}/blobs/${l.digest}`);
+  const urls = layers.map((l, i) => `${registry.url}/v2/${repo(i)}/blobs/${l.digest}`);
   const start = performance.now();
   const pulled = await Promise.all(urls.map((u) => pullDigest(u)));
   const pull = (performance.now() - start) / 1000;
@@ -144,12 +145,13 @@ export async function runSwiftBench(): Promise<void> {
       process.stderr.write(`bench swift: ${scenario} raw…\n`);
       results.push(await rawSwift(swift, scenario, [...layers]));
       process.stderr.write(`bench swift: ${scenario} regate…\n`);
-      const regate = await startRegate({ configYaml: regateConfigYaml({ swift: { ...section, container: `regate-${results.length}` } }, { log: { level: 'warn' } }) });
+      const regate = await startRegate({ configYaml: regateConfigYaml({ swift: { ...section, container: `regate-${results.length}` } }) });
       running.push(regate);
       results.push(await throughRegistry('regate', regate, scenario, [...layers]));
       await regate.stop();
       process.stderr.write(`bench swift: ${scenario} Distribution…\n`);
-      const distribution = await startDistribution({ swift: { ...section, container: `distribution-${results.length}` } });
+      // Redirects off: regate serves the bytes itself, so Distribution must too (no TempURL hop).
+      const distribution = await startDistribution({ swift: { ...section, container: `distribution-${results.length}` }, extraYaml: 'storage: {redirect: {disable: true}}' });
       running.push(distribution);
       results.push(await throughRegistry('Distribution 2.8.2 (swift)', distribution, scenario, [...layers]));
       await distribution.stop();
