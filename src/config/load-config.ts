@@ -87,6 +87,9 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (log.fields !== undefined && !isObject(log.fields)) fail('log.fields', 'must be a mapping');
 
   const storage = validateStorage(raw.storage, fail, baseDir);
+  if (storage.swift && (storage.swift.secretKey || storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
+    warnings.push('storage.swift: secretkey/tempurl* are read, but regate serves blobs itself and never redirects to a TempURL');
+  }
   const http = validateHttp(raw.http, fail, baseDir, warnings);
 
   let auth: RegateConfig['auth'];
