@@ -210,11 +210,10 @@ export class SwiftClient {
     return res;
   }
 
-  /** Server-side copy; false when the source does not exist. */
+  /** Server-side copy of the source's bytes (a large object's joined segments); false when it does not exist. */
   async copy(source: string, dest: string, headers: OutgoingHttpHeaders = {}): Promise<boolean> {
     const res = await this.request('PUT', dest, {
       headers: { 'x-copy-from': `/${encodeURIComponent(this.container)}/${encodeObjectName(source)}`, ...headers },
-      query: 'multipart-manifest=get',
       ok: [404],
     });
     await discard(res);

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImage, diffPulledImage, IMAGE_KINDS, readPulledImage, type BuiltImage, type ImageKind } from '../support/image-builder.js';
+import { buildImage, IMAGE_KINDS, type BuiltImage, type ImageKind } from '../support/image-builder.js';
+import { pullAndCompare as pullAndCompareImage } from '../support/pull-compare.js';
 import { makeTempDir, regateConfigYaml, skopeo, startDistribution, startRegate, type RegistryHandle, type SwiftSection } from '../support/processes.js';
 import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 import { bytes, sha256 } from '../support/test-data.js';
@@ -57,12 +58,7 @@ async function stop(server: RegistryHandle): Promise<void> {
 let pulls = 0;
 async function pullAndCompare(server: RegistryHandle, image: BuiltImage, repo: string): Promise<void> {
   mkdirSync(join(tmp.path, 'out'), { recursive: true });
-  const out = join(tmp.path, 'out', `pull-${++pulls}`);
-  const ref = image.kind === 'docker-list' ? `dir:${out}` : `oci:${out}:v1`;
-  await skopeo(['copy', '--all', '--preserve-digests', '--src-tls-verify=false', `docker://${server.host}/${repo}:v1`, ref]);
-  assert.deepEqual(diffPulledImage(image, readPulledImage(ref)), [], `${ref} pulled from ${server.url}/${repo} differs from what was pushed`);
-  const raw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${server.host}/${repo}:v1`])).stdout;
-  assert.ok(raw.equals(image.top.bytes), `inspect --raw ${repo}:v1 differs`);
+  await pullAndCompareImage(server, image, repo, join(tmp.path, 'out', `pull-${++pulls}`));
 }
 
 /** A chunked upload: POST, PATCHes of `piece` bytes (each its own request), PUT ?digest=. */

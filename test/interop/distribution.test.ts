@@ -16,7 +16,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImage, diffPulledImage, IMAGE_KINDS, MEDIA_TYPES, readPulledImage, type BuiltImage, type ImageKind } from '../support/image-builder.js';
+import { buildImage, IMAGE_KINDS, MEDIA_TYPES, type BuiltImage, type ImageKind } from '../support/image-builder.js';
+import { pullAndCompare as pullAndCompareImage } from '../support/pull-compare.js';
 import {
   DISTRIBUTION_BINARY,
   makeTempDir,
@@ -90,15 +91,7 @@ let pulls = 0;
 /** Pulls repo:v1 back with skopeo and checks every manifest and blob byte for byte. */
 async function pullAndCompare(server: RegistryHandle, image: BuiltImage, repo: string): Promise<void> {
   mkdirSync(join(tmp.path, 'out'), { recursive: true });
-  const out = join(tmp.path, 'out', `pull-${++pulls}`);
-  // skopeo's oci: destination cannot write a Docker manifest list; dir: keeps it byte for byte.
-  const ref = image.kind === 'docker-list' ? `dir:${out}` : `oci:${out}:v1`;
-  await skopeo(['copy', '--all', '--preserve-digests', '--src-tls-verify=false', `docker://${server.host}/${repo}:v1`, ref]);
-  assert.deepEqual(diffPulledImage(image, readPulledImage(ref)), [], `${ref} pulled from ${server.url}/${repo} differs from what was pushed`);
-  for (const tag of TAGS) {
-    const raw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${server.host}/${repo}:${tag}`])).stdout;
-    assert.ok(raw.equals(image.top.bytes), `inspect --raw ${repo}:${tag} from ${server.url} differs from the pushed manifest`);
-  }
+  await pullAndCompareImage(server, image, repo, join(tmp.path, 'out', `pull-${++pulls}`), TAGS);
 }
 
 interface ManifestAnswer {

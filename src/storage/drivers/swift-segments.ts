@@ -30,6 +30,14 @@ export function segmentName(prefix: string, index: number): string {
   return `${prefix}/${String(index).padStart(16, '0')}`;
 }
 
+const NUMBERED = /\/(\d{16})$/;
+
+/** The number of a set's first segment (1 for an empty set: where a new one starts). */
+export function firstIndex(set: SegmentSet): number {
+  const m = set.segments.length > 0 ? NUMBERED.exec(set.segments[0]!.name) : null;
+  return m ? Number(m[1]) : 1;
+}
+
 /** A fresh, random segment prefix (Distribution's shape: `segments/<3 hex>/<37 hex>`). */
 export function newSegmentPrefix(root: string, path: string): string {
   const hex = createHash('sha1').update(path).update(randomBytes(32)).digest('hex');
@@ -116,8 +124,7 @@ export async function resolveSegments(client: SwiftClient, info: ObjectInfo): Pr
   if (known) return buildSet(prefix, known.first, known.sizes);
   const listed: Array<{ name: string; size: number }> = [];
   for await (const entry of client.list({ prefix })) if (!entry.isSubdir) listed.push({ name: entry.name, size: entry.bytes });
-  const numbered = /\/(\d{16})$/;
-  const last = listed.length > 0 ? numbered.exec(listed[listed.length - 1]!.name) : null;
+  const last = listed.length > 0 ? NUMBERED.exec(listed[listed.length - 1]!.name) : null;
   let next = last ? Number(last[1]) + 1 : listed.length === 0 ? 0 : undefined;
   while (next !== undefined) {
     const head = await client.head(segmentName(prefix, next), false);

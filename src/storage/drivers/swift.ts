@@ -18,7 +18,7 @@ import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
 import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, type ReadOptions, type StorageDriver } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
-import { encodeSizes, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
+import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftWriter } from './swift-writer.js';
 
 /** Metadata on a manifest whose segments now belong to another manifest (see move). */
@@ -153,57 +153,38 @@ export class SwiftDriver implements StorageDriver {
     const object = this.#object(path);
     const current = await this.client.head(object, true);
     const resolved = current && (await this.#classify(current));
+    const chunkSize = this.client.options.chunkSize;
     if (append && resolved?.kind === 'segmented' && resolved.owned) {
       const { set } = resolved;
-      const first = set.segments.length > 0 ? Number(/(\d{16})$/.exec(set.segments[0]!.name)![1]) : 1;
       return new SwiftWriter(this.client, this.name, {
         object,
         path,
         segmentPrefix: set.prefix,
-        first,
+        first: firstIndex(set),
         existing: set.segments.map((s) => s.size),
-        chunkSize: this.client.options.chunkSize,
+        chunkSize,
       });
     }
     const segmentPrefix = newSegmentPrefix(this.#root, path);
-    if (append && resolved && this.#size(resolved) > 0) {
-      // Appending to a plain object (or to a manifest we may not extend): its bytes become
-      // segment 0 of a fresh set, by a server-side copy.
-      await this.#copyInto(resolved, segmentName(segmentPrefix, 0));
-      return new SwiftWriter(this.client, this.name, {
-        object,
-        path,
-        segmentPrefix,
-        first: 0,
-        existing: [this.#size(resolved)],
-        chunkSize: this.client.options.chunkSize,
-        replaces: resolved.kind === 'segmented' && resolved.owned ? resolved.set : undefined,
-      });
-    }
+    // Appending to a plain object (or to a manifest we may not extend): its bytes become segment 0
+    // of a fresh set, by a server-side copy.
+    const carried = append && resolved ? this.#size(resolved) : 0;
+    if (carried > 0) await this.#copyInto(resolved!, segmentName(segmentPrefix, 0));
     return new SwiftWriter(this.client, this.name, {
       object,
       path,
       segmentPrefix,
-      first: 1,
-      existing: [],
-      chunkSize: this.client.options.chunkSize,
+      first: carried > 0 ? 0 : 1,
+      existing: carried > 0 ? [carried] : [],
+      chunkSize,
       replaces: resolved?.kind === 'segmented' && resolved.owned ? resolved.set : undefined,
     });
   }
 
-  /** Server-side copy of a whole object's bytes into a plain object. */
+  /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
   async #copyInto(r: Resolved, dest: string): Promise<void> {
-    if (r.kind === 'segmented' && r.set.segments.length === 1) {
-      if (!(await this.client.copy(r.set.segments[0]!.name, dest))) throw new PathNotFoundError(this.name, this.#path(r.info.name));
-      return;
-    }
-    // A plain object copies as is; a multi-segment manifest is copied through Swift (it joins it).
-    const res = await this.client.request('PUT', dest, {
-      headers: { 'x-copy-from': `/${encodeURIComponent(this.client.container)}/${r.info.name.split('/').map(encodeURIComponent).join('/')}` },
-      ok: [404],
-    });
-    await discard(res);
-    if (res.statusCode === 404) throw new PathNotFoundError(this.name, this.#path(r.info.name));
+    const source = r.kind === 'segmented' && r.set.segments.length === 1 ? r.set.segments[0]!.name : r.info.name;
+    if (!(await this.client.copy(source, dest))) throw new PathNotFoundError(this.name, this.#path(r.info.name));
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -256,7 +237,7 @@ export class SwiftDriver implements StorageDriver {
       return;
     }
     const manifest = `${this.client.container}/${set.prefix}`;
-    const sizes = encodeSizes(Number(/(\d{16})$/.exec(set.segments[0]!.name)![1]), set.segments.map((s) => s.size)) ?? {};
+    const sizes = encodeSizes(firstIndex(set), set.segments.map((s) => s.size)) ?? {};
     // 1. The source gives its segments up; 2. the destination takes them; 3. the source goes.
     await this.client.put(source.info.name, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes, [`x-object-meta-${HANDED_OVER_META}`]: destPath });
     await this.client.put(dest, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes });
