@@ -29,11 +29,16 @@ declare -A NEEDED=(
   [/usr/bin/swift-object-server]=swift-object
   [/usr/bin/swift-ring-builder]=swift               # builds its rings (1 replica, one device each)
   [/usr/bin/memcached]=memcached                    # tempauth keeps its tokens in memcache
+  [/usr/bin/keystone-manage]=python3-keystone       # test/support/keystone.ts: a real Keystone (sqlite, fernet) per test file
+  [/usr/lib/python3/dist-packages/keystonemiddleware/__init__.py]=python3-keystonemiddleware  # authtoken for the Keystone Swift proxy
+  [/usr/bin/uwsgi-core]=uwsgi-core                  # serves keystone-wsgi-public on loopback
+  [/usr/lib/uwsgi/plugins/python3_plugin.so]=uwsgi-plugin-python3
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
   pkg="${NEEDED[$cmd]}"
-  if ! command -v "$cmd" >/dev/null 2>&1 && [[ " ${missing[*]-} " != *" $pkg "* ]]; then
+  if [[ "$cmd" == /* ]]; then present() { [ -e "$1" ]; }; else present() { command -v "$1" >/dev/null 2>&1; }; fi
+  if ! present "$cmd" && [[ " ${missing[*]-} " != *" $pkg "* ]]; then
     missing+=("$pkg")
   fi
 done

@@ -67,8 +67,9 @@ export class TokenSource {
         .then((session) => {
           // A pre-configured storageurl wins over the catalog's (Distribution's rule).
           if (this.options.storageUrl) session = { ...session, storageUrl: this.options.storageUrl };
-          // Refresh a minute early, or a tenth of the lifetime for short-lived tokens.
-          this.#margin = session.expiresAt === undefined ? 0 : Math.min(REFRESH_MARGIN_MS, Math.max(0, session.expiresAt - Date.now()) / 10);
+          // Refresh a minute early, or a quarter of the lifetime early for short-lived tokens (a
+          // request that waits behind a busy identity service must still carry a live token).
+          this.#margin = session.expiresAt === undefined ? 0 : Math.min(REFRESH_MARGIN_MS, Math.max(0, session.expiresAt - Date.now()) / 4);
           this.#session = session;
           return session;
         })

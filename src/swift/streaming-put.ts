@@ -10,6 +10,13 @@ import { discard, readBody, startRequest } from './http.js';
 
 /** Servers that ignore Expect get the body after this long anyway (curl's rule). */
 const CONTINUE_WAIT_MS = 1000;
+/**
+ * Once the backend has answered 100 Continue, it honours Expect: then wait for its verdict much
+ * longer, so a token check that is slow under load (Keystone validating every request) still
+ * refuses before the body is sent, where the open can be retried with a fresh token.
+ */
+const CONTINUE_WAIT_KNOWN_MS = 30_000;
+const honoursContinue = new WeakSet<SwiftClient>();
 const IDLE_TIMEOUT_MS = 60_000;
 
 export class StreamingPut {
@@ -50,8 +57,9 @@ export class StreamingPut {
         });
         response.catch(() => undefined);
         const ready = await new Promise<'continue' | IncomingMessage>((resolve, reject) => {
-          const timer = setTimeout(() => resolve('continue'), CONTINUE_WAIT_MS);
+          const timer = setTimeout(() => resolve('continue'), honoursContinue.has(client) ? CONTINUE_WAIT_KNOWN_MS : CONTINUE_WAIT_MS);
           req.once('continue', () => {
+            honoursContinue.add(client);
             clearTimeout(timer);
             resolve('continue');
           });

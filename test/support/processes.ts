@@ -410,11 +410,13 @@ export interface RegistryHandle {
 /** A storage.swift section as a config.yml holds it (Distribution's keys). */
 export interface SwiftSection {
   authurl: string;
-  username: string;
-  password: string;
+  username?: string;
+  password?: string;
   container: string;
   chunksize?: number;
   prefix?: string;
+  /** Any other storage.swift key (tenant, domain, applicationcredentialid, …). */
+  [key: string]: unknown;
 }
 
 export function regateConfigYaml(storage: { rootDir: string } | { swift: SwiftSection } | 'inmemory', extra: Record<string, unknown> = {}): string {

@@ -3,7 +3,8 @@
 // device directory with one-replica rings, and a proxy with the middlewares a registry needs
 // (bulk, tempurl, tempauth, copy, slo, dlo; stock large-object rate limits). Every server runs in
 // a single process (workers = 0) in a session of its own: a Swift server signals its whole process
-// group on SIGTERM. Stopped by PID.
+// group on SIGTERM. A second proxy over the same servers can authenticate through a real Keystone
+// (startKeystoneProxy). Stopped by PID.
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,10 +21,26 @@ export interface SwiftAio {
   otherUser: { username: string; password: string };
   /** The proxy's base URL (http://127.0.0.1:PORT). */
   proxyUrl: string;
+  /**
+   * A second proxy over the same rings and servers that authenticates through Keystone
+   * (authtoken + keystoneauth instead of tempauth); `port` is where it listens, so the object-store
+   * endpoint can be registered in Keystone's catalog before it starts. Stopped with stop().
+   */
+  startKeystoneProxy(options: KeystoneProxyOptions): Promise<string>;
   /** Stops the proxy alone (the backend "goes away"); startProxy brings it back on the same port. */
   stopProxy(): Promise<void>;
   startProxy(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface KeystoneProxyOptions {
+  port: number;
+  /** Keystone's base URL (http://127.0.0.1:PORT). */
+  keystoneUrl: string;
+  /** The service user authtoken validates tokens with (admin of the admin project, Default domain). */
+  serviceUser: string;
+  servicePassword: string;
+  serviceProject: string;
 }
 
 export interface SwiftAioOptions {
@@ -69,7 +86,39 @@ use = egg:swift#${kind}
 `;
 }
 
-function proxyConf(dir: string, port: number, memcachePort: number, logPort: number, tokenLife: number): string {
+const TEMPAUTH_AUTH = { pipeline: 'tempauth', filters: (tokenLife: number): string => `[filter:tempauth]
+use = egg:swift#tempauth
+token_life = ${tokenLife}
+user_demo_swift = secretkey .admin
+user_other_user = otherkey .admin
+` };
+
+// token_cache_time = -1: every request is validated by Keystone, so a revoked token is refused at
+// once (the re-auth test needs that); the default caches a validation for 5 minutes.
+function keystoneAuthFilters(k: KeystoneProxyOptions, memcachePort: number): string {
+  return `[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = ${k.keystoneUrl}/v3
+auth_url = ${k.keystoneUrl}
+auth_type = password
+username = ${k.serviceUser}
+password = ${k.servicePassword}
+project_name = ${k.serviceProject}
+user_domain_id = default
+project_domain_id = default
+delay_auth_decision = True
+memcached_servers = 127.0.0.1:${memcachePort}
+token_cache_time = -1
+service_token_roles_required = False
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, swiftoperator
+reseller_prefix = AUTH_
+`;
+}
+
+function proxyConf(dir: string, port: number, memcachePort: number, logPort: number, auth: { pipeline: string; filters: string }): string {
   return `[DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = ${port}
@@ -80,19 +129,14 @@ log_udp_port = ${logPort}
 log_level = WARNING
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl tempauth copy slo dlo proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl ${auth.pipeline} copy slo dlo proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
 allow_account_management = true
 
-[filter:tempauth]
-use = egg:swift#tempauth
-token_life = ${tokenLife}
-user_demo_swift = secretkey .admin
-user_other_user = otherkey .admin
-
+${auth.filters}
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:${memcachePort}
@@ -166,7 +210,8 @@ export async function startSwiftAio(options: SwiftAioOptions = {}): Promise<Swif
       await buildRing(dir, kind, ports[kind]);
       await writeFile(join(dir, `${kind}-server.conf`), serverConf(kind, dir, ports[kind], logPort!));
     }
-    await writeFile(join(dir, 'proxy-server.conf'), proxyConf(dir, proxyPort!, memcachePort!, logPort!, options.tokenLifeSeconds ?? 86400));
+    const tempauth = { pipeline: TEMPAUTH_AUTH.pipeline, filters: TEMPAUTH_AUTH.filters(options.tokenLifeSeconds ?? 86400) };
+    await writeFile(join(dir, 'proxy-server.conf'), proxyConf(dir, proxyPort!, memcachePort!, logPort!, tempauth));
 
     servers.push(
       await spawnServer({
@@ -202,12 +247,27 @@ export async function startSwiftAio(options: SwiftAioOptions = {}): Promise<Swif
     };
     await startProxy();
     const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    const startKeystoneProxy = async (k: KeystoneProxyOptions): Promise<string> => {
+      const conf = join(dir, `proxy-keystone-${k.port}.conf`);
+      await writeFile(conf, proxyConf(dir, k.port, memcachePort!, logPort!, { pipeline: 'authtoken keystoneauth', filters: keystoneAuthFilters(k, memcachePort!) }));
+      const server = await spawnServer({
+        name: 'swift-proxy-server (keystone)',
+        command: requireExecutable('swift-proxy-server'),
+        args: [conf],
+        ready: /(?:)/,
+        detached: true,
+      });
+      servers.push(server);
+      await waitForHttp(`http://127.0.0.1:${k.port}/healthcheck`, { timeoutMs: 30_000, accept: (s) => s === 200, isDead: () => server.exited() });
+      return `http://127.0.0.1:${k.port}`;
+    };
     return {
       authUrl: `${proxyUrl}/auth/v1.0`,
       username: 'demo:swift',
       password: 'secretkey',
       otherUser: { username: 'other:user', password: 'otherkey' },
       proxyUrl,
+      startKeystoneProxy,
       async stopProxy() {
         await proxy?.stop();
         proxy = undefined;
