@@ -9,6 +9,8 @@
 //      Without /etc/docker/certs.d/ip6-localhost:PORT/ca.crt login fails with
 //      `x509: certificate signed by unknown authority`; with the CA installed there, login, push,
 //      pull and logout work. Only that HOST:PORT directory is created, and it is removed after.
+//   3. push, a second tag of the same layers, rmi and pull with regate storing into a real
+//      OpenStack Swift and a real Ceph RGW (1 MiB segments, the smallest allowed).
 //
 // The registry is whatever `startTarget` starts: regate through TLS + auth (startDistributionTarget
 // runs the same tests against CNCF Distribution 2.8.2, the reference they were first proven on).
@@ -17,6 +19,8 @@ import assert from 'node:assert/strict';
 import { importBusyboxImage, imageId, installDockerCa, startDockerd, type DockerEngine } from '../support/dockerd.js';
 import { describeResult, ensureIp6Localhost, processesMentioning } from '../support/host-tools.js';
 import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
+import { startSwiftAio } from '../support/swift-aio.js';
+import { startCephRgw } from '../support/ceph-rgw.js';
 
 const startTarget = startRegateTarget;
 
@@ -185,3 +189,49 @@ describe('docker client with the CA genuinely verified (ip6-localhost, /etc/dock
     trust = undefined;
   });
 });
+
+const OBJECT_STORES = [
+  { name: 'OpenStack Swift', start: startSwiftAio },
+  { name: 'Ceph RGW', start: startCephRgw },
+];
+
+for (const store of OBJECT_STORES) {
+  describe(`docker client against regate storing into ${store.name}`, () => {
+    let backend: Awaited<ReturnType<typeof store.start>> | undefined;
+    let target: TlsAuthTarget;
+    const repo = 'e2e/docker/object-store';
+
+    before(async () => {
+      backend = await store.start();
+      const swift = { authurl: backend.authUrl, username: backend.username, password: backend.password, container: 'docker-e2e', chunksize: 1048576 };
+      target = await startRegateTarget({ users: [ALICE], storage: { swift } });
+    });
+
+    after(async () => {
+      await target?.stop();
+      await backend?.stop();
+    });
+
+    it('login, push, rmi, pull gives back the same image; a second tag of the same layers', async () => {
+      const ref = `${target.host}/${repo}:v1`;
+      const id = await importBusyboxImage(docker(), ref, `docker-client/${store.name}/${Date.now()}`);
+      const loggedIn = await login(target.host, ALICE);
+      assert.equal(loggedIn.code, 0, describeResult(loggedIn));
+      const digest = pushedDigest((await docker().dockerChecked(['push', ref])).stdout.toString('utf8'));
+      await assertInRegistry(target, repo, 'v1', digest);
+
+      // The same layers under another tag: docker finds them there and pushes no byte again.
+      const second = `${target.host}/${repo}:v2`;
+      await docker().dockerChecked(['tag', ref, second]);
+      const again = (await docker().dockerChecked(['push', second])).stdout.toString('utf8');
+      assert.match(again, /Layer already exists/);
+      assert.equal(pushedDigest(again), digest);
+
+      await docker().dockerChecked(['rmi', ref, second]);
+      const pull = await docker().dockerChecked(['pull', second]);
+      assert.match(pull.stdout.toString('utf8'), new RegExp(`Digest: ${digest}`));
+      assert.equal(await imageId(docker(), second), id, 'the pulled image differs from the pushed one');
+      await docker().dockerChecked(['logout', target.host]);
+    });
+  });
+}

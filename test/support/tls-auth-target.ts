@@ -45,6 +45,8 @@ export interface TlsAuthTargetOptions {
   /** Basic auth realm; "regate-test" by default. */
   realm?: string;
   timeoutMs?: number;
+  /** The storage section (regate only); a filesystem root in the target's temp dir by default. */
+  storage?: Record<string, unknown>;
 }
 
 export interface TlsAuthTarget {
@@ -202,7 +204,7 @@ export async function startDistributionTarget(options: TlsAuthTargetOptions): Pr
         stringifyYaml({
           version: 0.1,
           log: { level: 'info', formatter: 'text', accesslog: { disabled: false } },
-          storage: { filesystem: { rootdirectory: join(tmp.path, 'root') }, delete: { enabled: true } },
+          storage: { ...(options.storage ?? { filesystem: { rootdirectory: join(tmp.path, 'root') } }), delete: { enabled: true } },
           http: { addr: hostPort(bind, port), secret: 'regate-e2e-test-secret', tls: { certificate: certs.certFile, key: certs.keyFile } },
           auth: { htpasswd: { realm, path: htpasswdPath } },
         }),
@@ -261,7 +263,7 @@ export async function startRegateTarget(options: TlsAuthTargetOptions & { tls?: 
       stringifyYaml({
         version: 0.1,
         log: { level: 'info', formatter: 'text' },
-        storage: { filesystem: { rootdirectory: join(tmp.path, 'root') }, delete: { enabled: true } },
+        storage: { ...(options.storage ?? { filesystem: { rootdirectory: join(tmp.path, 'root') } }), delete: { enabled: true } },
         http: { addr: hostPort(bind, 0), ...tlsConfig.http },
         auth: { htpasswd: { realm, path: htpasswdPath } },
         regate: tlsConfig.regate,
