@@ -13,6 +13,8 @@ export interface StorageConfig {
   /** storage.swift, validated (driver `swift` only). */
   swift?: SwiftOptions;
   deleteEnabled: boolean;
+  /** false when storage.redirect.disable is true: blobs are then always served by regate itself. */
+  redirect: boolean;
   /** storage.maintenance.readonly.enabled: every write method answers 405 UNSUPPORTED. */
   readOnly: boolean;
   /** storage.maintenance.uploadpurging (Distribution's defaults: on, 168h, every 24h). */

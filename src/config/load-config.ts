@@ -87,8 +87,8 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (log.fields !== undefined && !isObject(log.fields)) fail('log.fields', 'must be a mapping');
 
   const storage = validateStorage(raw.storage, fail, baseDir);
-  if (storage.swift && (storage.swift.secretKey || storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
-    warnings.push('storage.swift: secretkey/tempurl* are read, but regate serves blobs itself and never redirects to a TempURL');
+  if (storage.swift && !storage.swift.secretKey && (storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
+    warnings.push('storage.swift: tempurlcontainerkey/tempurlmethods have no effect without secretkey (no TempURL redirects)');
   }
   const http = validateHttp(raw.http, fail, baseDir, warnings);
 
@@ -271,9 +271,17 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
     if (enabled !== undefined && typeof enabled !== 'boolean') fail('storage.delete.enabled', 'must be true or false');
     deleteEnabled = enabled === true;
   }
-  const extra = Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'delete' && STORAGE_SECTIONS.has(k)));
+  let redirect = true;
+  if (value.redirect !== undefined && value.redirect !== null) {
+    if (!isObject(value.redirect)) fail('storage.redirect', 'must be a mapping');
+    const r = value.redirect as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (key !== 'disable') fail(`storage.redirect.${key}`, 'is not a known key (storage.redirect takes disable)');
+    if (r.disable !== undefined && typeof r.disable !== 'boolean') fail('storage.redirect.disable', 'must be true or false');
+    redirect = r.disable !== true;
+  }
+  const extra = Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'delete' && k !== 'redirect' && STORAGE_SECTIONS.has(k)));
   const { readOnly, uploadPurging } = validateMaintenance(value.maintenance, fail);
-  const storage: StorageConfig = { driver, parameters, deleteEnabled, readOnly, uploadPurging, extra };
+  const storage: StorageConfig = { driver, parameters, deleteEnabled, redirect, readOnly, uploadPurging, extra };
   if (swift) storage.swift = swift;
   return storage;
 }

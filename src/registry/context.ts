@@ -8,6 +8,11 @@ import type { TagStore } from '../storage/tag-store.js';
 import type { RegistryCatalog } from '../storage/registry-storage.js';
 import type { ReferrerIndex } from './referrer-index.js';
 
+/** Where handlers report what the client is not told (a failed redirect that fell back). */
+export interface HandlerLogger {
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
 export interface RegistrySettings {
   /** Largest manifest accepted on PUT, in bytes. */
   manifestMaxBytes: number;
@@ -17,6 +22,8 @@ export interface RegistrySettings {
   deleteEnabled: boolean;
   /** Serve reads only (storage.maintenance.readonly.enabled). */
   readOnly: boolean;
+  /** Blob GETs may answer 307 to a URL the driver gives (storage.redirect, Swift TempURLs). */
+  redirect: boolean;
   /** Most entries one catalog page returns. */
   catalogMaxEntries: number;
 }
@@ -38,6 +45,7 @@ export interface RequestContext {
   query: URLSearchParams;
   stores: RegistryStores;
   settings: RegistrySettings;
+  logger?: HandlerLogger;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

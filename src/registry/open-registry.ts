@@ -21,7 +21,7 @@ export function openRegistry(
 ): RunningRegistry {
   const driver = createDriver(storage);
   const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly }, logger, health);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect }, logger, health);
   const purging = storage.uploadPurging;
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   health?.start();

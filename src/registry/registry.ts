@@ -20,6 +20,7 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   blobMaxBytes: 0,
   deleteEnabled: false,
   readOnly: false,
+  redirect: false,
   catalogMaxEntries: 1000,
 };
 
@@ -66,7 +67,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
           headers: { Allow: allowed },
         });
       }
-      const ctx: RequestContext = { req, res, params, query, stores, settings: full };
+      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger };
       await method.handler(ctx);
     } catch (err) {
       writeError(req, res, toRegistryError(err, params), logger);

@@ -124,6 +124,15 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
       return call('pipeTo', path, () => inner.pipeTo(path, sink, options));
     },
 
+    ...(inner.redirectUrl
+      ? {
+          async redirectUrl(path: string, method: 'GET') {
+            checkPath(path);
+            return call('redirectUrl', path, () => inner.redirectUrl!(path, method));
+          },
+        }
+      : {}),
+
     async writer(path, append) {
       checkPath(path);
       const w = await call('writer', path, () => inner.writer(path, append));

@@ -32,6 +32,11 @@ export class BlobStore {
     await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length });
   }
 
+  /** A URL the client may GET the blob from directly, when the driver offers one for it. */
+  async redirectUrl(digest: DigestParts): Promise<string | undefined> {
+    return this.driver.redirectUrl?.(pathFor({ kind: 'blobData', digest }), 'GET');
+  }
+
   async getContent(digest: DigestParts): Promise<Buffer> {
     return this.driver.getContent(pathFor({ kind: 'blobData', digest }));
   }

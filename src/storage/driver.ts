@@ -68,6 +68,12 @@ export interface StorageDriver {
    * return 'skip' on a directory to not descend into it.
    */
   walk(path: string, visit: (info: FileInfo) => Promise<void | 'skip'> | void | 'skip'): Promise<void>;
+  /**
+   * A URL the client may fetch the object from directly (Distribution's URLFor: a Swift TempURL),
+   * or undefined when the driver serves it itself (not configured, or a large object that the
+   * backend would serve through a rate-limited manifest). PathNotFoundError when it does not exist.
+   */
+  redirectUrl?(path: string, method: 'GET'): Promise<string | undefined>;
 }
 
 /** The closed set of typed errors a driver raises; anything else is a DriverError. */

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createRegistry } from '../../src/registry/registry.js';
+import { createRegistry, type RegistryLogger } from '../../src/registry/registry.js';
 import type { RegistrySettings } from '../../src/registry/context.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
@@ -101,8 +101,8 @@ after(async () => {
   await (await swiftStarting?.catch(() => undefined))?.stop();
 });
 
-async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>): Promise<Server> {
-  const registry = createRegistry(driver, settings);
+async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger): Promise<Server> {
+  const registry = createRegistry(driver, settings, logger);
   const server = createServer((req, res) => void registry.handle(req, res));
   answerClientErrors(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,9 +116,9 @@ async function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startTestRegistry(factory: DriverFactory, settings: Partial<RegistrySettings> = {}): Promise<TestRegistry> {
+export async function startTestRegistry(factory: DriverFactory, settings: Partial<RegistrySettings> = {}, logger?: RegistryLogger): Promise<TestRegistry> {
   const { driver, cleanup } = await factory.make();
-  let server = await listen(driver, settings);
+  let server = await listen(driver, settings, logger);
   const port = (): number => (server.address() as AddressInfo).port;
   const self: TestRegistry = {
     get url() {
@@ -128,7 +128,7 @@ export async function startTestRegistry(factory: DriverFactory, settings: Partia
     request: (method, path, options = {}) => rawRequest(port(), method, path, options),
     async restart() {
       await closeServer(server);
-      server = await listen(driver, settings);
+      server = await listen(driver, settings, logger);
     },
     async close() {
       await closeServer(server);

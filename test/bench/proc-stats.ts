@@ -1,6 +1,6 @@
 // Memory and CPU of a process from /proc: a poller samples VmRSS (~every 50 ms) to find a phase's
 // peak, VmHWM is the kernel's own lifetime peak (a cross-check), and utime+stime give CPU seconds.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -73,4 +73,27 @@ export class RssSampler {
     const cpu = (cpuSeconds(this.pid) ?? this.#cpuStart) - this.#cpuStart;
     return { peakRssBytes: this.#peak, samples: this.#samples, cpuSeconds: cpu };
   }
+}
+
+/** CPU seconds used so far by every live process whose command line matches `pattern`. */
+export function cpuOfMatching(pattern: RegExp): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (pattern.test(cmdline)) total += cpuSeconds(Number(entry)) ?? 0;
+  }
+  return total;
+}
+
+/** CPU seconds of this process's children that have been waited for (e.g. finished curls). */
+export function waitedChildrenCpuSeconds(): number {
+  const rest = readFileSync('/proc/self/stat', 'utf8');
+  const fields = rest.slice(rest.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }

@@ -5,7 +5,8 @@
 //   regate         POST, curl -T PATCH, PUT ?digest= (20 MiB segments, the default); GET
 //   Distribution   the same through its swift driver (20 MiB segments, DLO, reads through the manifest)
 // Scenarios: one 1 GiB layer, then 8 concurrent 128 MiB layers (BENCH_QUICK=1: 256 MiB and 8×32
-// MiB). Each pull is hashed (outside the timing) to prove the bytes came back. The registry's peak
+// MiB; BENCH_SCENARIO=one or many runs one of them). Every pull, raw ones included, is hashed by
+// this process as it arrives, to prove the bytes came back: the same client work on every row. The registry's peak
 // RSS is sampled every 50 ms. Prints a table with ratios to raw Swift and the issue's targets.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 import { startDistribution, startRegate, type RegistryHandle } from '../support/processes.js';
 import { regateConfigYaml } from '../support/processes.js';
 import { pullDigest, startUpload, uploadAndCommit } from './curl.js';
-import { RssSampler } from './proc-stats.js';
+import { cpuOfMatching, RssSampler, waitedChildrenCpuSeconds } from './proc-stats.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -34,6 +35,22 @@ interface Result {
   pushMBs: number;
   pullMBs: number;
   peakRssMiB?: number;
+  /** CPU seconds during the push: the registry (none for raw), Swift's servers, the curl clients. */
+  pushCpu: { registry: number; swift: number; clients: number };
+}
+
+const SWIFT_SERVERS = /swift-(proxy|object|container|account)-server/;
+
+/** Measures the CPU that `run` costs each party; `registryPid` may be undefined (raw Swift). */
+async function cpuDuring(registryPid: number | undefined, run: () => Promise<number>): Promise<{ seconds: number; cpu: Result['pushCpu'] }> {
+  const registry = registryPid === undefined ? undefined : new RssSampler(registryPid);
+  const swift = cpuOfMatching(SWIFT_SERVERS);
+  const clients = waitedChildrenCpuSeconds();
+  const seconds = await run();
+  return {
+    seconds,
+    cpu: { registry: registry?.stop().cpuSeconds ?? 0, swift: cpuOfMatching(SWIFT_SERVERS) - swift, clients: waitedChildrenCpuSeconds() - clients },
+  };
 }
 
 async function makeLayer(dir: string, name: string, size: number): Promise<Layer> {
@@ -80,15 +97,16 @@ async function rawSwift(swift: SwiftAio, scenario: string, layers: Layer[]): Pro
   const container = `${storageUrl}/raw-${scenario.replace(/[^a-z0-9]/gi, '')}`;
   await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${token}`, container]);
   const total = layers.reduce((a, l) => a + l.size, 0);
-  const push = await timedAll(layers, async (l, i) => {
+  const { seconds: push, cpu } = await cpuDuring(undefined, () => timedAll(layers, async (l, i) => {
     const r = await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-T', l.file, `${container}/obj-${i}`]);
     if (r.code !== 0) throw new Error(`raw PUT: ${r.stderr} ${r.stdout}`);
+  }));
+  // The same client work as the registry pulls: curl's output hashed by this process.
+  const pull = await timedAll(layers, async (l, i) => {
+    const got = await pullDigest(`${container}/obj-${i}`, ['-H', `X-Auth-Token: ${token}`]);
+    if (got.digest !== l.digest) throw new Error(`raw GET obj-${i}: ${got.digest} for ${l.digest}`);
   });
-  const pull = await timedAll(layers, async (_l, i) => {
-    const r = await curl(['-o', '/dev/null', '-H', `X-Auth-Token: ${token}`, `${container}/obj-${i}`]);
-    if (r.code !== 0) throw new Error(`raw GET: ${r.stderr}`);
-  });
-  return { who: 'raw Swift (curl)', scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull };
+  return { who: 'raw Swift (curl)', scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull, pushCpu: cpu };
 }
 
 async function throughRegistry(who: string, registry: RegistryHandle, scenario: string, layers: Layer[]): Promise<Result> {
@@ -96,9 +114,9 @@ async function throughRegistry(who: string, registry: RegistryHandle, scenario: 
   const repo = (i: number): string => `bench/${scenario.replace(/[^a-z0-9]/gi, '').toLowerCase()}-${i}`;
   const sampler = new RssSampler(registry.pid);
   const uploads = await Promise.all(layers.map((_, i) => startUpload(registry.url, repo(i))));
-  const push = await timedAll(layers, async (l, i) => {
+  const { seconds: push, cpu } = await cpuDuring(registry.pid, () => timedAll(layers, async (l, i) => {
     await uploadAndCommit(registry.url, repo(i), uploads[i]!, l.file, l.size, l.digest);
-  });
+  }));
   const urls = layers.map((l, i) => `${registry.url}/v2/${repo(i)}/blobs/${l.digest}`);
   const start = performance.now();
   const pulled = await Promise.all(urls.map((u) => pullDigest(u)));
@@ -107,7 +125,7 @@ async function throughRegistry(who: string, registry: RegistryHandle, scenario: 
   pulled.forEach((p, i) => {
     if (p.digest !== layers[i]!.digest) throw new Error(`${who}: pulled ${p.digest} for ${layers[i]!.digest}`);
   });
-  return { who, scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull, peakRssMiB: stats.peakRssBytes / MiB };
+  return { who, scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull, peakRssMiB: stats.peakRssBytes / MiB, pushCpu: cpu };
 }
 
 function format(results: Result[]): string {
@@ -122,6 +140,11 @@ function format(results: Result[]): string {
         `${pad(scenario, 14)}${pad(r.who, 30)}${pad(r.pushMBs.toFixed(0), 11)}${pad((r.pushMBs / raw.pushMBs).toFixed(2), 7)}${pad(r.pullMBs.toFixed(0), 11)}${pad((r.pullMBs / raw.pullMBs).toFixed(2), 7)}${r.peakRssMiB === undefined ? '' : `${r.peakRssMiB.toFixed(0)} MiB`}`,
       );
     }
+  }
+  lines.push('');
+  lines.push('CPU seconds during each push (2 cores shared by all):');
+  for (const r of results) {
+    lines.push(`${pad(r.scenario, 14)}${pad(r.who, 30)}registry ${r.pushCpu.registry.toFixed(2).padStart(6)}   Swift servers ${r.pushCpu.swift.toFixed(2).padStart(6)}   curl ${r.pushCpu.clients.toFixed(2).padStart(6)}`);
   }
   lines.push('targets (issue 9): regate push ≥ 0.8× raw, pull ≥ 0.7× raw, regate peak RSS ≤ 160 MiB');
   return lines.join('\n');
@@ -141,7 +164,9 @@ export async function runSwiftBench(): Promise<void> {
     swift = await startSwiftAio();
     const section = { authurl: swift.authUrl, username: swift.username, password: swift.password };
     const results: Result[] = [];
-    for (const [scenario, layers] of [[quick ? '1×256MiB' : '1×1GiB', big], [quick ? '8×32MiB' : '8×128MiB', many]] as const) {
+    const only = process.env.BENCH_SCENARIO;
+    const scenarios = ([['one', quick ? '1×256MiB' : '1×1GiB', big], ['many', quick ? '8×32MiB' : '8×128MiB', many]] as const).filter(([key]) => !only || only === key);
+    for (const [, scenario, layers] of scenarios) {
       process.stderr.write(`bench swift: ${scenario} raw…\n`);
       results.push(await rawSwift(swift, scenario, [...layers]));
       process.stderr.write(`bench swift: ${scenario} regate…\n`);

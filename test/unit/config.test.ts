@@ -128,6 +128,12 @@ test('env overrides apply to a loaded file', () => {
   }
 });
 
+test('storage.redirect.disable: redirects are on unless disabled (they need a driver that offers them)', () => {
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {} } }, 't', '/').storage.redirect, true);
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: true } } }, 't', '/').storage.redirect, false);
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: false } } }, 't', '/').storage.redirect, true);
+});
+
 const bad: Array<[object, string]> = [
   [{ storage: { inmemory: {} } }, 'version'],
   [{ version: '0.2', storage: { inmemory: {} } }, 'version'],
@@ -145,6 +151,8 @@ const bad: Array<[object, string]> = [
   [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', endpointtype: 'private' } } }, 'storage.swift.endpointtype'],
   [{ version: '0.1', storage: { swift: { authurl: 'http://x', username: 'u', password: 'p', container: 'c', insecureskipverify: 'yes' } } }, 'storage.swift.insecureskipverify'],
   [{ version: '0.1', storage: { inmemory: {}, delete: { enabled: 'yes' } } }, 'storage.delete.enabled'],
+  [{ version: '0.1', storage: { inmemory: {}, redirect: { disable: 'yes' } } }, 'storage.redirect.disable'],
+  [{ version: '0.1', storage: { inmemory: {}, redirect: { disabled: true } } }, 'storage.redirect.disabled'],
   [{ version: '0.1', storage: { inmemory: {} }, http: { addr: 'nonsense' } }, 'http.addr'],
   [{ version: '0.1', storage: { inmemory: {} }, http: { addr: ':70000' } }, 'http.addr'],
   [{ version: '0.1', storage: { inmemory: {} }, log: { level: 'loud' } }, 'log.level'],

@@ -19,6 +19,10 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     'Cache-Control': 'max-age=31536000',
   };
   if (req.headers['if-none-match'] === etag) return send(req, res, 304, common);
+  if (req.method === 'GET' && ctx.settings.redirect) {
+    const location = await redirectFor(ctx, digest);
+    if (location) return send(req, res, 307, { 'Docker-Content-Digest': digest.toString(), Location: location });
+  }
 
   const range = parseRange(req.headers.range, blob.size);
   if (range.kind === 'unsatisfiable') {
@@ -42,6 +46,16 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     throw err;
   }
   res.end();
+}
+
+/** The driver's direct URL for the blob; a failure to make one falls back to serving it here. */
+async function redirectFor(ctx: RequestContext, digest: Digest): Promise<string | undefined> {
+  try {
+    return await ctx.stores.blobs.redirectUrl(digest);
+  } catch (err) {
+    ctx.logger?.warn('blob redirect failed; serving the blob directly', { digest: digest.toString(), error: (err as Error).message });
+    return undefined;
+  }
 }
 
 export async function deleteBlob(ctx: RequestContext): Promise<void> {

@@ -20,6 +20,7 @@ import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, 
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftWriter } from './swift-writer.js';
+import { TempUrlSigner } from '../../swift/temp-url.js';
 
 /** Metadata on a manifest whose segments now belong to another manifest (see move). */
 const HANDED_OVER_META = 'regate-handed-over';
@@ -39,9 +40,15 @@ export class SwiftDriver implements StorageDriver {
   readonly #files: string;
   readonly #root: string;
   #bulkDelete: boolean | undefined;
+  /** Set when `secretkey` is configured: GETs of plain objects may be redirected to a TempURL. */
+  readonly #tempUrl: { signer: TempUrlSigner; methods: readonly string[] } | undefined;
 
   constructor(options: SwiftOptions, client?: SwiftClient) {
     this.client = client ?? new SwiftClient(options);
+    if (options.secretKey) {
+      const methods = options.tempUrlMethods.length > 0 ? options.tempUrlMethods : ['GET'];
+      this.#tempUrl = { signer: new TempUrlSigner(this.client, options.secretKey, options.tempUrlContainerKey, joinName(options.prefix, 'regate-tempurl-probe')), methods };
+    }
     this.#root = options.prefix;
     this.#files = joinName(options.prefix, 'files');
   }
@@ -87,6 +94,16 @@ export class SwiftDriver implements StorageDriver {
   async #isDir(path: string): Promise<boolean> {
     const page = await this.client.listPage({ prefix: `${this.#object(path)}/`, limit: 1 });
     return page.length > 0;
+  }
+
+  async redirectUrl(path: string, method: 'GET'): Promise<string | undefined> {
+    if (!this.#tempUrl || !this.#tempUrl.methods.includes(method)) return undefined;
+    const r = await this.#resolve(path);
+    if (!r) throw new PathNotFoundError(this.name, path);
+    // A large object would be served through its manifest, which Swift rate-limits: regate reads
+    // those segment by segment itself.
+    if (r.kind !== 'plain') return undefined;
+    return this.#tempUrl.signer.sign(this.#object(path), method);
   }
 
   async getContent(path: string): Promise<Buffer> {
