@@ -18,7 +18,7 @@ import { freePort, makeTempDir, regateConfigYaml, skopeo, startRegate } from '..
 import { buildOciImage } from '../support/image-builder.js';
 import { pullAndCompare } from '../support/pull-compare.js';
 
-const TOKEN_LIFE_SECONDS = Number(process.env.KS_LIFE ?? 20);
+const TOKEN_LIFE_SECONDS = 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let swift: SwiftAio;
