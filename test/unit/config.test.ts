@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, validateConfig } from '../../src/config/load-c
 import { applyEnvOverrides } from '../../src/config/env-overrides.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const seeds = resolve(here, '../../../../shared/seeds/configs');
+// dist/test/unit → test/fixtures/seeds (copies of the seeds' configs: a bare clone must pass).
+const seeds = resolve(here, '../../../test/fixtures/seeds');
 
 test('no file: embedded defaults (filesystem under ./data; secure by default: TLS + auth on :5000)', () => {
   const c = loadConfig(undefined, {});
