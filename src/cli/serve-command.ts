@@ -45,7 +45,7 @@ export function registerServeCommand(program: Command): void {
         addr: config.http.addr,
         tls: config.regate.tls.mode,
         auth: config.auth?.htpasswd ? 'htpasswd' : 'none',
-        storage: config.storage.driver,
+        ...(config.upstream ? { upstream: config.upstream.url } : { storage: config.storage!.driver }),
       });
       const stop = (signal: string): void => {
         logger.info(`received ${signal}, shutting down`);

@@ -23,6 +23,21 @@ export interface StorageConfig {
   extra: Record<string, unknown>;
 }
 
+/** regate.upstream: forward /v2/ to an existing registry instead of serving it from storage. */
+export interface UpstreamConfig {
+  /** The upstream's origin, e.g. http://127.0.0.1:5001. */
+  url: string;
+  /** Forward the client's Authorization header (default: stripped, as seed 004's nginx did). */
+  passAuthorization: boolean;
+  /** The gateway's own Basic credentials for the upstream. */
+  credentials?: { username: string; password: string };
+  /** A request on which the upstream sends nothing for this long is cut (seed 004: 900 s). */
+  idleTimeoutMs: number;
+  /** Keep-alive pool size towards the upstream. */
+  maxSockets: number;
+  insecureSkipVerify: boolean;
+}
+
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
 export interface HttpConfig {
@@ -46,7 +61,10 @@ export interface RegateConfig {
   version: string;
   /** accessLog: false when Distribution's `log.accesslog.disabled: true`. */
   log: { level: LogLevel; formatter: LogFormatter; fields: Record<string, unknown>; accessLog: boolean };
-  storage: StorageConfig;
+  /** The embedded registry's storage; absent in upstream mode. */
+  storage?: StorageConfig;
+  /** Upstream mode: the registry behind the gateway. */
+  upstream?: UpstreamConfig;
   http: HttpConfig;
   auth?: { htpasswd?: { realm: string; path: string } };
   health?: Record<string, unknown>;

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js';
 import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
+import { parseUpstream } from './upstream-config.js';
 import { parseSwiftParameters } from './swift-config.js';
 
 export class ConfigError extends Error {
@@ -36,7 +37,7 @@ export const DEFAULT_RAW_CONFIG: RawConfig = {
 /** Paths answered 200 without auth when regate.ping is not configured (seed 004's nginx, plus `/`). */
 export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
 
-const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth']);
+const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream']);
 const KNOWN_TOP = new Set(['version', 'log', 'loglevel', 'storage', 'http', 'auth', 'health', 'notifications', 'redis', 'middleware', 'reporting', 'proxy', 'compatibility', 'validation', 'policy', 'regate']);
 const DRIVERS: readonly StorageDriverName[] = ['filesystem', 'inmemory', 'swift'];
 const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
@@ -86,8 +87,13 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (!LOG_FORMATTERS.includes(formatter)) fail('log.formatter', `must be one of ${LOG_FORMATTERS.join(', ')}`);
   if (log.fields !== undefined && !isObject(log.fields)) fail('log.fields', 'must be a mapping');
 
-  const storage = validateStorage(raw.storage, fail, baseDir);
-  if (storage.swift && !storage.swift.secretKey && (storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
+  const ownSection = isObject(raw.regate) ? raw.regate : {};
+  const upstream = parseUpstream(ownSection.upstream, fail, (value, key) => duration(value, key, fail));
+  if (upstream && raw.storage !== undefined && raw.storage !== null) {
+    fail('storage', 'is not used in upstream mode (regate.upstream.url): the registry behind regate keeps the data; remove one of the two');
+  }
+  const storage = upstream ? undefined : validateStorage(raw.storage, fail, baseDir);
+  if (storage?.swift && !storage.swift.secretKey && (storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
     warnings.push('storage.swift: tempurlcontainerkey/tempurlmethods have no effect without secretkey (no TempURL redirects)');
   }
   const http = validateHttp(raw.http, fail, baseDir, warnings);
@@ -142,7 +148,8 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   const config: RegateConfig = {
     version,
     log: { level, formatter, fields: isObject(log.fields) ? log.fields : {}, accessLog: !accessLogDisabled(log.accesslog, fail) },
-    storage,
+    ...(storage ? { storage } : {}),
+    ...(upstream ? { upstream } : {}),
     http,
     regate: {
       manifestMaxBytes,
@@ -158,7 +165,8 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (auth) config.auth = auth;
   if (isObject(raw.health)) config.health = raw.health;
   const storageHealth = validateStorageHealth(raw.health, fail);
-  if (storageHealth) config.storageHealth = storageHealth;
+  if (storageHealth && upstream) warnings.push('health.storagedriver has no effect in upstream mode (there is no storage driver here)');
+  else if (storageHealth) config.storageHealth = storageHealth;
   return config;
 }
 

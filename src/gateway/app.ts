@@ -10,7 +10,9 @@
 //                                     transfer codings → 501
 //   6. Basic auth                     htpasswd via passport (401 UNAUTHORIZED / 429 TOOMANYREQUESTS);
 //                                     skipped only when the config has no auth section
-//   7. the embedded registry          /v2/… handled in-process; the body is untouched until here
+//   7. the registry                   /v2/… handled in-process by the embedded registry, or sent on
+//                                     to the upstream one (upstream.ts, regate.upstream); the body
+//                                     is untouched until here
 //   8. error envelope                 anything else → 404 in the spec's envelope; errors → 500
 //
 // Nothing here reads, buffers or parses a request body: no body parser is ever mounted.
@@ -52,7 +54,7 @@ function noAuth(): RequestHandler {
   return (_req, _res, next) => next();
 }
 
-function embeddedRegistry(registry: Pick<Registry, 'handle'>): RequestHandler {
+function registryStep(registry: Pick<Registry, 'handle'>): RequestHandler {
   return (req, res, next) => {
     const path = rawPath(req);
     if (path !== '/v2' && !path.startsWith('/v2/')) return next();
@@ -103,7 +105,7 @@ export function createApp(options: GatewayOptions): Express {
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
   app.use(chunkedUploads()); // 5
   app.use(auth); // 6
-  app.use(embeddedRegistry(registry)); // 7
+  app.use(registryStep(registry)); // 7
   app.use(notFound()); // 8
   app.use(errorEnvelope(logger.child({ component: 'gateway' })));
   return app;

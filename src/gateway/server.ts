@@ -1,4 +1,5 @@
-// Starts regate: the storage driver, the embedded registry, the htpasswd store and the gateway app
+// Starts regate: the storage driver and the embedded registry (or, in upstream mode, the proxy to
+// the registry behind it), the htpasswd store and the gateway app
 // (app.ts), behind an HTTPS listener (or plain HTTP when the config asks for it), and stops it all.
 //
 // Timeouts: no limit on a request as a whole (requestTimeout 0), so a multi-gigabyte layer is never
@@ -17,6 +18,7 @@ import { openRegistry } from '../registry/open-registry.js';
 import { HtpasswdStore } from '../auth/htpasswd-store.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { createApp } from './app.js';
+import { openUpstream } from './upstream.js';
 import { answerClientErrors } from './client-error.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
@@ -91,12 +93,15 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await users.start();
   }
 
-  const registry = openRegistry(
-    config.storage,
-    { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
-    logger.child({ component: 'registry' }),
-    config.storageHealth,
-  );
+  // The registry behind the front door: the embedded one over storage, or one upstream.
+  const registry = config.upstream
+    ? openUpstream(config.upstream, logger.child({ component: 'upstream' }))
+    : openRegistry(
+        config.storage!,
+        { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
+        logger.child({ component: 'registry' }),
+        config.storageHealth,
+      );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
 
   const timeouts = config.regate.http;

@@ -47,6 +47,8 @@ export interface TlsAuthTargetOptions {
   timeoutMs?: number;
   /** The storage section (regate only); a filesystem root in the target's temp dir by default. */
   storage?: Record<string, unknown>;
+  /** regate.upstream (regate only): upstream mode, no storage section. */
+  upstream?: Record<string, unknown>;
 }
 
 export interface TlsAuthTarget {
@@ -263,10 +265,10 @@ export async function startRegateTarget(options: TlsAuthTargetOptions & { tls?: 
       stringifyYaml({
         version: 0.1,
         log: { level: 'info', formatter: 'text' },
-        storage: { ...(options.storage ?? { filesystem: { rootdirectory: join(tmp.path, 'root') } }), delete: { enabled: true } },
+        ...(options.upstream ? {} : { storage: { ...(options.storage ?? { filesystem: { rootdirectory: join(tmp.path, 'root') } }), delete: { enabled: true } } }),
         http: { addr: hostPort(bind, 0), ...tlsConfig.http },
         auth: { htpasswd: { realm, path: htpasswdPath } },
-        regate: tlsConfig.regate,
+        regate: { ...tlsConfig.regate, ...(options.upstream ? { upstream: options.upstream } : {}) },
       }),
     );
     const server = await spawnServer({

@@ -13,9 +13,9 @@ const seeds = resolve(here, '../../../test/fixtures/seeds');
 
 test('no file: embedded defaults (filesystem under ./data; secure by default: TLS + auth on :5000)', () => {
   const c = loadConfig(undefined, {});
-  assert.equal(c.storage.driver, 'filesystem');
-  assert.equal(c.storage.parameters.rootdirectory, resolve(process.cwd(), 'data'));
-  assert.equal(c.storage.deleteEnabled, false);
+  assert.equal(c.storage!.driver, 'filesystem');
+  assert.equal(c.storage!.parameters.rootdirectory, resolve(process.cwd(), 'data'));
+  assert.equal(c.storage!.deleteEnabled, false);
   assert.equal(c.log.level, 'info');
   assert.equal(c.regate.manifestMaxBytes, 4 * 1024 * 1024);
   assert.equal(c.http.addr, ':5000');
@@ -62,32 +62,32 @@ test('durations (Go style) for the gateway timeouts', () => {
 
 for (const [file, check] of [
   ['001-ceph-swift-config.yml', (c: ReturnType<typeof loadConfig>) => {
-    assert.equal(c.storage.driver, 'swift');
-    assert.equal(c.storage.parameters.username, 'demo:swift');
-    assert.equal(c.storage.swift?.authUrl, 'http://172.16.6.81:7480/auth/v1');
-    assert.equal(c.storage.swift?.username, 'demo:swift');
-    assert.equal(c.storage.swift?.container, 'registry');
-    assert.equal(c.storage.swift?.chunkSize, 20 * 1024 * 1024);
+    assert.equal(c.storage!.driver, 'swift');
+    assert.equal(c.storage!.parameters.username, 'demo:swift');
+    assert.equal(c.storage!.swift?.authUrl, 'http://172.16.6.81:7480/auth/v1');
+    assert.equal(c.storage!.swift?.username, 'demo:swift');
+    assert.equal(c.storage!.swift?.container, 'registry');
+    assert.equal(c.storage!.swift?.chunkSize, 20 * 1024 * 1024);
     assert.equal(c.http.port, 5000);
     assert.equal(c.http.host, '0.0.0.0');
     assert.deepEqual(c.http.headers, { 'X-Content-Type-Options': ['nosniff'] });
     assert.deepEqual(c.log.fields, { service: 'registry' });
   }],
   ['002-openstack-swift-keystone-config.yml', (c: ReturnType<typeof loadConfig>) => {
-    assert.equal(c.storage.parameters.tenant, 'admin');
-    assert.equal(c.storage.swift?.tenant, 'admin');
-    assert.equal(c.storage.swift?.authUrl, 'http://10.0.10.216:5000/v2.0');
-    assert.equal(c.storage.swift?.container, 'docker_registry');
+    assert.equal(c.storage!.parameters.tenant, 'admin');
+    assert.equal(c.storage!.swift?.tenant, 'admin');
+    assert.equal(c.storage!.swift?.authUrl, 'http://10.0.10.216:5000/v2.0');
+    assert.equal(c.storage!.swift?.container, 'docker_registry');
     assert.equal(c.http.host, '');
     assert.equal(c.http.port, 5000);
   }],
   ['003-tls-htpasswd-ceph-config.yml', (c: ReturnType<typeof loadConfig>) => {
-    assert.equal(c.storage.deleteEnabled, true);
+    assert.equal(c.storage!.deleteEnabled, true);
     assert.equal(c.regate.tls.mode, 'files');
     assert.deepEqual(c.auth, { htpasswd: { realm: 'basic-realm', path: '/auth/htpasswd' } });
     assert.equal(c.http.tls?.certificate, '/certs/registry.pem');
     assert.equal(c.http.port, 8000);
-    assert.deepEqual(c.storage.extra, { cache: { blobdescriptor: 'inmemory' } });
+    assert.deepEqual(c.storage!.extra, { cache: { blobdescriptor: 'inmemory' } });
     // The seed misspells log.formatter as "fromatter"; Distribution ignores it, so does regate (with a warning).
     assert.ok(c.warnings.some((w) => w.includes('log.fromatter')));
   }],
@@ -121,8 +121,8 @@ test('env overrides apply to a loaded file', () => {
     const file = join(dir, 'config.yml');
     writeFileSync(file, 'version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: 127.0.0.1:0\n');
     const c = loadConfig(file, { REGISTRY_STORAGE_DELETE_ENABLED: 'true' });
-    assert.equal(c.storage.driver, 'inmemory');
-    assert.equal(c.storage.deleteEnabled, true);
+    assert.equal(c.storage!.driver, 'inmemory');
+    assert.equal(c.storage!.deleteEnabled, true);
     assert.equal(c.http.port, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -130,12 +130,29 @@ test('env overrides apply to a loaded file', () => {
 });
 
 test('storage.redirect.disable: redirects are on unless disabled (they need a driver that offers them)', () => {
-  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {} } }, 't', '/').storage.redirect, true);
-  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: true } } }, 't', '/').storage.redirect, false);
-  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: false } } }, 't', '/').storage.redirect, true);
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {} } }, 't', '/').storage!.redirect, true);
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: true } } }, 't', '/').storage!.redirect, false);
+  assert.equal(validateConfig({ version: '0.1', storage: { inmemory: {}, redirect: { disable: false } } }, 't', '/').storage!.redirect, true);
+});
+
+test('regate.upstream: upstream mode needs no storage section; defaults (900 s idle, 128 connections, Authorization stripped)', () => {
+  const c = validateConfig({ version: '0.1', regate: { upstream: { url: 'http://127.0.0.1:5001' } } }, 't', '/');
+  assert.equal(c.storage, undefined);
+  assert.deepEqual(c.upstream, { url: 'http://127.0.0.1:5001', passAuthorization: false, idleTimeoutMs: 900_000, maxSockets: 128, insecureSkipVerify: false });
+  const own = validateConfig({ version: '0.1', regate: { upstream: { url: 'https://reg.example:443/', username: 'gw', password: 'pw', idletimeout: '30s', maxconnections: 8 } } }, 't', '/');
+  assert.deepEqual(own.upstream, { url: 'https://reg.example', passAuthorization: false, credentials: { username: 'gw', password: 'pw' }, idleTimeoutMs: 30_000, maxSockets: 8, insecureSkipVerify: false });
 });
 
 const bad: Array<[object, string]> = [
+  [{ version: '0.1', storage: { inmemory: {} }, regate: { upstream: { url: 'http://u:5000' } } }, 'storage'],
+  [{ version: '0.1', regate: { upstream: {} } }, 'regate.upstream.url'],
+  [{ version: '0.1', regate: { upstream: { url: 'ftp://u' } } }, 'regate.upstream.url'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://u:5000/v2/' } } }, 'regate.upstream.url'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://a:b@u:5000' } } }, 'regate.upstream.url'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://u', username: 'gw' } } }, 'regate.upstream.password'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://u', username: 'gw', password: 'p', passauthorization: true } } }, 'regate.upstream.passauthorization'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://u', idletimeout: 900 } } }, 'regate.upstream.idletimeout'],
+  [{ version: '0.1', regate: { upstream: { url: 'http://u', remoteurl: 'x' } } }, 'regate.upstream.remoteurl'],
   [{ storage: { inmemory: {} } }, 'version'],
   [{ version: '0.2', storage: { inmemory: {} } }, 'version'],
   [{ version: '0.1' }, 'storage'],
@@ -197,7 +214,7 @@ test('storage.swift: every Distribution key is read with its meaning; pre-authen
     't',
     '/',
   );
-  const o = c.storage.swift!;
+  const o = c.storage!.swift!;
   assert.equal(o.authVersion, 3);
   assert.equal(o.endpointType, 'internal');
   assert.equal(o.region, 'RegionTwo');
@@ -207,9 +224,9 @@ test('storage.swift: every Distribution key is read with its meaning; pre-authen
   assert.deepEqual(o.tempUrlMethods, ['GET', 'HEAD']);
   assert.deepEqual([o.tenant, o.tenantId, o.domain, o.domainId, o.tenantDomain, o.tenantDomainId, o.trustId], ['t', 'tid', 'd', 'did', 'td', 'tdid', 'tr']);
   const pre = validateConfig({ version: '0.1', storage: { swift: { storageurl: 'http://s/v1/AUTH_x', authtoken: 'tok', container: 'c' } } }, 't', '/');
-  assert.equal(pre.storage.swift?.storageUrl, 'http://s/v1/AUTH_x');
+  assert.equal(pre.storage!.swift?.storageUrl, 'http://s/v1/AUTH_x');
   const app = validateConfig({ version: '0.1', storage: { swift: { authurl: 'http://k/v3', applicationcredentialid: 'id', applicationcredentialsecret: 'sec', container: 'c' } } }, 't', '/');
-  assert.equal(app.storage.swift?.applicationCredentialId, 'id');
+  assert.equal(app.storage!.swift?.applicationCredentialId, 'id');
 });
 
 test('a storage.swift error never echoes a secret', () => {
@@ -233,15 +250,15 @@ test('unreadable and non-YAML files fail clearly', () => {
 test('storage.maintenance: Distribution defaults, readonly and upload purging', () => {
   const base = { version: '0.1', http: { addr: '127.0.0.1:0' } };
   const defaults = validateConfig({ ...base, storage: { inmemory: {} } }, 't.yml', '/');
-  assert.equal(defaults.storage.readOnly, false);
-  assert.deepEqual(defaults.storage.uploadPurging, { enabled: true, ageMs: 168 * 3600_000, intervalMs: 24 * 3600_000, dryRun: false });
+  assert.equal(defaults.storage!.readOnly, false);
+  assert.deepEqual(defaults.storage!.uploadPurging, { enabled: true, ageMs: 168 * 3600_000, intervalMs: 24 * 3600_000, dryRun: false });
   const custom = validateConfig(
     { ...base, storage: { inmemory: {}, maintenance: { readonly: { enabled: true }, uploadpurging: { enabled: false, age: '2h', interval: '30m', dryrun: true } } } },
     't.yml',
     '/',
   );
-  assert.equal(custom.storage.readOnly, true);
-  assert.deepEqual(custom.storage.uploadPurging, { enabled: false, ageMs: 7200_000, intervalMs: 1800_000, dryRun: true });
+  assert.equal(custom.storage!.readOnly, true);
+  assert.deepEqual(custom.storage!.uploadPurging, { enabled: false, ageMs: 7200_000, intervalMs: 1800_000, dryRun: true });
   for (const [maintenance, key] of [
     [{ uploadpurging: { age: 'soon' } }, 'storage.maintenance.uploadpurging.age'],
     [{ uploadpurging: { enabled: 'yes' } }, 'storage.maintenance.uploadpurging.enabled'],

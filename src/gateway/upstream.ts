@@ -1,0 +1,141 @@
+// Upstream mode: the gateway's step 7 forwards /v2/ to an existing registry through http-proxy
+// instead of the embedded one, behind the same front door (TLS, auth, ping, limits, logs).
+//
+// What the request gets on its way up: the client's Host (as seed 004's nginx passed $http_host),
+// X-Forwarded-For / X-Real-IP (the peer's address: regate is the edge, so a client's own
+// X-Forwarded-For is not believed), X-Forwarded-Proto and X-Forwarded-Host; the client's
+// Authorization is dropped unless configured (seed 004: `proxy_set_header Authorization ""`), or
+// replaced by the gateway's own upstream credentials. `Expect` is not forwarded: the gateway has
+// already said 100 Continue.
+//
+// What the response gets on its way down: a Location that points at the upstream's own address is
+// rewritten to the address the client used; the upstream's Docker-Distribution-Api-Version gives
+// way to the gateway's (never two); an upstream 401 becomes a 502 (the client already passed the
+// gateway's auth, and a second realm would only make it retry its password). Bodies stream both
+// ways with backpressure; a client that goes away aborts the upstream request, and an upstream that
+// sends nothing for idletimeout is cut.
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import httpProxy from 'http-proxy';
+import type { UpstreamConfig } from '../config/config-types.js';
+import type { Logger } from '../log/logger.js';
+import { RegistryError } from '../registry/errors.js';
+import { sendError } from './respond.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy; the api-version is the gateway's own. */
+const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
+
+export interface UpstreamRegistry {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  close(): void;
+}
+
+function peerAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function clientOrigin(req: IncomingMessage): string {
+  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  return `${proto}://${req.headers.host ?? 'localhost'}`;
+}
+
+export function openUpstream(config: UpstreamConfig, logger: Logger): UpstreamRegistry {
+  const target = new URL(config.url);
+  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, maxFreeSockets: Math.min(config.maxSockets, 32) };
+  const agent = target.protocol === 'https:' ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !config.insecureSkipVerify }) : new HttpAgent(agentOptions);
+  const upstreamAuth = config.credentials ? `Basic ${Buffer.from(`${config.credentials.username}:${config.credentials.password}`).toString('base64')}` : undefined;
+  const proxy = httpProxy.createProxyServer({
+    target: config.url,
+    agent,
+    selfHandleResponse: true,
+    proxyTimeout: config.idleTimeoutMs,
+    secure: !config.insecureSkipVerify,
+    xfwd: false,
+    changeOrigin: false,
+  });
+  const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
+  /** Requests whose upstream sent nothing for idletimeout (http-proxy then aborts them). */
+  const stalled = new WeakSet<IncomingMessage>();
+
+  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    upstreamRequests.set(req, proxyReq);
+    proxyReq.once('timeout', () => stalled.add(req));
+    if (!config.passAuthorization) proxyReq.removeHeader('authorization');
+    if (upstreamAuth) proxyReq.setHeader('authorization', upstreamAuth);
+    proxyReq.removeHeader('expect');
+    const peer = peerAddress(req);
+    proxyReq.setHeader('x-forwarded-for', peer);
+    proxyReq.setHeader('x-real-ip', peer);
+    proxyReq.setHeader('x-forwarded-proto', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+    if (req.headers.host) proxyReq.setHeader('x-forwarded-host', req.headers.host);
+  });
+
+  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+    const status = proxyRes.statusCode ?? 502;
+    if (status === 401) {
+      proxyRes.resume();
+      logger.warn('the upstream registry answered 401: it wants credentials regate.upstream does not give (or refused them)', { upstream: config.url, path: req.url });
+      sendError(req, res, new RegistryError('UNAVAILABLE', { upstream: config.url, status }, { status: 502, message: 'the upstream registry refused the gateway\'s request' }));
+      return;
+    }
+    const headers: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(proxyRes.headers)) {
+      if (value === undefined || NOT_FORWARDED_DOWN.has(name)) continue;
+      headers[name] = value;
+    }
+    const location = proxyRes.headers.location;
+    if (typeof location === 'string') headers.location = rewriteLocation(location, target, clientOrigin(req));
+    res.writeHead(status, proxyRes.statusMessage, headers);
+    proxyRes.pipe(res);
+    proxyRes.on('error', () => res.destroy());
+  });
+
+  proxy.on('error', (err: NodeJS.ErrnoException, req: IncomingMessage, res: ServerResponse | unknown) => {
+    const response = res as ServerResponse;
+    if (response.destroyed || response.writableEnded) return;
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const timedOut = stalled.has(req);
+    logger.warn('upstream registry request failed', { upstream: config.url, method: req.method, path: req.url, error: err.code ?? err.message });
+    sendError(
+      req,
+      response,
+      new RegistryError('UNAVAILABLE', { upstream: config.url, error: err.code ?? 'error' }, {
+        status: timedOut ? 504 : 502,
+        message: timedOut ? 'the upstream registry stopped answering' : 'the upstream registry cannot be reached',
+      }),
+    );
+  });
+
+  return {
+    handle(req, res) {
+      return new Promise<void>((resolve) => {
+        res.once('close', () => {
+          // The client went away before the answer was complete: so does the upstream request.
+          if (!res.writableFinished) upstreamRequests.get(req)?.destroy();
+          resolve();
+        });
+        proxy.web(req, res);
+      });
+    },
+    close() {
+      proxy.close();
+      agent.destroy();
+    },
+  };
+}
+
+/** A Location on the upstream's own origin, moved to the origin the client used. */
+export function rewriteLocation(location: string, upstream: URL, publicOrigin: string): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return location; // relative: already right for the client
+  }
+  if (url.origin !== upstream.origin) return location;
+  return `${publicOrigin}${url.pathname}${url.search}${url.hash}`;
+}
