@@ -10,7 +10,8 @@
 //      `x509: certificate signed by unknown authority`; with the CA installed there, login, push,
 //      pull and logout work. Only that HOST:PORT directory is created, and it is removed after.
 //   3. push, a second tag of the same layers, rmi and pull with regate storing into a real
-//      OpenStack Swift and a real Ceph RGW (1 MiB segments, the smallest allowed).
+//      OpenStack Swift and a real Ceph RGW (1 MiB segments, the smallest allowed), and with regate
+//      in upstream mode in front of Distribution 2.8.2 (regate.upstream).
 //
 // The registry is whatever `startTarget` starts: regate through TLS + auth (startDistributionTarget
 // runs the same tests against CNCF Distribution 2.8.2, the reference they were first proven on).
@@ -21,6 +22,7 @@ import { describeResult, ensureIp6Localhost, processesMentioning } from '../supp
 import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
 import { startSwiftAio } from '../support/swift-aio.js';
 import { startCephRgw } from '../support/ceph-rgw.js';
+import { makeTempDir, startDistribution } from '../support/processes.js';
 
 const startTarget = startRegateTarget;
 
@@ -190,21 +192,44 @@ describe('docker client with the CA genuinely verified (ip6-localhost, /etc/dock
   });
 });
 
-const OBJECT_STORES = [
-  { name: 'OpenStack Swift', start: startSwiftAio },
-  { name: 'Ceph RGW', start: startCephRgw },
+/** What stands behind regate: a storage backend, or a registry in upstream mode. */
+const BACKENDS: Array<{ name: string; start(): Promise<{ options: { storage: Record<string, unknown> } | { upstream: Record<string, unknown> }; stop(): Promise<void> }> }> = [
+  ...[
+    { name: 'storing into OpenStack Swift', start: startSwiftAio },
+    { name: 'storing into Ceph RGW', start: startCephRgw },
+  ].map(({ name, start }) => ({
+    name,
+    async start() {
+      const backend = await start();
+      const swift = { authurl: backend.authUrl, username: backend.username, password: backend.password, container: 'docker-e2e', chunksize: 1048576 };
+      return { options: { storage: { swift } }, stop: () => backend.stop() };
+    },
+  })),
+  {
+    name: 'in upstream mode in front of Distribution 2.8.2',
+    async start() {
+      const root = makeTempDir('regate-e2e-docker-upstream-');
+      const distribution = await startDistribution({ rootDir: root.path });
+      return {
+        options: { upstream: { url: distribution.url } },
+        async stop() {
+          await distribution.stop();
+          root.remove();
+        },
+      };
+    },
+  },
 ];
 
-for (const store of OBJECT_STORES) {
-  describe(`docker client against regate storing into ${store.name}`, () => {
+for (const store of BACKENDS) {
+  describe(`docker client against regate ${store.name}`, () => {
     let backend: Awaited<ReturnType<typeof store.start>> | undefined;
     let target: TlsAuthTarget;
     const repo = 'e2e/docker/object-store';
 
     before(async () => {
       backend = await store.start();
-      const swift = { authurl: backend.authUrl, username: backend.username, password: backend.password, container: 'docker-e2e', chunksize: 1048576 };
-      target = await startRegateTarget({ users: [ALICE], storage: { swift } });
+      target = await startRegateTarget({ users: [ALICE], ...backend.options });
     });
 
     after(async () => {

@@ -6,6 +6,8 @@
 //   podman: login with a wrong password fails; login without the CA fails (x509); login with
 //           --tls-verify=false works; login with --cert-dir, push an image imported offline
 //           (busybox), rmi, pull (same image ID), logout, then push and pull fail with an auth error.
+//   podman through regate in upstream mode (regate.upstream) in front of Distribution 2.8.2: login,
+//           push, rmi, pull.
 //   skopeo: copy an OCI layout in with --dest-creds, back out with --src-creds, byte for byte;
 //           wrong or missing credentials fail.
 //
@@ -20,7 +22,7 @@ import { buildOciImage, diffPulledImage, readPulledImage, type BuiltImage } from
 import { writeBusyboxRootfsTar } from '../support/dockerd.js';
 import { describeResult, processesMentioning, requireProgram } from '../support/host-tools.js';
 import { startPodman, type Podman } from '../support/podman.js';
-import { makeTempDir, runCommand, type CommandResult } from '../support/processes.js';
+import { makeTempDir, runCommand, startDistribution, type CommandResult } from '../support/processes.js';
 import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
 
 const startTarget = startRegateTarget;
@@ -133,6 +135,37 @@ describe('podman against a TLS + htpasswd registry', () => {
     const pullAfter = await transfer('pull', ref);
     assert.notEqual(pullAfter.code, 0, `pull after logout succeeded: ${describeResult(pullAfter)}`);
     assert.match(pullAfter.stderr, AUTH_ERROR, describeResult(pullAfter));
+  });
+});
+
+describe('podman against regate in upstream mode in front of Distribution 2.8.2', () => {
+  it('login, push, rmi, pull gives back the same image', async () => {
+    const distribution = await startDistribution({ rootDir: join(tmp.path, 'distribution-root') });
+    const front = await startTarget({ users: [ALICE], upstream: { url: distribution.url } });
+    try {
+      const frontCerts = join(tmp.path, 'upstream-certs');
+      mkdirSync(frontCerts);
+      copyFileSync(front.caFile, join(frontCerts, 'ca.crt'));
+      const ref = `${front.host}/e2e/podman/upstream:v1`;
+      const tarPath = writeBusyboxRootfsTar(join(tmp.path, 'busybox-upstream.tar'), `podman/upstream/${Date.now()}`);
+      await podman.podmanChecked(['import', tarPath, ref]);
+      const id = (await podman.podmanChecked(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.toString('utf8').trim();
+      const loggedIn = await podman.podman(['login', '--authfile', podman.authFile, '--cert-dir', frontCerts, '--username', ALICE.username, '--password-stdin', front.host], { input: ALICE.password });
+      assert.equal(loggedIn.code, 0, describeResult(loggedIn));
+      const common = ['--authfile', podman.authFile, '--cert-dir', frontCerts, '--signature-policy', podman.policyFile];
+      await podman.podmanChecked(['push', ...common, ref]);
+      // The image is in Distribution's own storage.
+      assert.equal((await fetch(`${distribution.url}/v2/e2e/podman/upstream/manifests/v1`, { method: 'HEAD', headers: { accept: MANIFEST_TYPES } })).status, 200);
+      await podman.podmanChecked(['rmi', ref]);
+      await podman.podmanChecked(['pull', ...common, ref]);
+      const pulledId = (await podman.podmanChecked(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.toString('utf8').trim();
+      assert.equal(pulledId, id, 'the pulled image differs from the pushed one');
+      await podman.podmanChecked(['logout', '--authfile', podman.authFile, front.host]);
+      await podman.podmanChecked(['rmi', ref]);
+    } finally {
+      await front.stop();
+      await distribution.stop();
+    }
   });
 });
 
