@@ -95,7 +95,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
 
   // The registry behind the front door: the embedded one over storage, or one upstream.
   const registry = config.upstream
-    ? openUpstream(config.upstream, logger.child({ component: 'upstream' }))
+    ? openUpstream(config.upstream, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }))
     : openRegistry(
         config.storage!,
         { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },

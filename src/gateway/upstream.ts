@@ -13,7 +13,7 @@
 // way to the gateway's (never two); an upstream 401 becomes a 502 (the client already passed the
 // gateway's auth, and a second realm would only make it retry its password). Bodies stream both
 // ways with backpressure; a client that goes away aborts the upstream request, and an upstream that
-// sends nothing for idletimeout is cut.
+// sends nothing for idletimeout is cut. A chunked body over the gateway's limits is cut with 413.
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import httpProxy from 'http-proxy';
@@ -21,6 +21,8 @@ import type { UpstreamConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
 import { sendError } from './respond.js';
+import { bodyLimitFor, type BodyLimits } from './limits.js';
+import { rawPath } from './request-state.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy; the api-version is the gateway's own. */
 const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
@@ -40,7 +42,7 @@ function clientOrigin(req: IncomingMessage): string {
   return `${proto}://${req.headers.host ?? 'localhost'}`;
 }
 
-export function openUpstream(config: UpstreamConfig, logger: Logger): UpstreamRegistry {
+export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger: Logger): UpstreamRegistry {
   const target = new URL(config.url);
   const agentOptions = { keepAlive: true, maxSockets: config.maxSockets, maxFreeSockets: Math.min(config.maxSockets, 32) };
   const agent = target.protocol === 'https:' ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !config.insecureSkipVerify }) : new HttpAgent(agentOptions);
@@ -110,6 +112,28 @@ export function openUpstream(config: UpstreamConfig, logger: Logger): UpstreamRe
     );
   });
 
+  /**
+   * A body without Content-Length (chunked) is counted as it streams up, with the gateway's limits
+   * (a declared length was checked before auth): over the limit, the upstream request is cut and the
+   * client gets 413. Per request: the upstream keeps the upload's total.
+   */
+  function watchBodySize(req: IncomingMessage, res: ServerResponse): void {
+    if (req.headers['content-length'] !== undefined) return;
+    const { limit, kind } = bodyLimitFor(req.method, rawPath(req), limits);
+    if (limit <= 0) return;
+    let seen = 0;
+    const count = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= limit) return;
+      req.off('data', count);
+      upstreamRequests.get(req)?.destroy();
+      if (res.headersSent) return void res.destroy();
+      const what = kind === 'blob' ? 'blob' : 'request body';
+      sendError(req, res, new RegistryError('SIZE_INVALID', { limit }, { status: 413, message: `${what} exceeds the limit of ${limit} bytes` }));
+    };
+    req.on('data', count);
+  }
+
   return {
     handle(req, res) {
       return new Promise<void>((resolve) => {
@@ -119,6 +143,8 @@ export function openUpstream(config: UpstreamConfig, logger: Logger): UpstreamRe
           resolve();
         });
         proxy.web(req, res);
+        // After web(), which has piped the body up: a 'data' listener must not start it flowing first.
+        watchBodySize(req, res);
       });
     },
     close() {

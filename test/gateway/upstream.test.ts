@@ -5,7 +5,7 @@
 //   - A recording upstream in this process (a real HTTP server that answers like a registry and
 //     keeps what it received) for what the proxy must do to each request and response: Host and
 //     X-Forwarded-*/X-Real-IP, Authorization stripped or replaced or passed, Location rewritten, one
-//     API-version header, an upstream 401 turned into 502, an upstream that is down (502) or stalls
+//     API-version header, a chunked body over the limit cut with 413, an upstream 401 turned into 502, an upstream that is down (502) or stalls
 //     (504) answered at once in the spec's envelope, and a client that goes away aborting the
 //     upstream request.
 import { after, before, describe, it } from 'node:test';
@@ -125,7 +125,7 @@ describe('upstream mode: what the proxy does to requests and responses', () => {
 
   before(async () => {
     await upstream.start();
-    target = await startRegateTarget({ users: [ALICE], upstream: { url: upstream.origin, idletimeout: '2s' } });
+    target = await startRegateTarget({ users: [ALICE], upstream: { url: upstream.origin, idletimeout: '2s' }, regate: { blobmaxbytes: 4 * 1024 * 1024 } });
   });
   after(async () => {
     await target?.stop();
@@ -177,6 +177,46 @@ describe('upstream mode: what the proxy does to requests and responses', () => {
     const res = await call(target, 'PUT', '/v2/a/blobs/uploads/x?digest=sha256:0', { user: ALICE, body, headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(res.status, 201);
     assert.ok(res.body.equals(Buffer.from(body).reverse()));
+  });
+
+  it('a chunked blob body over regate.blobmaxbytes is cut: 413 SIZE_INVALID, and the upstream request is aborted', async () => {
+    upstream.answer = (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(202, { 'content-length': '0' });
+        res.end();
+      });
+    };
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: target.bind, port: target.port, path: '/v2/a/blobs/uploads/over', method: 'PATCH', headers: { authorization: basic(ALICE), 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream' }, ca: readFileSync(target.caFile) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, headers: res.headers, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on('error', reject);
+      // 6 MiB in 256 KiB pieces, more than the 4 MiB limit; stop writing once the answer is in.
+      let sent = 0;
+      const piece = Buffer.alloc(256 * 1024, 7);
+      const pump = (): void => {
+        while (sent < 6 * 1024 * 1024 && !req.destroyed) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    }).catch((err: Error) => ({ status: -1, rawHeaders: [], headers: {}, body: Buffer.from(err.message) }));
+    // A client still sending may see the connection close before it reads the 413: either way nothing went through.
+    if (answer.status !== -1) {
+      assert.equal(answer.status, 413);
+      assert.equal(errorCode(answer), 'SIZE_INVALID');
+    }
+    const deadline = Date.now() + 5000;
+    while (!upstream.closedEarly.includes('/v2/a/blobs/uploads/over') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(upstream.closedEarly.includes('/v2/a/blobs/uploads/over'), 'the upstream request was not cut');
   });
 
   it('an upstream 401 is a 502 in the spec\'s envelope, never a second realm', async () => {

@@ -49,6 +49,8 @@ export interface TlsAuthTargetOptions {
   storage?: Record<string, unknown>;
   /** regate.upstream (regate only): upstream mode, no storage section. */
   upstream?: Record<string, unknown>;
+  /** More keys of the `regate:` section (regate only), e.g. blobmaxbytes. */
+  regate?: Record<string, unknown>;
 }
 
 export interface TlsAuthTarget {
@@ -268,7 +270,7 @@ export async function startRegateTarget(options: TlsAuthTargetOptions & { tls?: 
         ...(options.upstream ? {} : { storage: { ...(options.storage ?? { filesystem: { rootdirectory: join(tmp.path, 'root') } }), delete: { enabled: true } } }),
         http: { addr: hostPort(bind, 0), ...tlsConfig.http },
         auth: { htpasswd: { realm, path: htpasswdPath } },
-        regate: { ...tlsConfig.regate, ...(options.upstream ? { upstream: options.upstream } : {}) },
+        regate: { ...tlsConfig.regate, ...options.regate, ...(options.upstream ? { upstream: options.upstream } : {}) },
       }),
     );
     const server = await spawnServer({
