@@ -33,6 +33,7 @@ declare -A NEEDED=(
   [/usr/lib/python3/dist-packages/keystonemiddleware/__init__.py]=python3-keystonemiddleware  # authtoken for the Keystone Swift proxy
   [/usr/bin/uwsgi-core]=uwsgi-core                  # serves keystone-wsgi-public on loopback
   [/usr/lib/uwsgi/plugins/python3_plugin.so]=uwsgi-plugin-python3
+  [/usr/sbin/nginx]=nginx                           # test/e2e/nginx-front.test.ts: nginx-compat/'s reference site in front of regate
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
@@ -51,6 +52,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
+  # No package may start its daemon (nginx on :80, a system dockerd, …): the tests start their own,
+  # on loopback. policy-rc.d is Debian's switch for that; ours lives only for this install.
+  policy_rc_d=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy_rc_d=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy_rc_d" >/dev/null
+    $SUDO chmod +x "$policy_rc_d"
+    trap '$SUDO rm -f "$policy_rc_d"' EXIT
+  fi
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

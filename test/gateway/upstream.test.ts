@@ -5,9 +5,9 @@
 //   - A recording upstream in this process (a real HTTP server that answers like a registry and
 //     keeps what it received) for what the proxy must do to each request and response: Host and
 //     X-Forwarded-*/X-Real-IP, Authorization stripped or replaced or passed, Location rewritten, one
-//     API-version header, a chunked body over the limit cut with 413, an upstream 401 turned into 502, an upstream that is down (502) or stalls
-//     (504) answered at once in the spec's envelope, and a client that goes away aborting the
-//     upstream request.
+//     API-version header, a chunked body over the limit cut with 413, an upstream 401 turned into
+//     502, an upstream that is down (502) or stalls (504) answered at once in the spec's envelope,
+//     and a client that goes away aborting the upstream request.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
