@@ -1,11 +1,13 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
-// regate's entry point: `regate serve [--config FILE]`.
+// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';
 import { registerUserCommand } from './cli/user-command.js';
+import { registerNginxCommand } from './cli/nginx-command.js';
 
 const program = new Command();
 program.name('regate').description('A private Docker/OCI registry with its hardened front door, in one process');
 registerServeCommand(program);
 registerUserCommand(program);
+registerNginxCommand(program);
 await program.parseAsync(process.argv);
