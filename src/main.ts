@@ -1,13 +1,15 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
-// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`.
+// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';
 import { registerUserCommand } from './cli/user-command.js';
 import { registerNginxCommand } from './cli/nginx-command.js';
+import { registerConfigCommand } from './cli/config-command.js';
 
 const program = new Command();
 program.name('regate').description('A private Docker/OCI registry with its hardened front door, in one process');
 registerServeCommand(program);
 registerUserCommand(program);
 registerNginxCommand(program);
+registerConfigCommand(program);
 await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js'
 import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
+import { checkDistributionKeys } from './distribution-keys.js';
 import { parseSwiftParameters } from './swift-config.js';
 
 export class ConfigError extends Error {
@@ -78,6 +79,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
 
   const version = raw.version === undefined ? fail('version', 'is required (use 0.1)') : String(raw.version);
   if (version !== '0.1') fail('version', `unsupported version ${version} (expected 0.1)`);
+  checkDistributionKeys(raw, fail, warnings);
 
   const log = isObject(raw.log) ? raw.log : {};
   for (const key of Object.keys(log)) if (!['level', 'formatter', 'fields', 'accesslog', 'hooks', 'reportcaller'].includes(key)) warnings.push(`unknown key "log.${key}" ignored`);

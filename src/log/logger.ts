@@ -19,10 +19,18 @@ export function createLogger(options: LoggerOptions): Logger {
     const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
     return `${String(timestamp)} ${level} ${String(message)}${extra}`;
   });
+  // Logstash's JSON event shape, as Distribution's logrus formatter writes it: @timestamp,
+  // @version "1", message and level, with the fields beside them.
+  const logstash = winston.format.printf((info) => {
+    const { level, message, timestamp, ...rest } = info;
+    return JSON.stringify({ '@timestamp': timestamp, '@version': '1', message, level, ...rest });
+  });
   const format =
     options.formatter === 'text'
       ? winston.format.combine(winston.format.timestamp(), text)
-      : winston.format.combine(winston.format.timestamp(), winston.format.json());
+      : options.formatter === 'logstash'
+        ? winston.format.combine(winston.format.timestamp(), logstash)
+        : winston.format.combine(winston.format.timestamp(), winston.format.json());
   return winston.createLogger({
     level: options.level,
     defaultMeta: options.fields ?? {},

@@ -143,6 +143,53 @@ test('regate.upstream: upstream mode needs no storage section; defaults (900 s i
   assert.deepEqual(own.upstream, { url: 'https://reg.example', passAuthorization: false, credentials: { username: 'gw', password: 'pw' }, idleTimeoutMs: 30_000, maxSockets: 8, insecureSkipVerify: false });
 });
 
+test('Distribution keys regate does not act on: refused when relying on them would silently change behaviour', () => {
+  const base = { version: '0.1', storage: { inmemory: {} } };
+  const refused: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ proxy: { remoteurl: 'https://registry-1.docker.io', username: 'u', password: 'p' } }, 'proxy', /empty, writable registry/],
+    [{ notifications: { endpoints: [{ name: 'ci', url: 'http://ci/hook' }] } }, 'notifications', /no push, pull or delete event/],
+    [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware', /not supported/],
+    [{ reporting: { bugsnag: { apikey: 'k' } } }, 'reporting', /bugsnag/],
+    [{ policy: { repository: { classes: ['image'] } } }, 'policy', /not supported/],
+    [{ validation: { manifests: { urls: { allow: ['^https://'] } } } }, 'validation.manifests', /foreign-layer/],
+    [{ compatibility: { schema1: { enabled: true } } }, 'compatibility.schema1.enabled', /schema1/],
+    [{ http: { addr: ':5000', prefix: '/registry' } }, 'http.prefix', /\/v2\//],
+    [{ http: { addr: ':5000', net: 'unix' } }, 'http.net', /tcp/],
+    [{ http: { addr: ':5000', debug: { addr: ':5001' } } }, 'http.debug', /debug server/],
+    [{ health: { http: [{ uri: 'http://x' }] } }, 'health.http', /other services/],
+    [{ log: { hooks: [{ type: 'mail' }] } }, 'log.hooks', /mail/],
+  ];
+  for (const [extra, key, why] of refused) {
+    assert.throws(
+      () => validateConfig({ ...base, ...extra }, 't.yml', '/'),
+      (e: unknown) => e instanceof ConfigError && e.key === key && why.test(e.message) && !e.message.includes('registry-1.docker.io'),
+      key,
+    );
+  }
+});
+
+test('Distribution keys with no effect on regate: accepted with a one-line notice', () => {
+  const c = validateConfig(
+    {
+      version: '0.1',
+      storage: { inmemory: {}, cache: { blobdescriptor: 'inmemory' } },
+      http: { addr: ':5000', secret: 's3cr3t', host: 'https://reg.example', relativeurls: true, http2: { disabled: true } },
+      redis: { addr: 'localhost:6379' },
+      notifications: { endpoints: [{ name: 'off', url: 'http://x', disabled: true }] },
+      validation: { disabled: true },
+      compatibility: { schema1: { signingkeyfile: '/k' } },
+      http_unknown: 1,
+    },
+    't.yml',
+    '/',
+  );
+  for (const start of ['storage.cache:', 'http.secret:', 'http.host:', 'http.relativeurls:', 'http.http2:', 'redis:', 'notifications:', 'validation.disabled:', 'compatibility.schema1.signingkeyfile:']) {
+    assert.equal(c.warnings.filter((w) => w.startsWith(start)).length, 1, `${start} in ${JSON.stringify(c.warnings)}`);
+  }
+  assert.ok(c.warnings.some((w) => w.includes('"http_unknown"')));
+  assert.ok(!c.warnings.join('\n').includes('s3cr3t'));
+});
+
 const bad: Array<[object, string]> = [
   [{ version: '0.1', storage: { inmemory: {} }, regate: { upstream: { url: 'http://u:5000' } } }, 'storage'],
   [{ version: '0.1', regate: { upstream: {} } }, 'regate.upstream.url'],
