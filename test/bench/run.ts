@@ -353,6 +353,11 @@ async function main(): Promise<void> {
     await runSwiftBench();
     return;
   }
+  if (process.argv[2] === 'upstream') {
+    const { runUpstreamBench } = await import('./upstream-bench.js');
+    await runUpstreamBench();
+    return;
+  }
   const options = parseOptions(process.argv.slice(2));
   setKeep(options.keep);
   installSignalHandlers();

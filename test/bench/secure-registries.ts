@@ -161,7 +161,8 @@ function describe(
  * 127.0.0.1:0; ready once it logs `listening on https://127.0.0.1:PORT` and /v2/ answers
  * (401 with auth, 200 without).
  */
-export async function startSecureRegate(workDir: string, rootDirectory: string, material: SecureMaterial, auth = true): Promise<SecureRegistry> {
+/** `upstream`: regate in upstream mode in front of that registry (no storage section). */
+export async function startSecureRegate(workDir: string, rootDirectory: string, material: SecureMaterial, auth = true, upstream?: string): Promise<SecureRegistry> {
   mkdirSync(workDir, { recursive: true });
   const configPath = join(workDir, 'regate.yml');
   writeFileSync(
@@ -169,7 +170,7 @@ export async function startSecureRegate(workDir: string, rootDirectory: string, 
     stringifyYaml({
       version: 0.1,
       log: { level: 'info', formatter: 'text' },
-      storage: { filesystem: { rootdirectory: rootDirectory }, delete: { enabled: true } },
+      ...(upstream ? { regate: { upstream: { url: upstream } } } : { storage: { filesystem: { rootdirectory: rootDirectory }, delete: { enabled: true } } }),
       http: { addr: '127.0.0.1:0', tls: { certificate: material.certs.certFile, key: material.certs.keyFile } },
       ...(auth ? { auth: { htpasswd: { realm: material.realm, path: material.htpasswdPath } } } : {}),
     }),

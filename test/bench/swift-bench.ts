@@ -53,7 +53,8 @@ async function cpuDuring(registryPid: number | undefined, run: () => Promise<num
   };
 }
 
-async function makeLayer(dir: string, name: string, size: number): Promise<Layer> {
+/** A file of `size` random bytes and its digest. */
+export async function makeLayer(dir: string, name: string, size: number): Promise<Layer> {
   const file = join(dir, name);
   const out = createWriteStream(file);
   const hash = createHash('sha256');
