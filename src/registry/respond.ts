@@ -1,7 +1,7 @@
 // Small response helpers shared by the handlers. HEAD never carries a body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export type Headers = Record<string, string | number>;
+export type Headers = Record<string, string | number | readonly string[]>;
 
 export function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Headers = {}, body?: Buffer | string): void {
   const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;

@@ -85,6 +85,13 @@ for (const factory of DRIVERS) {
       assert.equal(skipped.header('range'), '0-9999');
       const malformed = await reg.request('PATCH', location, { body: 'x', headers: { 'Content-Range': 'garbage' } });
       assert.equal(malformed.status, 416);
+      // A closing PUT whose Content-Range does not continue the upload: 416, with or without a body.
+      const closingGap = await reg.request('PUT', `${location}?digest=${sha256(data)}`, { body: data.subarray(10_000), headers: { 'Content-Range': '12000-21999' } });
+      assert.equal(closingGap.status, 416);
+      assert.equal(closingGap.header('range'), '0-9999');
+      const closingEmpty = await reg.request('PUT', `${location}?digest=${sha256(data)}`, { headers: { 'Content-Range': '5000-5000', 'Content-Length': '0' } });
+      assert.equal(closingEmpty.status, 416);
+      assert.equal(closingEmpty.header('range'), '0-9999');
       // The upload is intact and can be finished.
       await reg.request('PATCH', location, { body: data.subarray(10_000), headers: { 'Content-Range': '10000-19999' } });
       assert.equal((await reg.request('PUT', `${location}?digest=${sha256(data)}`)).status, 201);

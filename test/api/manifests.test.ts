@@ -126,7 +126,35 @@ for (const factory of DRIVERS) {
       assert.equal((await reg.request('GET', '/v2/m/bad/manifests/v1')).status, 404, 'nothing was stored');
       assert.equal(errorCode(await reg.request('GET', '/v2/m/bad/manifests/v1')), 'MANIFEST_UNKNOWN');
       assert.equal(errorCode(await reg.request('GET', `/v2/m/bad/manifests/${sha256('zzz')}`)), 'MANIFEST_UNKNOWN');
-      assert.equal(errorCode(await reg.request('GET', '/v2/m/bad/manifests/-bad-tag')), 'TAG_INVALID');
+      // A reference that is neither a tag nor a digest names nothing: 404 MANIFEST_UNKNOWN (as
+      // Distribution answers), for GET, HEAD and DELETE; only a PUT refuses it as TAG_INVALID.
+      for (const ref of ['-bad-tag', '.INVALID_NAME', 'a'.repeat(129)]) {
+        const get = await reg.request('GET', `/v2/m/bad/manifests/${ref}`);
+        assert.equal(get.status, 404, `GET ${ref}`);
+        assert.equal(errorCode(get), 'MANIFEST_UNKNOWN');
+        assert.equal((await reg.request('HEAD', `/v2/m/bad/manifests/${ref}`)).status, 404, `HEAD ${ref}`);
+        assert.equal(errorCode(await reg.request('DELETE', `/v2/m/bad/manifests/${ref}`)), 'MANIFEST_UNKNOWN');
+      }
+      const badPut = await put('m/bad', '.INVALID_NAME', '{}');
+      assert.equal(badPut.status, 400);
+      assert.equal(errorCode(badPut), 'TAG_INVALID');
+    });
+
+    it('PUT by digest with ?tag= (next distribution-spec): every tag applied, one OCI-Tag per tag; a bad tag stores nothing', async () => {
+      const image = await pushImage(reg, 'm/ocitag', 'seed');
+      const tags = Array.from({ length: 12 }, (_, i) => `t${i}`);
+      const res = await reg.request('PUT', `/v2/m/ocitag/manifests/${image.digest}?${tags.map((t) => `tag=${t}`).join('&')}`, { body: image.content, headers: { 'Content-Type': MT.ociManifest } });
+      assert.equal(res.status, 201);
+      assert.deepEqual(res.header('oci-tag')!.split(', '), tags);
+      for (const tag of tags) assert.equal((await reg.request('HEAD', `/v2/m/ocitag/manifests/${tag}`)).header('docker-content-digest'), image.digest, tag);
+      const list = (await reg.request('GET', '/v2/m/ocitag/tags/list')).json<{ tags: string[] }>();
+      assert.deepEqual([...list.tags].sort(), ['seed', ...tags].sort());
+
+      const other = await pushImage(reg, 'm/ocitag-bad', 'seed', { seed: 7 });
+      const refused = await reg.request('PUT', `/v2/m/ocitag-bad/manifests/${other.digest}?tag=good&tag=-bad`, { body: other.content, headers: { 'Content-Type': MT.ociManifest } });
+      assert.equal(refused.status, 400);
+      assert.equal(errorCode(refused), 'TAG_INVALID');
+      assert.equal((await reg.request('HEAD', '/v2/m/ocitag-bad/manifests/good')).status, 404, 'no tag applied');
     });
 
     it('a schema1 manifest another registry stored is still served, with its media type', async () => {

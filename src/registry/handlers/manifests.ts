@@ -1,15 +1,25 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>
 import type { RequestContext } from '../context.js';
 import { RegistryError } from '../errors.js';
-import { Digest, parseManifestReference, validateName } from '../references.js';
+import { Digest, isValidTag, parseManifestReference, validateName, type ManifestReference } from '../references.js';
 import { accepts, bareMediaType, isRemoteLayer, MEDIA_TYPES, parseManifest, type ParsedManifest } from '../manifests.js';
 import { readSmallBody, send } from '../respond.js';
 
 const manifestUnknown = (name: string, reference: string): RegistryError =>
   new RegistryError('MANIFEST_UNKNOWN', { name, reference });
 
+/**
+ * The reference of a read or a delete: one that is neither a valid tag nor a digest names nothing,
+ * so it is 404 MANIFEST_UNKNOWN (as from Distribution, whose route does not match it), not 400.
+ * Only a PUT, which would create the name, refuses it as TAG_INVALID.
+ */
+function existingReference(name: string, reference: string): ManifestReference {
+  if (!Digest.isDigest(reference) && !isValidTag(reference)) throw manifestUnknown(name, reference);
+  return parseManifestReference(reference);
+}
+
 async function resolveDigest(ctx: RequestContext, name: string, reference: string): Promise<Digest> {
-  const ref = parseManifestReference(reference);
+  const ref = existingReference(name, reference);
   if (ref.digest) return ref.digest;
   const target = await ctx.stores.tags.resolve(name, ref.tag);
   if (!target) throw manifestUnknown(name, reference);
@@ -86,6 +96,10 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   const { req, res, settings } = ctx;
   const name = validateName(ctx.params.name!);
   const ref = parseManifestReference(ctx.params.reference!);
+  // The next distribution-spec: `?tag=a&tag=b` tags the pushed manifest under each name. Every tag
+  // is checked before anything is stored.
+  const tags = [...new Set([...(ref.tag !== undefined ? [ref.tag] : []), ...ctx.query.getAll('tag')])];
+  for (const tag of tags) if (!isValidTag(tag)) throw new RegistryError('TAG_INVALID', { tag }, { message: 'invalid tag' });
   const tooLarge = (): RegistryError =>
     new RegistryError('SIZE_INVALID', { limit: settings.manifestMaxBytes }, { status: 413, message: `manifest exceeds the limit of ${settings.manifestMaxBytes} bytes` });
   const declared = req.headers['content-length'];
@@ -99,12 +113,13 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   }
   await requireReferencedContent(ctx, name, manifest);
   await ctx.stores.manifests.put(name, digest, content);
-  if (ref.tag !== undefined) await ctx.stores.tags.tag(name, ref.tag, digest);
-  const headers: Record<string, string> = {
+  for (const tag of tags) await ctx.stores.tags.tag(name, tag, digest);
+  const headers: Record<string, string | string[]> = {
     Location: `/v2/${name}/manifests/${digest}`,
     'Docker-Content-Digest': digest.toString(),
   };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest.toString();
+  if (tags.length > 0) headers['OCI-Tag'] = tags;
   send(req, res, 201, headers);
 }
 
@@ -126,7 +141,7 @@ async function requireReferencedContent(ctx: RequestContext, name: string, manif
 
 export async function deleteManifest(ctx: RequestContext): Promise<void> {
   const name = validateName(ctx.params.name!);
-  const ref = parseManifestReference(ctx.params.reference!);
+  const ref = existingReference(name, ctx.params.reference!);
   if (ref.tag !== undefined) {
     if (!(await ctx.stores.tags.untag(name, ref.tag))) throw manifestUnknown(name, ref.tag);
     return send(ctx.req, ctx.res, 202);

@@ -6,6 +6,7 @@ import { Digest, validateName, validateUploadId } from '../references.js';
 import { parseContentRange } from '../range.js';
 import { send } from '../respond.js';
 import type { AppendOptions } from '../../storage/upload-store.js';
+import { UploadOffsetError } from '../../storage/store-errors.js';
 
 const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
 
@@ -100,6 +101,13 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   if (digestParam === null) throw new RegistryError('DIGEST_INVALID', { reason: 'the digest query parameter is required' });
   const digest = Digest.parse(digestParam);
   const hasBody = (declaredLength(ctx) ?? 0) > 0 || ctx.req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody && ctx.req.headers['content-range'] !== undefined) {
+    // A closing PUT without a body may still say where it thinks the upload is: it must be right.
+    const range = parseContentRange(ctx.req.headers['content-range']);
+    if (range === 'invalid') throw new RegistryError('RANGE_INVALID', { contentRange: ctx.req.headers['content-range'] });
+    const size = await ctx.stores.uploads.size(name, id);
+    if (range && range.start !== size) throw new UploadOffsetError(size, range.start);
+  }
   await complete(ctx, name, id, digest, hasBody);
 }
 
