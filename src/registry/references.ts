@@ -44,6 +44,10 @@ export class Digest implements DigestParts {
     return value.includes(':');
   }
 
+  static isSupportedAlgorithm(algorithm: string): boolean {
+    return Object.hasOwn(SUPPORTED_ALGORITHMS, algorithm);
+  }
+
   static ofContent(content: Buffer, algorithm = 'sha256'): Digest {
     return new Digest(algorithm, createHash(algorithm).update(content).digest('hex'));
   }

@@ -8,15 +8,23 @@ import { backoff, sleep, type SwiftClient } from './client.js';
 import { SwiftHttpError, isTransientError } from './errors.js';
 import { discard, readBody, startRequest } from './http.js';
 
-/** Servers that ignore Expect get the body after this long anyway (curl's rule). */
-const CONTINUE_WAIT_MS = 1000;
 /**
- * Once the backend has answered 100 Continue, it honours Expect: then wait for its verdict much
- * longer, so a token check that is slow under load (Keystone validating every request) still
- * refuses before the body is sent, where the open can be retried with a fresh token.
+ * How long to wait for the backend's verdict (100 Continue or a refusal) before sending the body
+ * anyway. A refusal that arrives before the body (a 401 from a token check that is slow under
+ * load, e.g. Keystone validating every request) is retried with a fresh token; one after it
+ * cannot be, since a streamed segment is not kept. So the wait is long: 10 s until the backend
+ * is known either way, 30 s once it has sent 100 Continue, and curl's 1 s for a backend that
+ * was seen to ignore Expect (it would stall every segment otherwise).
  */
+const CONTINUE_WAIT_FIRST_MS = 10_000;
 const CONTINUE_WAIT_KNOWN_MS = 30_000;
-const honoursContinue = new WeakSet<SwiftClient>();
+const CONTINUE_WAIT_IGNORED_MS = 1000;
+const expectBehaviour = new WeakMap<SwiftClient, 'honoured' | 'ignored'>();
+
+function continueWait(client: SwiftClient): number {
+  const known = expectBehaviour.get(client);
+  return known === 'honoured' ? CONTINUE_WAIT_KNOWN_MS : known === 'ignored' ? CONTINUE_WAIT_IGNORED_MS : CONTINUE_WAIT_FIRST_MS;
+}
 const IDLE_TIMEOUT_MS = 60_000;
 
 export class StreamingPut {
@@ -57,9 +65,12 @@ export class StreamingPut {
         });
         response.catch(() => undefined);
         const ready = await new Promise<'continue' | IncomingMessage>((resolve, reject) => {
-          const timer = setTimeout(() => resolve('continue'), honoursContinue.has(client) ? CONTINUE_WAIT_KNOWN_MS : CONTINUE_WAIT_MS);
+          const timer = setTimeout(() => {
+            if (!expectBehaviour.has(client)) expectBehaviour.set(client, 'ignored');
+            resolve('continue');
+          }, continueWait(client));
           req.once('continue', () => {
-            honoursContinue.add(client);
+            expectBehaviour.set(client, 'honoured');
             clearTimeout(timer);
             resolve('continue');
           });

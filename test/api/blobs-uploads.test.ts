@@ -71,6 +71,30 @@ for (const factory of DRIVERS) {
       assert.ok(get.body.equals(data));
     });
 
+    it('digest-algorithm=sha512 (next distribution-spec): a chunked sha512 upload commits and is served by its sha512 digest; an unknown algorithm is refused', async () => {
+      const data = bytes(300_000, 21);
+      const { createHash } = await import('node:crypto');
+      const digest = `sha512:${createHash('sha512').update(data).digest('hex')}`;
+      const post = await reg.request('POST', '/v2/sha512/app/blobs/uploads/?digest-algorithm=sha512');
+      assert.equal(post.status, 202);
+      const location = post.header('location')!;
+      await reg.request('PATCH', location, { body: data.subarray(0, 100_000), headers: { 'Content-Range': '0-99999' } });
+      await reg.request('PATCH', location, { body: data.subarray(100_000), headers: { 'Content-Range': '100000-299999' } });
+      const put = await reg.request('PUT', `${location}?digest=${digest}`);
+      assert.equal(put.status, 201);
+      assert.equal(put.header('docker-content-digest'), digest);
+      const get = await reg.request('GET', `/v2/sha512/app/blobs/${digest}`);
+      assert.equal(get.status, 200);
+      assert.equal(get.header('docker-content-digest'), digest);
+      assert.ok(get.body.equals(data));
+      const head = await reg.request('HEAD', `/v2/sha512/app/blobs/${digest}`);
+      assert.equal(head.header('content-length'), String(data.length));
+      assert.equal(head.header('docker-content-digest'), digest);
+      const refused = await reg.request('POST', '/v2/sha512/app/blobs/uploads/?digest-algorithm=md5');
+      assert.equal(refused.status, 400);
+      assert.equal(errorCode(refused), 'DIGEST_INVALID');
+    });
+
     it('out-of-order and repeated chunks are 416 with the current Range', async () => {
       const data = bytes(20_000, 4);
       const location = await startUpload('ooo/app');

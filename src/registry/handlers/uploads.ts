@@ -71,6 +71,13 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
     }
     // Not mountable: fall through to a normal upload session, as the spec says.
   }
+  // The next distribution-spec lets a client announce the algorithm of a chunked upload. Either
+  // supported one commits (a digest of another algorithm than the running hash is computed from
+  // the stored bytes); anything else is refused before a session exists.
+  const algorithm = ctx.query.get('digest-algorithm');
+  if (algorithm !== null && !Digest.isSupportedAlgorithm(algorithm)) {
+    throw new RegistryError('DIGEST_INVALID', { algorithm }, { message: `unsupported digest algorithm ${algorithm} (sha256 or sha512)` });
+  }
   const digestParam = ctx.query.get('digest');
   const digest = digestParam !== null ? Digest.parse(digestParam) : undefined;
   // Validate the body's framing before creating anything, so a refused request leaves no session.
