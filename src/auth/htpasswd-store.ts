@@ -19,7 +19,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { bcryptCost, classifyHash, parseHtpasswd, type HtpasswdParseError } from './htpasswd-file.js';
 import { LiveFile, type LineError, type LiveFileProblem } from './live-file.js';
-import { DEFAULT_BCRYPT_COST, DUMMY_BCRYPT_HASH, dummyBcryptHash, verifyPassword, type VerifyResult } from './password.js';
+import { DEFAULT_BCRYPT_COST, DUMMY_BCRYPT_HASH, dummyBcryptHash, type VerifyResult } from './password.js';
+import { sharedPasswordPool } from './password-pool.js';
 
 export { RACY_WINDOW_MS } from './live-file.js';
 
@@ -34,7 +35,7 @@ export interface HtpasswdStoreOptions {
   watch?: boolean;
   /** How long a changed file must hold still before it is read (default 120 ms). */
   stableMs?: number;
-  /** The password check; defaults to verifyPassword (tests pass a spy). */
+  /** The password check; defaults to the shared low-priority thread pool (tests pass a spy). */
   verifier?: (password: string, hash: string) => Promise<VerifyResult>;
 }
 
@@ -71,7 +72,7 @@ export class HtpasswdStore extends EventEmitter {
     super();
     this.logger = options.logger;
     this.cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 1000));
-    this.verifier = options.verifier ?? verifyPassword;
+    this.verifier = options.verifier ?? sharedPasswordPool().verify;
     this.file = new LiveFile<Map<string, string>>({
       path: options.path,
       logger: options.logger,
