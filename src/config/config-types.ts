@@ -92,6 +92,8 @@ export interface RegateConfig {
       keepAliveTimeoutMs: number;
       /** A connection with no traffic at all in either direction for this long is closed (0 = never). */
       idleTimeoutMs: number;
+      /** Proxies whose X-Forwarded-For is believed (CIDRs or loopback/linklocal/uniquelocal); [] = none. */
+      trustedProxies: string[];
     };
     auth: {
       /** Failed credential checks from one client address before it is refused with 429. */

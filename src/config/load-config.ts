@@ -9,6 +9,7 @@ import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
 import { checkDistributionKeys } from './distribution-keys.js';
 import { parseSwiftParameters } from './swift-config.js';
+import { compileTrustedProxies } from '../gateway/client-address.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -134,12 +135,18 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     if (why) fail('regate.ping', `"${path}" ${why}`);
   }
 
-  const ownHttp = section(own, 'http', 'regate.http', fail, warnings, ['headerstimeout', 'keepalivetimeout', 'idletimeout']);
+  const ownHttp = section(own, 'http', 'regate.http', fail, warnings, ['headerstimeout', 'keepalivetimeout', 'idletimeout', 'trustedproxies']);
   const headersTimeoutMs = duration(ownHttp.headerstimeout ?? '60s', 'regate.http.headerstimeout', fail);
   if (headersTimeoutMs === 0) fail('regate.http.headerstimeout', 'must be positive (it is what cuts off slowloris clients)');
   const keepAliveTimeoutMs = duration(ownHttp.keepalivetimeout ?? '30s', 'regate.http.keepalivetimeout', fail);
   if (keepAliveTimeoutMs === 0) fail('regate.http.keepalivetimeout', 'must be positive');
   const idleTimeoutMs = duration(ownHttp.idletimeout ?? '5m', 'regate.http.idletimeout', fail);
+  const trustedProxies = stringList(ownHttp.trustedproxies ?? [], 'regate.http.trustedproxies', fail);
+  try {
+    compileTrustedProxies(trustedProxies);
+  } catch (err) {
+    fail('regate.http.trustedproxies', (err as Error).message);
+  }
 
   const ownAuth = section(own, 'auth', 'regate.auth', fail, warnings, ['maxfailures', 'failurewindow']);
   const maxFailures = nonNegativeInt(ownAuth.maxfailures ?? 10, 'regate.auth.maxfailures', fail);
@@ -158,7 +165,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
       blobMaxBytes,
       tls: { mode: tlsMode, dir: tlsDir, hosts: tlsHosts },
       pingPaths,
-      http: { headersTimeoutMs, keepAliveTimeoutMs, idleTimeoutMs },
+      http: { headersTimeoutMs, keepAliveTimeoutMs, idleTimeoutMs, trustedProxies },
       auth: { maxFailures, failureWindowMs },
     },
     source,

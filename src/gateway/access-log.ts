@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../log/logger.js';
 import { logAccess, type AccessRecord } from '../log/access-log.js';
+import { addressChain, clientAddress, TRUST_NOBODY, type TrustedProxies } from './client-address.js';
 import { requestState } from './request-state.js';
 
 function byteLength(chunk: unknown, encoding?: unknown): number {
@@ -35,19 +36,16 @@ function countBytes(req: IncomingMessage, res: ServerResponse): void {
   } as ServerResponse['end'];
 }
 
-export function remoteAddress(req: IncomingMessage): string {
-  // The socket is gone (null) once a destroyed request has been cleaned up: read this early.
-  const address = req.socket?.remoteAddress ?? '-';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
-}
-
-export function accessLog(logger: Logger, options: { enabled: boolean } = { enabled: true }): RequestHandler {
+export function accessLog(logger: Logger, options: { enabled: boolean; trust?: TrustedProxies } = { enabled: true }): RequestHandler {
+  const trust = options.trust ?? TRUST_NOBODY;
   return (req, res, next) => {
     const state = requestState(req);
     res.setHeader('X-Request-Id', state.id);
+    // Who the client is, decided once for every later step (throttling, the proxy, this line).
+    state.addresses = addressChain(req, trust);
     // log.accesslog.disabled: the id stays (error lines carry it), the line and its counting go.
     if (!options.enabled) return next();
-    const remote = remoteAddress(req);
+    const remote = clientAddress(state.addresses);
     countBytes(req, res);
     let written = false;
     const write = (): void => {

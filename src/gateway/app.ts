@@ -1,6 +1,7 @@
 // THE gateway: the ordered middleware list, top to bottom, in one place (ARCHITECTURE.md, principle 6).
 //
-//   1. request id + access log        every request gets an id (X-Request-Id) and one access line
+//   1. request id + access log        every request gets an id (X-Request-Id) and one access line;
+//                                     the client's address is decided here (regate.http.trustedproxies)
 //   2. API version + http.headers     Docker-Distribution-Api-Version and the configured headers,
 //                                     before auth so 401s carry them
 //   3. ping bypass                    /_ping, /v1/_ping, / → 200 without auth (exact match on the
@@ -20,6 +21,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { accessLog } from './access-log.js';
+import { compileTrustedProxies } from './client-address.js';
 import { RegistryError } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { basicAuth, type CredentialChecker } from './basic-auth.js';
@@ -99,7 +101,7 @@ export function createApp(options: GatewayOptions): Express {
       })
     : noAuth();
 
-  app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog })); // 1
+  app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog, trust: compileTrustedProxies(config.regate.http.trustedProxies) })); // 1
   app.use(apiHeaders(config.http.headers)); // 2
   app.use(pingBypass(config.regate.pingPaths)); // 3
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4

@@ -20,7 +20,7 @@ import passport from 'passport';
 import passportHttp from 'passport-http';
 import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
-import { requestState } from './request-state.js';
+import { clientAddressOf, requestState } from './request-state.js';
 import { sendError } from './respond.js';
 import { addressKey, AuthThrottle } from './throttle.js';
 
@@ -102,7 +102,7 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
   const { store, throttle, logger } = options;
 
   const verify: Verify = (req, user, password, done) => {
-    const address = addressKey(req.socket?.remoteAddress);
+    const address = addressKey(clientAddressOf(req));
     const credential = createHmac('sha256', throttleKey).update(`${user}\0${password}`, 'utf8').digest('base64');
     const admission = throttle.admit(address, credential);
     if (!admission.ok) {

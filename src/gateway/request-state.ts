@@ -16,6 +16,8 @@ export interface RequestState {
   bytesOut: number;
   /** The client sent `Expect: 100-continue` and is waiting before it sends the body. */
   expectsContinue: boolean;
+  /** [peer, trusted hops…, client] (client-address.ts), set by the first middleware. */
+  addresses: string[];
 }
 
 const states = new WeakMap<IncomingMessage, RequestState>();
@@ -23,10 +25,24 @@ const states = new WeakMap<IncomingMessage, RequestState>();
 export function requestState(req: IncomingMessage): RequestState {
   let state = states.get(req);
   if (!state) {
-    state = { id: randomUUID(), startedAt: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, expectsContinue: false };
+    state = { id: randomUUID(), startedAt: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, expectsContinue: false, addresses: [] };
     states.set(req, state);
   }
   return state;
+}
+
+/** [peer, trusted hops…, client]; just [peer] when the first middleware has not decided it. */
+export function addressesOf(req: IncomingMessage): string[] {
+  const addresses = requestState(req).addresses;
+  if (addresses.length > 0) return addresses;
+  const peer = req.socket?.remoteAddress ?? '-';
+  return [peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice('::ffff:'.length) : peer];
+}
+
+/** The client's address: behind trusted proxies, the one they vouch for; else the socket's peer. */
+export function clientAddressOf(req: IncomingMessage): string {
+  const addresses = addressesOf(req);
+  return addresses[addresses.length - 1]!;
 }
 
 /** The request target's path, exactly as sent (no decoding), without the query. */

@@ -12,7 +12,8 @@
 //
 // Addresses: IPv4-mapped IPv6 is folded to IPv4, and IPv6 is grouped by /64 (one host usually
 // owns a whole /64). The table is bounded (`maxAddresses`); expired entries are swept first, then
-// the oldest. The client address is the socket's peer: X-Forwarded-For is not trusted.
+// the oldest. The client address is the socket's peer, or behind regate.http.trustedproxies the
+// address those proxies vouch for (client-address.ts); an untrusted X-Forwarded-For is never read.
 import { isIPv6 } from 'node:net';
 
 export interface ThrottleOptions {

@@ -2,8 +2,9 @@
 // instead of the embedded one, behind the same front door (TLS, auth, ping, limits, logs).
 //
 // What the request gets on its way up: the client's Host (as seed 004's nginx passed $http_host),
-// X-Forwarded-For / X-Real-IP (the peer's address: regate is the edge, so a client's own
-// X-Forwarded-For is not believed), X-Forwarded-Proto and X-Forwarded-Host; the client's
+// X-Forwarded-For / X-Real-IP (the peer's address: a client's own X-Forwarded-For is not believed,
+// unless the peer is one of regate.http.trustedproxies: then the hops they vouch for are kept and
+// the peer appended), X-Forwarded-Proto and X-Forwarded-Host; the client's
 // Authorization is dropped unless configured (seed 004: `proxy_set_header Authorization ""`), or
 // replaced by the gateway's own upstream credentials. `Expect` is not forwarded: the gateway has
 // already said 100 Continue.
@@ -22,7 +23,8 @@ import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
 import { sendError } from './respond.js';
 import { bodyLimitFor, type BodyLimits } from './limits.js';
-import { rawPath } from './request-state.js';
+import { addressesOf, rawPath } from './request-state.js';
+import { clientAddress, forwardedFor } from './client-address.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy; the api-version is the gateway's own. */
 const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
@@ -32,10 +34,6 @@ export interface UpstreamRegistry {
   close(): void;
 }
 
-function peerAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
 
 function clientOrigin(req: IncomingMessage): string {
   const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
@@ -66,9 +64,9 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     if (!config.passAuthorization) proxyReq.removeHeader('authorization');
     if (upstreamAuth) proxyReq.setHeader('authorization', upstreamAuth);
     proxyReq.removeHeader('expect');
-    const peer = peerAddress(req);
-    proxyReq.setHeader('x-forwarded-for', peer);
-    proxyReq.setHeader('x-real-ip', peer);
+    const chain = addressesOf(req);
+    proxyReq.setHeader('x-forwarded-for', forwardedFor(chain));
+    proxyReq.setHeader('x-real-ip', clientAddress(chain));
     proxyReq.setHeader('x-forwarded-proto', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
     if (req.headers.host) proxyReq.setHeader('x-forwarded-host', req.headers.host);
   });

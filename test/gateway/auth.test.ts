@@ -287,6 +287,46 @@ describe('live rotation through the server', () => {
   });
 });
 
+describe('throttling behind trusted proxies (regate.http.trustedproxies)', () => {
+  let gw: Gateway;
+  before(async () => {
+    gw = await startGateway({
+      users: { alice: PW.alice },
+      config: { regate: { auth: { maxfailures: 3, failurewindow: '1m' }, http: { trustedproxies: ['127.0.0.1'] } } },
+    });
+  });
+  after(async () => gw.close());
+  const via = (client: string, auth: [string, string], from = '127.0.0.1'): Promise<Reply> =>
+    gw.send('GET', '/v2/', { auth, localAddress: from, headers: { 'x-forwarded-for': client } });
+
+  test('failures count against the client the proxy names, not the proxy: one attacker does not lock everyone out', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await via('198.51.100.66', ['alice', `guess-${i}`])).status, 401);
+    assert.equal((await via('198.51.100.66', ALICE)).status, 429, 'the attacker is throttled');
+    // Everyone else behind the same proxy still gets in.
+    assert.equal((await via('198.51.100.7', ALICE)).status, 200);
+    assert.equal((await via('203.0.113.9, 198.51.100.8', ALICE)).status, 200);
+    // A forged first hop does not help the attacker: the proxy appended the real one.
+    assert.equal((await via('203.0.113.200, 198.51.100.66', ALICE)).status, 429);
+    assert.ok(gw.logs.some((l) => l.includes('too many failed logins from 198.51.100.66')));
+    // The access log names the client, not the proxy.
+    assert.ok(gw.logs.some((l) => /"remote":"198\.51\.100\.7"/.test(l)), 'access log shows the forwarded client');
+  });
+
+  test('an untrusted peer cannot pick its address with X-Forwarded-For', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await via(`192.0.2.${i + 1}`, ['alice', `nope-${i}`], '127.0.0.5')).status, 401);
+    // All three counted against 127.0.0.5 itself, whatever it claimed.
+    assert.equal((await via('192.0.2.99', ALICE, '127.0.0.5')).status, 429);
+    assert.ok(gw.logs.some((l) => /"remote":"127\.0\.0\.5"/.test(l)));
+  });
+
+  test('a trustedproxies entry that is not an address or CIDR is a config error naming it', async () => {
+    await assert.rejects(
+      startGateway({ users: { alice: PW.alice }, config: { regate: { http: { trustedproxies: ['10.0.0.0/33'] } } } }),
+      /regate\.http\.trustedproxies.*10\.0\.0\.0\/33/,
+    );
+  });
+});
+
 describe('throttling repeated failures per client address', () => {
   let gw: Gateway;
   before(async () => {

@@ -132,6 +132,26 @@ describe('upstream mode: what the proxy does to requests and responses', () => {
     await upstream.stop();
   });
 
+  it('behind trusted proxies (regate.http.trustedproxies), X-Forwarded-For keeps the hops they vouch for and appends the peer', async () => {
+    const behind = await startRegateTarget({
+      users: [ALICE],
+      upstream: { url: upstream.origin },
+      regate: { http: { trustedproxies: ['127.0.0.1/32', '10.0.0.0/8'] } },
+    });
+    try {
+      // 127.0.0.1 (trusted) says it got the request from 10.0.0.9 (trusted), which got it from
+      // 203.0.113.7: that is the client; what 203.0.113.7 claims about itself (6.6.6.6) is not kept.
+      assert.equal((await call(behind, 'GET', '/v2/', { user: ALICE, headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.0.0.9' } })).status, 200);
+      assert.equal(upstream.last().headers['x-forwarded-for'], '203.0.113.7, 10.0.0.9, 127.0.0.1');
+      assert.equal(upstream.last().headers['x-real-ip'], '203.0.113.7');
+      // No X-Forwarded-For: the peer is the client.
+      assert.equal((await call(behind, 'GET', '/v2/', { user: ALICE })).status, 200);
+      assert.equal(upstream.last().headers['x-forwarded-for'], '127.0.0.1');
+    } finally {
+      await behind.stop();
+    }
+  });
+
   it('Host and X-Forwarded-*/X-Real-IP are set; the client\'s Authorization and a forged X-Forwarded-For do not go up', async () => {
     const res = await call(target, 'GET', '/v2/', { user: ALICE, headers: { 'x-forwarded-for': '6.6.6.6' } });
     assert.equal(res.status, 200);
