@@ -23,6 +23,13 @@ export interface StorageConfig {
   extra: Record<string, unknown>;
 }
 
+/** regate.access: per-repository rights (src/access/access-policy.ts). */
+export interface AccessConfig {
+  /** Apache AuthGroupFile-format groups, reloaded live. */
+  groupsFile?: string;
+  rules: import('../access/access-policy.js').AccessRule[];
+}
+
 /** regate.upstream: forward /v2/ to an existing registry instead of serving it from storage. */
 export interface UpstreamConfig {
   /** The upstream's origin, e.g. http://127.0.0.1:5001. */
@@ -101,6 +108,8 @@ export interface RegateConfig {
       /** The window those failures are counted in, and how long a refused address waits. */
       failureWindowMs: number;
     };
+    /** Per-repository rights; undefined = every valid user may do everything. */
+    access?: AccessConfig;
   };
   /** Where the configuration came from, for messages. */
   source: string;

@@ -7,6 +7,7 @@ import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js'
 import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
+import { parseAccess } from './access-config.js';
 import { checkDistributionKeys } from './distribution-keys.js';
 import { parseSwiftParameters } from './swift-config.js';
 import { compileTrustedProxies } from '../gateway/client-address.js';
@@ -39,7 +40,7 @@ export const DEFAULT_RAW_CONFIG: RawConfig = {
 /** Paths answered 200 without auth when regate.ping is not configured (seed 004's nginx, plus `/`). */
 export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
 
-const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream']);
+const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream', 'access']);
 const KNOWN_TOP = new Set(['version', 'log', 'loglevel', 'storage', 'http', 'auth', 'health', 'notifications', 'redis', 'middleware', 'reporting', 'proxy', 'compatibility', 'validation', 'policy', 'regate']);
 const DRIVERS: readonly StorageDriverName[] = ['filesystem', 'inmemory', 'swift'];
 const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
@@ -154,6 +155,9 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   const failureWindowMs = duration(ownAuth.failurewindow ?? '1m', 'regate.auth.failurewindow', fail);
   if (failureWindowMs === 0) fail('regate.auth.failurewindow', 'must be positive');
 
+  const access = parseAccess(own.access, baseDir, fail, warnings);
+  if (access && !auth) fail('regate.access', 'needs auth.htpasswd: rights are given to authenticated users');
+
   const config: RegateConfig = {
     version,
     log: { level, formatter, fields: isObject(log.fields) ? log.fields : {}, accessLog: !accessLogDisabled(log.accesslog, fail) },
@@ -167,6 +171,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
       pingPaths,
       http: { headersTimeoutMs, keepAliveTimeoutMs, idleTimeoutMs, trustedProxies },
       auth: { maxFailures, failureWindowMs },
+      ...(access ? { access } : {}),
     },
     source,
     warnings,

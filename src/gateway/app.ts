@@ -11,6 +11,8 @@
 //                                     transfer codings → 501
 //   6. Basic auth                     htpasswd via passport (401 UNAUTHORIZED / 429 TOOMANYREQUESTS);
 //                                     skipped only when the config has no auth section
+//   6b. regate.access                 per-repository rights: 403 DENIED outside them, the catalog
+//                                     filtered, a mount from an unreadable repository dropped
 //   7. the registry                   /v2/… handled in-process by the embedded registry, or sent on
 //                                     to the upstream one (upstream.ts, regate.upstream); the body
 //                                     is untouched until here
@@ -21,6 +23,8 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { accessLog } from './access-log.js';
+import { accessControl } from './access-control.js';
+import type { AccessPolicy } from '../access/access-policy.js';
 import { compileTrustedProxies } from './client-address.js';
 import { RegistryError } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -38,6 +42,8 @@ export const API_VERSION = 'registry/2.0';
 export interface GatewayOptions {
   config: RegateConfig;
   registry: Pick<Registry, 'handle'>;
+  /** regate.access, with the live groups; undefined = every valid user may do everything. */
+  access?: { policy: AccessPolicy; groupsOf: (user: string) => ReadonlySet<string>; strict: boolean };
   /** The users store; undefined only when the config has no auth section. */
   users?: CredentialChecker;
   logger: Logger;
@@ -62,7 +68,8 @@ function registryStep(registry: Pick<Registry, 'handle'>): RequestHandler {
     if (path !== '/v2' && !path.startsWith('/v2/')) return next();
     // The client held its body back until we said yes (Expect: 100-continue): now we do.
     if (requestState(req).expectsContinue && !res.headersSent) res.writeContinue();
-    registry.handle(req, res).catch(next);
+    const mayList = requestState(req).mayList;
+    registry.handle(req, res, mayList ? { mayList } : {}).catch(next);
   };
 }
 
@@ -86,7 +93,7 @@ function errorEnvelope(logger: Logger): ErrorRequestHandler {
 }
 
 export function createApp(options: GatewayOptions): Express {
-  const { config, registry, users, logger } = options;
+  const { config, registry, users, logger, access } = options;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -107,6 +114,7 @@ export function createApp(options: GatewayOptions): Express {
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
   app.use(chunkedUploads()); // 5
   app.use(auth); // 6
+  if (access) app.use(accessControl(access)); // 6b
   app.use(registryStep(registry)); // 7
   app.use(notFound()); // 8
   app.use(errorEnvelope(logger.child({ component: 'gateway' })));

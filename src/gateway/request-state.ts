@@ -16,6 +16,8 @@ export interface RequestState {
   bytesOut: number;
   /** The client sent `Expect: 100-continue` and is waiting before it sends the body. */
   expectsContinue: boolean;
+  /** regate.access on /v2/_catalog: the repositories this user may see listed. */
+  mayList?: (repository: string) => boolean;
   /** [peer, trusted hops…, client] (client-address.ts), set by the first middleware. */
   addresses: string[];
 }

@@ -16,6 +16,8 @@ import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { openRegistry } from '../registry/open-registry.js';
 import { HtpasswdStore } from '../auth/htpasswd-store.js';
+import { AccessPolicy } from '../access/access-policy.js';
+import { GroupsStore } from '../access/groups-file.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { createApp } from './app.js';
 import { openUpstream } from './upstream.js';
@@ -93,6 +95,25 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await users.start();
   }
 
+  let groups: GroupsStore | undefined;
+  const accessConfig = config.regate.access;
+  if (accessConfig?.groupsFile) {
+    groups = new GroupsStore({
+      path: accessConfig.groupsFile,
+      logger: logger.child({ component: 'access' }),
+      ...(options.htpasswdPollIntervalMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollIntervalMs }),
+    });
+    await groups.start();
+  }
+  const noGroups: ReadonlySet<string> = new Set();
+  const access = accessConfig
+    ? {
+        policy: new AccessPolicy(accessConfig.rules),
+        groupsOf: groups ? (user: string) => groups!.groupsOf(user) : () => noGroups,
+        strict: config.upstream !== undefined,
+      }
+    : undefined;
+
   // The registry behind the front door: the embedded one over storage, or one upstream.
   const registry = config.upstream
     ? openUpstream(config.upstream, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }))
@@ -102,7 +123,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         logger.child({ component: 'registry' }),
         config.storageHealth,
       );
-  const app = createApp({ config, registry, logger, ...(users ? { users } : {}) });
+  const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 
   const timeouts = config.regate.http;
   const serverOptions = {
@@ -139,6 +160,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
   } catch (err) {
     registry.close();
     await users?.stop();
+    await groups?.stop();
     throw err;
   }
   const address = server.address() as AddressInfo;
@@ -170,6 +192,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         });
         registry.close();
         await users?.stop();
+        await groups?.stop();
       })()),
   };
 }

@@ -30,7 +30,7 @@ import { clientAddress, forwardedFor } from './client-address.js';
 const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
 
 export interface UpstreamRegistry {
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, options?: { mayList?: (repository: string) => boolean }): Promise<void>;
   close(): void;
 }
 
@@ -55,6 +55,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     changeOrigin: false,
   });
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
+  /** Catalog requests under regate.access: what the user may see listed. */
+  const listFilters = new WeakMap<IncomingMessage, (repository: string) => boolean>();
   /** Requests whose upstream sent nothing for idletimeout (http-proxy then aborts them). */
   const stalled = new WeakSet<IncomingMessage>();
 
@@ -64,6 +66,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     if (!config.passAuthorization) proxyReq.removeHeader('authorization');
     if (upstreamAuth) proxyReq.setHeader('authorization', upstreamAuth);
     proxyReq.removeHeader('expect');
+    // A catalog that will be filtered must come back as plain JSON.
+    if (listFilters.has(req)) proxyReq.removeHeader('accept-encoding');
     const chain = addressesOf(req);
     proxyReq.setHeader('x-forwarded-for', forwardedFor(chain));
     proxyReq.setHeader('x-real-ip', clientAddress(chain));
@@ -86,6 +90,14 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     }
     const location = proxyRes.headers.location;
     if (typeof location === 'string') headers.location = rewriteLocation(location, target, clientOrigin(req));
+    const mayList = listFilters.get(req);
+    if (mayList && status === 200) {
+      filterCatalog(proxyRes, res, status, headers, mayList, (err) => {
+        logger.warn('the upstream registry\'s catalog could not be filtered', { upstream: config.url, error: err.message });
+        sendError(req, res, new RegistryError('UNAVAILABLE', { upstream: config.url }, { status: 502, message: 'the upstream registry sent a catalog that is not valid JSON' }));
+      });
+      return;
+    }
     res.writeHead(status, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
     proxyRes.on('error', () => res.destroy());
@@ -133,7 +145,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
   }
 
   return {
-    handle(req, res) {
+    handle(req, res, options = {}) {
+      if (options.mayList) listFilters.set(req, options.mayList);
       return new Promise<void>((resolve) => {
         res.once('close', () => {
           // The client went away before the answer was complete: so does the upstream request.
@@ -150,6 +163,48 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
       agent.destroy();
     },
   };
+}
+
+/** A catalog page is small JSON; anything larger than this from an upstream is refused. */
+const MAX_CATALOG_BYTES = 16 * 1024 * 1024;
+
+/** The upstream's catalog page with only the repositories `mayList` accepts (the Link stays). */
+function filterCatalog(
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  mayList: (repository: string) => boolean,
+  onBad: (err: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  proxyRes.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_CATALOG_BYTES) {
+      proxyRes.destroy();
+      onBad(new Error(`catalog page over ${MAX_CATALOG_BYTES} bytes`));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  proxyRes.on('error', () => res.destroy());
+  proxyRes.on('end', () => {
+    let body: { repositories?: unknown };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { repositories?: unknown };
+      if (!Array.isArray(body.repositories)) throw new Error('no repositories list');
+    } catch (err) {
+      onBad(err as Error);
+      return;
+    }
+    const text = JSON.stringify({ ...body, repositories: body.repositories.filter((r): r is string => typeof r === 'string' && mayList(r)) });
+    delete headers['content-encoding'];
+    headers['content-length'] = Buffer.byteLength(text);
+    headers['content-type'] = 'application/json';
+    res.writeHead(status, headers);
+    res.end(text);
+  });
 }
 
 /** A Location on the upstream's own origin, moved to the origin the client used. */

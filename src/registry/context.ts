@@ -46,6 +46,8 @@ export interface RequestContext {
   stores: RegistryStores;
   settings: RegistrySettings;
   logger?: HandlerLogger;
+  /** The catalog lists only what this accepts (the gateway's regate.access). */
+  mayList?: (repository: string) => boolean;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

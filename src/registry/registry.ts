@@ -24,8 +24,14 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   catalogMaxEntries: 1000,
 };
 
+/** What the gateway decided about one request that the registry must honour. */
+export interface HandleOptions {
+  /** The catalog lists only the repositories this accepts (regate.access). */
+  mayList?: (repository: string) => boolean;
+}
+
 export interface Registry {
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): Promise<void>;
   readonly routes: readonly Route[];
 }
 
@@ -40,7 +46,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
   const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, options: HandleOptions = {}): Promise<void> {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
@@ -67,7 +73,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
           headers: { Allow: allowed },
         });
       }
-      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger };
+      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}) };
       await method.handler(ctx);
     } catch (err) {
       writeError(req, res, toRegistryError(err, params), logger);

@@ -12,8 +12,13 @@ import { listReferrers } from './handlers/referrers.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** What a request asks to do to its repository, for regate.access (the gateway's access step). */
+export type RepositoryAction = 'pull' | 'push' | 'delete';
+
 export interface RouteMethod {
   handler: Handler;
+  /** The repository right it needs (routes without a repository, base and catalog, have none). */
+  action?: RepositoryAction;
   /** Deletes repository content: only present when storage.delete.enabled is true. */
   deletesContent?: boolean;
   /** The request carries blob bytes (limited by regate.blobmaxbytes, not the manifest limit). */
@@ -31,34 +36,38 @@ const NAME = '(?<name>.+)';
 export const ROUTES: readonly Route[] = [
   { name: 'base', pattern: /^\/v2\/$/, methods: { GET: { handler: apiBase }, HEAD: { handler: apiBase } } },
   { name: 'catalog', pattern: /^\/v2\/_catalog$/, methods: { GET: { handler: listCatalog } } },
-  { name: 'tags', pattern: new RegExp(`^/v2/${NAME}/tags/list$`), methods: { GET: { handler: listTags } } },
+  { name: 'tags', pattern: new RegExp(`^/v2/${NAME}/tags/list$`), methods: { GET: { handler: listTags, action: 'pull' } } },
   {
     name: 'manifest',
     pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
     methods: {
-      GET: { handler: getManifest },
-      HEAD: { handler: getManifest },
-      PUT: { handler: putManifest },
-      DELETE: { handler: deleteManifest, deletesContent: true },
+      GET: { handler: getManifest, action: 'pull' },
+      HEAD: { handler: getManifest, action: 'pull' },
+      PUT: { handler: putManifest, action: 'push' },
+      DELETE: { handler: deleteManifest, deletesContent: true, action: 'delete' },
     },
   },
-  { name: 'upload-start', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/$`), methods: { POST: { handler: startUpload, blobBody: true } } },
+  { name: 'upload-start', pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/$`), methods: { POST: { handler: startUpload, blobBody: true, action: 'push' } } },
   {
     name: 'upload',
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<uuid>[^/]+)$`),
     methods: {
-      GET: { handler: uploadStatus },
-      PATCH: { handler: patchUpload, blobBody: true },
-      PUT: { handler: completeUpload, blobBody: true },
-      DELETE: { handler: cancelUpload },
+      GET: { handler: uploadStatus, action: 'push' },
+      PATCH: { handler: patchUpload, blobBody: true, action: 'push' },
+      PUT: { handler: completeUpload, blobBody: true, action: 'push' },
+      DELETE: { handler: cancelUpload, action: 'push' },
     },
   },
   {
     name: 'blob',
     pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`),
-    methods: { GET: { handler: getBlob }, HEAD: { handler: getBlob }, DELETE: { handler: deleteBlob, deletesContent: true } },
+    methods: {
+      GET: { handler: getBlob, action: 'pull' },
+      HEAD: { handler: getBlob, action: 'pull' },
+      DELETE: { handler: deleteBlob, deletesContent: true, action: 'delete' },
+    },
   },
-  { name: 'referrers', pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), methods: { GET: { handler: listReferrers } } },
+  { name: 'referrers', pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), methods: { GET: { handler: listReferrers, action: 'pull' } } },
 ];
 
 export interface RouteOptions {
@@ -83,6 +92,29 @@ export function carriesBlobBody(method: string | undefined, path: string): boole
   const q = path.indexOf('?');
   const match = matchRoute(ROUTES, q < 0 ? path : path.slice(0, q));
   return match?.route.methods[(method ?? 'GET') as Method]?.blobBody === true;
+}
+
+/**
+ * What a request needs from regate.access, from the route table (so the gateway and the registry
+ * agree on what the repository is): `catalog` for /v2/_catalog, `base` for /v2/, a repository and
+ * action for the rest, `unknown` for a path no route has or a method the route lacks.
+ */
+export type RequestScope =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'repository'; repository: string; action: RepositoryAction; route: string }
+  | { kind: 'unknown' };
+
+export function requestScope(method: string | undefined, path: string): RequestScope {
+  const q = path.indexOf('?');
+  const match = matchRoute(ROUTES, q < 0 ? path : path.slice(0, q));
+  if (!match) return { kind: 'unknown' };
+  if (match.route.name === 'base') return { kind: 'base' };
+  if (match.route.name === 'catalog') return { kind: 'catalog' };
+  const action = match.route.methods[(method ?? 'GET') as Method]?.action;
+  const repository = match.params.name;
+  if (!action || repository === undefined) return { kind: 'unknown' };
+  return { kind: 'repository', repository, action, route: match.route.name };
 }
 
 export interface RouteMatch {

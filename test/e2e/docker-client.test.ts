@@ -9,6 +9,8 @@
 //      Without /etc/docker/certs.d/ip6-localhost:PORT/ca.crt login fails with
 //      `x509: certificate signed by unknown authority`; with the CA installed there, login, push,
 //      pull and logout work. Only that HOST:PORT directory is created, and it is removed after.
+//   4. regate.access: a team pushes under its prefix only ("denied: requested access to the
+//      resource is denied" elsewhere), a pull-only user pulls and cannot push, a group change applies.
 //   3. push, a second tag of the same layers, rmi and pull with regate storing into a real
 //      OpenStack Swift and a real Ceph RGW (1 MiB segments, the smallest allowed), and with regate
 //      in upstream mode in front of Distribution 2.8.2 (regate.upstream).
@@ -22,6 +24,8 @@ import { describeResult, ensureIp6Localhost, processesMentioning } from '../supp
 import { startRegateTarget, targetRequest, type TestUser, type TlsAuthTarget } from '../support/tls-auth-target.js';
 import { startSwiftAio } from '../support/swift-aio.js';
 import { startCephRgw } from '../support/ceph-rgw.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeTempDir, startDistribution } from '../support/processes.js';
 
 const startTarget = startRegateTarget;
@@ -260,3 +264,63 @@ for (const store of BACKENDS) {
     });
   });
 }
+
+describe('docker client with per-repository access (regate.access)', () => {
+  const CI: TestUser = { username: 'ci', password: 'ci-pull-0nly-pw' };
+  const ANN: TestUser = { username: 'ann', password: 'ann-team-a-pw-1' };
+  const DENIED = /denied: requested access to the resource is denied/;
+  let target: TlsAuthTarget;
+  const tmp = makeTempDir('regate-docker-access-');
+  const groupsFile = join(tmp.path, 'groups');
+
+  before(async () => {
+    writeFileSync(groupsFile, 'team-a: ann\n');
+    target = await startTarget({
+      users: [ALICE, CI, ANN],
+      regate: {
+        access: {
+          groupsfile: groupsFile,
+          rules: [
+            { users: ['alice'], repositories: ['**'], actions: ['pull', 'push', 'delete'] },
+            { users: ['ci'], repositories: ['**'], actions: ['pull'] },
+            { groups: ['team-a'], repositories: ['team-a/**'], actions: ['pull', 'push'] },
+            { groups: ['team-b'], repositories: ['team-b/**'], actions: ['pull', 'push'] },
+          ],
+        },
+      },
+    });
+  });
+  after(async () => {
+    await target?.stop();
+    tmp.remove();
+  });
+
+  it('a team pushes under its prefix only; a pull-only user pulls and cannot push; a group change applies', async () => {
+    const own = `${target.host}/team-a/busybox:v1`;
+    const other = `${target.host}/team-b/busybox:v1`;
+    await importBusyboxImage(docker(), own, `docker-access/${Date.now()}`);
+    await docker().dockerChecked(['tag', own, other]);
+
+    assert.equal((await login(target.host, ANN)).code, 0);
+    await docker().dockerChecked(['push', own]);
+    const refused = await docker().docker(['push', other]);
+    assert.notEqual(refused.code, 0, `push outside the team's prefix succeeded: ${describeResult(refused)}`);
+    assert.match(refused.stderr + refused.stdout.toString('utf8'), DENIED, describeResult(refused));
+
+    assert.equal((await login(target.host, CI)).code, 0);
+    await docker().dockerChecked(['rmi', own]);
+    await docker().dockerChecked(['pull', own]);
+    const ciRef = `${target.host}/team-a/busybox:from-ci`;
+    await docker().dockerChecked(['tag', own, ciRef]);
+    const ciPush = await docker().docker(['push', ciRef]);
+    assert.notEqual(ciPush.code, 0, `a pull-only user pushed: ${describeResult(ciPush)}`);
+    assert.match(ciPush.stderr + ciPush.stdout.toString('utf8'), DENIED, describeResult(ciPush));
+
+    // ann joins team-b: within a second the push that was refused goes through.
+    writeFileSync(groupsFile, 'team-a: ann\nteam-b: ann\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await login(target.host, ANN)).code, 0);
+    await docker().dockerChecked(['push', other]);
+    await docker().dockerChecked(['logout', target.host]);
+  });
+});

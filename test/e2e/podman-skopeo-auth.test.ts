@@ -16,7 +16,7 @@
 // runs the same tests against CNCF Distribution 2.8.2, the reference they were first proven on).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOciImage, diffPulledImage, readPulledImage, type BuiltImage } from '../support/image-builder.js';
 import { writeBusyboxRootfsTar } from '../support/dockerd.js';
@@ -211,5 +211,59 @@ describe('skopeo copy with credentials', () => {
     ]);
     assert.equal(pull.code, 0, describeResult(pull));
     assert.deepEqual(diffPulledImage(image, readPulledImage(`oci:${out}:v1`)), []);
+  });
+});
+
+describe('skopeo with per-repository access (regate.access)', () => {
+  const CI: TestUser = { username: 'ci', password: 'ci-pull-0nly-pw' };
+  const ANN: TestUser = { username: 'ann', password: 'ann-team-a-pw-1' };
+  let guarded: TlsAuthTarget;
+  let guardedCerts: string;
+  let image: BuiltImage;
+  let skopeoEnv: NodeJS.ProcessEnv;
+  const skopeo = (args: readonly string[]): Promise<CommandResult> =>
+    runCommand(requireProgram('skopeo', 'skopeo'), ['--insecure-policy', ...args], { env: skopeoEnv, timeoutMs: 90_000 });
+
+  before(async () => {
+    const groupsFile = join(tmp.path, 'access-groups');
+    writeFileSync(groupsFile, 'team-a: ann\n');
+    guarded = await startTarget({
+      users: [CI, ANN],
+      regate: {
+        access: {
+          groupsfile: groupsFile,
+          rules: [
+            { users: ['ci'], repositories: ['**'], actions: ['pull'] },
+            { groups: ['team-a'], repositories: ['team-a/**'], actions: ['pull', 'push'] },
+          ],
+        },
+      },
+    });
+    guardedCerts = join(tmp.path, 'guarded-certs');
+    mkdirSync(guardedCerts);
+    copyFileSync(guarded.caFile, join(guardedCerts, 'ca.crt'));
+    image = buildOciImage({ dir: join(tmp.path, 'oci-access'), seed: 'e2e-skopeo-access', tag: 'v1' });
+    skopeoEnv = { ...process.env, REGISTRY_AUTH_FILE: join(tmp.path, 'skopeo-access-auth-never-written.json') };
+  });
+  after(async () => guarded?.stop());
+
+  it('a team copies in under its prefix only; a pull-only user copies out and cannot copy in', async () => {
+    const creds = (u: TestUser): string => `${u.username}:${u.password}`;
+    const own = `docker://${guarded.host}/team-a/app:v1`;
+    const pushed = await skopeo(['copy', '--all', '--preserve-digests', '--dest-cert-dir', guardedCerts, '--dest-creds', creds(ANN), image.pushRef, own]);
+    assert.equal(pushed.code, 0, describeResult(pushed));
+    const elsewhere = await skopeo(['copy', '--dest-cert-dir', guardedCerts, '--dest-creds', creds(ANN), image.pushRef, `docker://${guarded.host}/team-b/app:v1`]);
+    assert.notEqual(elsewhere.code, 0, describeResult(elsewhere));
+    assert.match(elsewhere.stderr, /requested access to the resource is denied|403 \(Forbidden\)/, describeResult(elsewhere));
+
+    const out = join(tmp.path, 'oci-access-back');
+    const pulled = await skopeo(['copy', '--all', '--preserve-digests', '--src-cert-dir', guardedCerts, '--src-creds', creds(CI), own, `oci:${out}:v1`]);
+    assert.equal(pulled.code, 0, describeResult(pulled));
+    assert.deepEqual(diffPulledImage(image, readPulledImage(`oci:${out}:v1`)), []);
+    const ciPush = await skopeo(['copy', '--dest-cert-dir', guardedCerts, '--dest-creds', creds(CI), image.pushRef, `docker://${guarded.host}/team-a/app:ci`]);
+    assert.notEqual(ciPush.code, 0, describeResult(ciPush));
+    assert.match(ciPush.stderr, /requested access to the resource is denied|403 \(Forbidden\)/, describeResult(ciPush));
+    const head = await targetRequest(guarded, 'HEAD', '/v2/team-a/app/manifests/ci', { user: CI, accept: MANIFEST_TYPES });
+    assert.equal(head.status, 404, 'the refused copy stored a manifest');
   });
 });
