@@ -88,6 +88,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
       if (value === undefined || NOT_FORWARDED_DOWN.has(name)) continue;
       headers[name] = value;
     }
+    // Every 429 the client sees says when to come back, even if the upstream's did not.
+    if (status === 429 && proxyRes.headers['retry-after'] === undefined) headers['retry-after'] = '1';
     const location = proxyRes.headers.location;
     if (typeof location === 'string') headers.location = rewriteLocation(location, target, clientOrigin(req));
     const mayList = listFilters.get(req);

@@ -7,7 +7,7 @@ export const ERROR_TABLE = {
   BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid' },
   BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
   DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content' },
-  MANIFEST_BLOB_UNKNOWN: { status: 404, message: 'manifest references a manifest or blob unknown to registry' },
+  MANIFEST_BLOB_UNKNOWN: { status: 400, message: 'manifest references a manifest or blob unknown to registry' },
   MANIFEST_INVALID: { status: 400, message: 'manifest invalid' },
   MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry' },
   NAME_INVALID: { status: 400, message: 'invalid repository name' },
@@ -42,7 +42,9 @@ export class RegistryError extends Error {
     // A status override exists for the one case the spec leaves open: a body over a size limit is
     // SIZE_INVALID (a spec code) sent as 413, which is what clients and proxies expect for it.
     this.status = options?.status ?? ERROR_TABLE[code].status;
-    this.headers = options?.headers ?? {};
+    this.headers = { ...options?.headers };
+    // Every 429 says when to come back (distribution-spec): a second unless the thrower knows better.
+    if (this.status === 429 && !Object.keys(this.headers).some((h) => h.toLowerCase() === 'retry-after')) this.headers['Retry-After'] = '1';
   }
 }
 

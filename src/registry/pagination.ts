@@ -11,8 +11,9 @@ export interface Page {
 export function parseLimit(query: URLSearchParams): number | undefined {
   const raw = query.get('n');
   if (raw === null || raw === '') return undefined;
-  if (!/^\d{1,9}$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { n: raw });
-  return Number(raw);
+  if (!/^\d+$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', { n: raw });
+  // A huge n is a request for everything: capped by the caller's maximum, like any other n.
+  return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
 }
 
 /** Items strictly after `last` (lexical order), at most `limit`, and a link to the next page. */

@@ -5,6 +5,8 @@ export type RangeResult = { kind: 'whole' } | { kind: 'partial'; start: number; 
 
 export function parseRange(header: string | undefined, size: number): RangeResult {
   if (header === undefined) return { kind: 'whole' };
+  // RFC 9110 §14.2: a range unit the server does not know is ignored.
+  if (!/^\s*bytes=/i.test(header)) return { kind: 'whole' };
   const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
   if (!m) {
     return /^bytes=.*,/.test(header.trim()) ? { kind: 'whole' } : { kind: 'unsatisfiable' };

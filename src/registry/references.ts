@@ -61,6 +61,10 @@ export class Digest implements DigestParts {
   }
 }
 
+export function isValidName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && NAME_RE.test(name);
+}
+
 export function validateName(name: string): string {
   if (name.length > MAX_NAME_LENGTH || !NAME_RE.test(name)) {
     throw new RegistryError('NAME_INVALID', { name: name.slice(0, MAX_NAME_LENGTH + 1) }, { message: 'invalid repository name' });

@@ -53,6 +53,7 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<uuid>[^/]+)$`),
     methods: {
       GET: { handler: uploadStatus, action: 'push' },
+      HEAD: { handler: uploadStatus, action: 'push' },
       PATCH: { handler: patchUpload, blobBody: true, action: 'push' },
       PUT: { handler: completeUpload, blobBody: true, action: 'push' },
       DELETE: { handler: cancelUpload, action: 'push' },

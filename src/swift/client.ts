@@ -3,7 +3,7 @@
 // once with a fresh token on 401. Streamed uploads live in streaming-put.ts and reuse the same
 // session handling.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { TokenSource, type SwiftSession } from './auth.js';
+import { MAX_RENEWALS, SECOND_RENEWAL_DELAY_MS, TokenSource, type SwiftSession } from './auth.js';
 import { SwiftHttpError, isTransientError } from './errors.js';
 import { createAgents, discard, header, readBody, send, type HttpAgents } from './http.js';
 import type { SwiftOptions } from './swift-options.js';
@@ -130,7 +130,7 @@ export class SwiftClient {
     const ok = options.ok ?? [];
     const target = object ?? `(container ${this.container})`;
     let session = await this.tokens.session();
-    let renewed = false;
+    let renewals = 0;
     for (let attempt = 0; ; attempt++) {
       let failure: unknown;
       try {
@@ -143,9 +143,9 @@ export class SwiftClient {
           timeoutMs: IDLE_TIMEOUT_MS,
         });
         const status = res.statusCode ?? 0;
-        if (status === 401 && !renewed) {
+        if (status === 401 && renewals < MAX_RENEWALS) {
           await discard(res);
-          renewed = true;
+          if (renewals++ > 0) await sleep(SECOND_RENEWAL_DELAY_MS);
           session = await this.tokens.renew(session);
           attempt--;
           continue;

@@ -5,6 +5,7 @@
 // Once bytes flow a failure cannot be replayed here; the caller decides.
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { backoff, sleep, type SwiftClient } from './client.js';
+import { MAX_RENEWALS, SECOND_RENEWAL_DELAY_MS } from './auth.js';
 import { SwiftHttpError, isTransientError } from './errors.js';
 import { discard, readBody, startRequest } from './http.js';
 
@@ -46,7 +47,7 @@ export class StreamingPut {
   /** Opens the upload; resolves once the server is ready for the body. */
   static async open(client: SwiftClient, object: string, headers: OutgoingHttpHeaders = {}): Promise<StreamingPut> {
     let session = await client.tokens.session();
-    let renewed = false;
+    let renewals = 0;
     for (let attempt = 0; ; attempt++) {
       let failure: unknown;
       try {
@@ -88,8 +89,8 @@ export class StreamingPut {
         const status = ready.statusCode ?? 0;
         await discard(ready);
         req.destroy();
-        if (status === 401 && !renewed) {
-          renewed = true;
+        if (status === 401 && renewals < MAX_RENEWALS) {
+          if (renewals++ > 0) await sleep(SECOND_RENEWAL_DELAY_MS);
           session = await client.tokens.renew(session);
           attempt--;
           continue;

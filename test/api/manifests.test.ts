@@ -114,7 +114,7 @@ for (const factory of DRIVERS) {
 
       const unknownBlob = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: sha256('nope'), size: 4 }, layers: [] });
       const res = await put('m/bad', 'v1', unknownBlob);
-      assert.equal(res.status, 404);
+      assert.equal(res.status, 400, 'a manifest naming missing blobs is a bad request (Distribution: 400)');
       assert.equal(errorCode(res), 'MANIFEST_BLOB_UNKNOWN');
       const unknownChild = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: sha256('x'), size: 1 }] });
       assert.equal(errorCode(await put('m/bad', 'v1', unknownChild, MT.ociIndex)), 'MANIFEST_BLOB_UNKNOWN');

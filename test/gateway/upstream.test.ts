@@ -182,6 +182,20 @@ describe('upstream mode: what the proxy does to requests and responses', () => {
     assert.equal(relative.headers.location, '/v2/a/blobs/uploads/rel?_state=x');
   });
 
+  it('an upstream 429 reaches the client with a Retry-After, the upstream\'s own when it sent one', async () => {
+    upstream.answer = (req, res) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (req.url!.includes('with')) headers['retry-after'] = '7';
+      res.writeHead(429, headers);
+      res.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+    };
+    const bare = await call(target, 'GET', '/v2/a/tags/list', { user: ALICE });
+    assert.equal(bare.status, 429);
+    assert.equal(bare.headers['retry-after'], '1');
+    const own = await call(target, 'GET', '/v2/with/tags/list', { user: ALICE });
+    assert.equal(own.headers['retry-after'], '7');
+  });
+
   it('bodies stream up and down unchanged', async () => {
     upstream.answer = (req, res) => {
       const chunks: Buffer[] = [];

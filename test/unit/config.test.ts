@@ -27,7 +27,7 @@ test('no file: embedded defaults (filesystem under ./data; secure by default: TL
   assert.equal(c.regate.tls.dir, resolve(process.cwd(), 'certs'));
   assert.deepEqual(c.auth, { htpasswd: { realm: 'regate', path: resolve(process.cwd(), 'htpasswd/htpasswd') } });
   assert.deepEqual(c.regate.pingPaths, ['/_ping', '/v1/_ping', '/']);
-  assert.deepEqual(c.regate.http, { headersTimeoutMs: 60_000, keepAliveTimeoutMs: 30_000, idleTimeoutMs: 300_000 });
+  assert.deepEqual(c.regate.http, { headersTimeoutMs: 60_000, keepAliveTimeoutMs: 30_000, idleTimeoutMs: 300_000, trustedProxies: [] });
   assert.deepEqual(c.regate.auth, { maxFailures: 10, failureWindowMs: 60_000 });
   assert.deepEqual(c.warnings, []);
 });
@@ -56,7 +56,7 @@ test('durations (Go style) for the gateway timeouts', () => {
     't',
     '/',
   );
-  assert.deepEqual(c.regate.http, { headersTimeoutMs: 90_000, keepAliveTimeoutMs: 500, idleTimeoutMs: 0 });
+  assert.deepEqual(c.regate.http, { headersTimeoutMs: 90_000, keepAliveTimeoutMs: 500, idleTimeoutMs: 0, trustedProxies: [] });
   assert.equal(c.regate.auth.failureWindowMs, 7_200_000);
 });
 

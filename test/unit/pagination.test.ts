@@ -18,8 +18,12 @@ test('pagination with n and last', () => {
   assert.deepEqual(paginate(items, q('n=10'), '/p', 3), { items: ['a', 'b', 'c'], link: '</p?n=3&last=c>; rel="next"' });
 });
 
+test('a huge n is capped by the maximum like any other n', () => {
+  assert.equal(paginate(items, q('n=99999999999'), '/p', 2).items.length, 2);
+});
+
 test('a bad n is PAGINATION_NUMBER_INVALID', () => {
-  for (const n of ['-1', 'x', '1.5', '99999999999']) {
+  for (const n of ['-1', 'x', '1.5', '1e3', ' 5']) {
     assert.throws(() => paginate(items, q(`n=${n}`), '/p', 10), (e: unknown) => e instanceof RegistryError && e.code === 'PAGINATION_NUMBER_INVALID', n);
   }
 });

@@ -14,7 +14,8 @@ test('blob Range header', () => {
   assert.deepEqual(parseRange('bytes=9-0', size), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=-0', size), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=-', size), { kind: 'unsatisfiable' });
-  assert.deepEqual(parseRange('items=0-1', size), { kind: 'unsatisfiable' });
+  // RFC 9110 §14.2: a unit the server does not know is ignored (the whole blob).
+  assert.deepEqual(parseRange('items=0-1', size), { kind: 'whole' });
   assert.deepEqual(parseRange('bytes=0-1,5-6', size), { kind: 'whole' });
 });
 

@@ -2,7 +2,7 @@
 // PATCH/GET/PUT/DELETE /v2/<name>/blobs/uploads/<uuid>   chunk, status, complete, cancel
 import type { RequestContext } from '../context.js';
 import { RegistryError } from '../errors.js';
-import { Digest, validateName, validateUploadId } from '../references.js';
+import { Digest, isValidName, validateName, validateUploadId } from '../references.js';
 import { parseContentRange } from '../range.js';
 import { send } from '../respond.js';
 import type { AppendOptions } from '../../storage/upload-store.js';
@@ -24,6 +24,16 @@ function declaredLength(ctx: RequestContext): number | undefined {
   return Number(raw);
 }
 
+/**
+ * A Content-Range that is not `<start>-<end>` cannot be fixed by resuming (416 tells a client to ask
+ * where the upload is and go on from there): it is a malformed request.
+ */
+function malformedContentRange(ctx: RequestContext): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', { contentRange: ctx.req.headers['content-range'] }, {
+    message: 'Content-Range must be <start>-<end>',
+  });
+}
+
 function appendOptions(ctx: RequestContext, withRange: boolean): AppendOptions {
   const expectedLength = declaredLength(ctx);
   const options: AppendOptions = { maxTotalBytes: ctx.settings.blobMaxBytes };
@@ -33,7 +43,7 @@ function appendOptions(ctx: RequestContext, withRange: boolean): AppendOptions {
   }
   if (withRange) {
     const range = parseContentRange(ctx.req.headers['content-range']);
-    if (range === 'invalid') throw new RegistryError('RANGE_INVALID', { contentRange: ctx.req.headers['content-range'] });
+    if (range === 'invalid') throw malformedContentRange(ctx);
     if (range) {
       if (expectedLength !== undefined && range.end - range.start + 1 !== expectedLength) {
         throw new RegistryError('SIZE_INVALID', { contentRange: ctx.req.headers['content-range'], contentLength: expectedLength }, {
@@ -62,8 +72,10 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   if (mount !== null) {
     const digest = Digest.parse(mount);
     const from = ctx.query.get('from');
-    if (from !== null) {
-      const source = await ctx.stores.blobs.stat(validateName(from), digest);
+    // A `from` that is no repository name cannot be mounted from: a plain upload starts, as the
+    // spec has a registry do whenever it cannot mount (Distribution ignores it too).
+    if (from !== null && isValidName(from)) {
+      const source = await ctx.stores.blobs.stat(from, digest);
       if (source) {
         await ctx.stores.blobs.link(name, digest);
         return send(ctx.req, ctx.res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest.toString() });
@@ -111,7 +123,7 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   if (!hasBody && ctx.req.headers['content-range'] !== undefined) {
     // A closing PUT without a body may still say where it thinks the upload is: it must be right.
     const range = parseContentRange(ctx.req.headers['content-range']);
-    if (range === 'invalid') throw new RegistryError('RANGE_INVALID', { contentRange: ctx.req.headers['content-range'] });
+    if (range === 'invalid') throw malformedContentRange(ctx);
     const size = await ctx.stores.uploads.size(name, id);
     if (range && range.start !== size) throw new UploadOffsetError(size, range.start);
   }
