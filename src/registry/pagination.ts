@@ -24,9 +24,12 @@ export function paginate(sorted: string[], query: URLSearchParams, path: string,
   const start = last ? sorted.findIndex((item) => item > last) : 0;
   const rest = start < 0 ? [] : sorted.slice(start);
   const items = rest.slice(0, limit);
-  if (rest.length > items.length && items.length > 0) {
-    const next = new URLSearchParams({ n: String(limit), last: items[items.length - 1]! });
-    return { items, link: `<${path}?${next.toString()}>; rel="next"` };
-  }
+  if (rest.length > items.length && items.length > 0) return { items, link: nextPageLink(path, limit, items[items.length - 1]!) };
   return { items };
+}
+
+/** The RFC 5988 Link header value for the page after `last`. */
+export function nextPageLink(path: string, limit: number, last: string): string {
+  const next = new URLSearchParams({ n: String(limit), last });
+  return `<${path}?${next.toString()}>; rel="next"`;
 }

@@ -353,6 +353,11 @@ async function main(): Promise<void> {
     await runSwiftBench();
     return;
   }
+  if (process.argv[2] === 'catalog') {
+    const { runCatalogBench } = await import('./catalog-bench.js');
+    await runCatalogBench();
+    return;
+  }
   if (process.argv[2] === 'auth-load') {
     const { runAuthLoadBench } = await import('./auth-load-bench.js');
     await runAuthLoadBench();
