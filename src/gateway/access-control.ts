@@ -17,7 +17,7 @@
 import type { RequestHandler } from 'express';
 import type { AccessPolicy } from '../access/access-policy.js';
 import { RegistryError } from '../registry/errors.js';
-import { validateName } from '../registry/references.js';
+import { isValidName, validateName } from '../registry/references.js';
 import { requestScope } from '../registry/routes.js';
 import { rawPath, requestState } from './request-state.js';
 import { sendError } from './respond.js';
@@ -35,6 +35,11 @@ export function accessControl(options: AccessControlOptions): RequestHandler {
   return (req, res, next) => {
     const path = rawPath(req);
     if (path !== '/v2' && !path.startsWith('/v2/')) return next();
+    // An upstream decodes %2F and friends before it routes: what the gateway checked would not be
+    // what it serves. No valid API path needs a percent sign.
+    if (strict && path.includes('%')) {
+      return sendError(req, res, new RegistryError('UNSUPPORTED', undefined, { status: 400, message: 'percent-encoded API paths are not accepted' }));
+    }
     const state = requestState(req);
     const user = state.user;
     if (user === undefined) return next(); // auth is off: the config refuses access rules without it
@@ -57,22 +62,38 @@ export function accessControl(options: AccessControlOptions): RequestHandler {
     if (!policy.may(user, groups, scope.repository, scope.action)) {
       return sendError(req, res, new RegistryError('DENIED', { repository: scope.repository, action: scope.action }));
     }
-    if (scope.route === 'upload-start') dropUnreadableMount(req, (from) => policy.may(user, groups, from, 'pull'));
+    if (scope.route === 'upload-start') {
+      // Distribution also reads mount/from from a form body, where no query check can see them.
+      const type = String(req.headers['content-type'] ?? '').toLowerCase();
+      if (strict && (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data'))) {
+        return sendError(req, res, new RegistryError('BLOB_UPLOAD_INVALID', undefined, { message: 'form bodies are not accepted when starting an upload' }));
+      }
+      checkMount(req, strict, (from) => policy.may(user, groups, from, 'pull'));
+    }
     next();
   };
 }
 
-/** Removes mount= and from= from the request target when the user may not pull `from`. */
-function dropUnreadableMount(req: { url?: string }, mayPull: (repository: string) => boolean): void {
+/**
+ * Keeps mount= and from= only when there is exactly one of each, `from` is a valid name and the
+ * user may pull it; otherwise both go and a plain upload starts. In front of an upstream the query
+ * is always written back from what was parsed here, so the upstream reads exactly what was checked
+ * (Go's parser skips pairs that URLSearchParams keeps, such as ones with `;` or a bad escape).
+ */
+function checkMount(req: { url?: string }, strict: boolean, mayPull: (repository: string) => boolean): void {
   const url = req.url ?? '';
   const q = url.indexOf('?');
   if (q < 0) return;
   const query = new URLSearchParams(url.slice(q + 1));
-  if (!query.has('mount') && !query.has('from')) return;
-  const from = query.get('from');
-  if (from !== null && mayPull(from)) return;
-  query.delete('mount');
-  query.delete('from');
+  const froms = query.getAll('from');
+  const mounts = query.getAll('mount');
+  const readable = froms.length === 1 && mounts.length === 1 && isValidName(froms[0]!) && mayPull(froms[0]!);
+  if (!readable && (froms.length > 0 || mounts.length > 0)) {
+    query.delete('mount');
+    query.delete('from');
+  } else if (!strict) {
+    return;
+  }
   const rest = query.toString();
   req.url = `${url.slice(0, q)}${rest ? `?${rest}` : ''}`;
 }

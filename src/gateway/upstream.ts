@@ -15,18 +15,26 @@
 // gateway's auth, and a second realm would only make it retry its password). Bodies stream both
 // ways with backpressure; a client that goes away aborts the upstream request, and an upstream that
 // sends nothing for idletimeout is cut. A chunked body over the gateway's limits is cut with 413.
-import { Agent as HttpAgent, type IncomingMessage, type ServerResponse, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import httpProxy from 'http-proxy';
 import type { UpstreamConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
+import { nextPageLink, parseLimit } from '../registry/pagination.js';
 import { sendError } from './respond.js';
 import { bodyLimitFor, type BodyLimits } from './limits.js';
 import { addressesOf, rawPath } from './request-state.js';
 import { clientAddress, forwardedFor } from './client-address.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy; the api-version is the gateway's own. */
+/** A catalog page is small JSON; anything larger than this from an upstream is refused. */
+const MAX_CATALOG_BYTES = 16 * 1024 * 1024;
+/** The filtered catalog's page size without n, its largest, and how many upstream pages one may read. */
+const CATALOG_DEFAULT_ENTRIES = 100;
+const CATALOG_MAX_ENTRIES = 1000;
+const CATALOG_MAX_ROUNDS = 100;
+
 const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
 
 export interface UpstreamRegistry {
@@ -55,8 +63,6 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     changeOrigin: false,
   });
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
-  /** Catalog requests under regate.access: what the user may see listed. */
-  const listFilters = new WeakMap<IncomingMessage, (repository: string) => boolean>();
   /** Requests whose upstream sent nothing for idletimeout (http-proxy then aborts them). */
   const stalled = new WeakSet<IncomingMessage>();
 
@@ -66,8 +72,6 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     if (!config.passAuthorization) proxyReq.removeHeader('authorization');
     if (upstreamAuth) proxyReq.setHeader('authorization', upstreamAuth);
     proxyReq.removeHeader('expect');
-    // A catalog that will be filtered must come back as plain JSON.
-    if (listFilters.has(req)) proxyReq.removeHeader('accept-encoding');
     const chain = addressesOf(req);
     proxyReq.setHeader('x-forwarded-for', forwardedFor(chain));
     proxyReq.setHeader('x-real-ip', clientAddress(chain));
@@ -92,14 +96,6 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     if (status === 429 && proxyRes.headers['retry-after'] === undefined) headers['retry-after'] = '1';
     const location = proxyRes.headers.location;
     if (typeof location === 'string') headers.location = rewriteLocation(location, target, clientOrigin(req));
-    const mayList = listFilters.get(req);
-    if (mayList && status === 200) {
-      filterCatalog(proxyRes, res, status, headers, mayList, (err) => {
-        logger.warn('the upstream registry\'s catalog could not be filtered', { upstream: config.url, error: err.message });
-        sendError(req, res, new RegistryError('UNAVAILABLE', { upstream: config.url }, { status: 502, message: 'the upstream registry sent a catalog that is not valid JSON' }));
-      });
-      return;
-    }
     res.writeHead(status, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
     proxyRes.on('error', () => res.destroy());
@@ -146,9 +142,83 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     req.on('data', count);
   }
 
+  /** One catalog page straight from the upstream (its own Link says whether more follow). */
+  function upstreamCatalogPage(req: IncomingMessage, n: number, last: string | undefined): Promise<{ repositories: string[]; more: boolean }> {
+    const url = new URL('/v2/_catalog', target);
+    url.searchParams.set('n', String(n));
+    if (last !== undefined) url.searchParams.set('last', last);
+    const headers: OutgoingHttpHeaders = { accept: 'application/json', host: target.host };
+    if (upstreamAuth) headers.authorization = upstreamAuth;
+    else if (config.passAuthorization && req.headers.authorization) headers.authorization = req.headers.authorization;
+    const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const up = request(url, { method: 'GET', agent, headers, timeout: config.idleTimeoutMs, rejectUnauthorized: !config.insecureSkipVerify }, (answer) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        answer.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_CATALOG_BYTES) up.destroy(new Error(`catalog page over ${MAX_CATALOG_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        answer.on('error', reject);
+        answer.on('end', () => {
+          if (answer.statusCode !== 200) return reject(new Error(`HTTP ${answer.statusCode}`));
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { repositories?: unknown };
+            if (!Array.isArray(body.repositories)) throw new Error('no repositories list');
+            const repositories = body.repositories.filter((r): r is string => typeof r === 'string');
+            resolve({ repositories, more: answer.headers.link !== undefined && repositories.length > 0 });
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      });
+      up.on('timeout', () => up.destroy(new Error('the upstream stopped answering')));
+      up.on('error', reject);
+      up.end();
+    });
+  }
+
+  /**
+   * The catalog under regate.access, put together here: upstream pages are read until the page
+   * holds n names the user may see, and the Link names the last of THOSE, never an upstream name
+   * the user may not see (which would let `n=1` paging list the whole upstream).
+   */
+  async function filteredCatalog(req: IncomingMessage, res: ServerResponse, mayList: (repository: string) => boolean): Promise<void> {
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const limit = Math.min(parseLimit(query) ?? CATALOG_DEFAULT_ENTRIES, CATALOG_MAX_ENTRIES);
+    const names: string[] = [];
+    let cursor = query.get('last') || undefined;
+    let more = false;
+    for (let round = 0; limit > 0 && round < CATALOG_MAX_ROUNDS; round++) {
+      const page = await upstreamCatalogPage(req, Math.max(limit, 100), cursor);
+      for (const name of page.repositories) {
+        if (!mayList(name)) continue;
+        if (names.length === limit) {
+          more = true;
+          break;
+        }
+        names.push(name);
+      }
+      if (more || !page.more) break;
+      cursor = page.repositories[page.repositories.length - 1];
+    }
+    const link = more && names.length > 0 ? nextPageLink('/v2/_catalog', limit, names[names.length - 1]!) : undefined;
+    const text = JSON.stringify({ repositories: names });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(link ? { link } : {}) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
   return {
     handle(req, res, options = {}) {
-      if (options.mayList) listFilters.set(req, options.mayList);
+      if (options.mayList) {
+        const mayList = options.mayList;
+        return filteredCatalog(req, res, mayList).catch((err: Error) => {
+          if (err instanceof RegistryError) return sendError(req, res, err);
+          logger.warn('the upstream registry\'s catalog could not be read', { upstream: config.url, error: err.message });
+          if (!res.headersSent) sendError(req, res, new RegistryError('UNAVAILABLE', { upstream: config.url }, { status: 502, message: 'the upstream registry\'s catalog could not be read' }));
+        });
+      }
       return new Promise<void>((resolve) => {
         res.once('close', () => {
           // The client went away before the answer was complete: so does the upstream request.
@@ -167,47 +237,6 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
   };
 }
 
-/** A catalog page is small JSON; anything larger than this from an upstream is refused. */
-const MAX_CATALOG_BYTES = 16 * 1024 * 1024;
-
-/** The upstream's catalog page with only the repositories `mayList` accepts (the Link stays). */
-function filterCatalog(
-  proxyRes: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  headers: OutgoingHttpHeaders,
-  mayList: (repository: string) => boolean,
-  onBad: (err: Error) => void,
-): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  proxyRes.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_CATALOG_BYTES) {
-      proxyRes.destroy();
-      onBad(new Error(`catalog page over ${MAX_CATALOG_BYTES} bytes`));
-      return;
-    }
-    chunks.push(chunk);
-  });
-  proxyRes.on('error', () => res.destroy());
-  proxyRes.on('end', () => {
-    let body: { repositories?: unknown };
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { repositories?: unknown };
-      if (!Array.isArray(body.repositories)) throw new Error('no repositories list');
-    } catch (err) {
-      onBad(err as Error);
-      return;
-    }
-    const text = JSON.stringify({ ...body, repositories: body.repositories.filter((r): r is string => typeof r === 'string' && mayList(r)) });
-    delete headers['content-encoding'];
-    headers['content-length'] = Buffer.byteLength(text);
-    headers['content-type'] = 'application/json';
-    res.writeHead(status, headers);
-    res.end(text);
-  });
-}
 
 /** A Location on the upstream's own origin, moved to the origin the client used. */
 export function rewriteLocation(location: string, upstream: URL, publicOrigin: string): string {

@@ -180,6 +180,38 @@ describe('regate.access in upstream mode, in front of Distribution 2.8.2', () =>
     assert.equal(tags.status, 404);
   });
 
+  test('catalog paging with n=1 shows only visible names: the Link never names another one', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/v2/_catalog?n=1';
+    for (let i = 0; path && i < 10; i++) {
+      const page = await gw.send('GET', path, { auth: AS('bo') });
+      assert.equal(page.status, 200);
+      seen.push(...(page.json() as { repositories: string[] }).repositories);
+      const link = page.header('link');
+      if (link) assert.doesNotMatch(decodeURIComponent(link), /team-a/, 'the Link names a repository bo may not see');
+      path = link ? /<([^>]+)>/.exec(link)![1] : undefined;
+    }
+    assert.deepEqual(seen, ['public/base', 'team-b/app']);
+  });
+
+  test('nothing the upstream would read differently gets through: %-encoded paths, duplicate or unparsable mount sources, form bodies', async () => {
+    const encoded = await gw.send('GET', `/v2/team-a/app/manifests/x%2Fblobs%2F${sha256(bytes(512, 9))}`, { auth: AS('ann') });
+    assert.equal(encoded.status, 400);
+    const digest = sha256(bytes(512, 9));
+    for (const query of [`mount=${digest}&from=team-a/app&from=team-b/app`, `mount=${digest}&from=public/x%ZZ&from=team-b/app`, `mount=${digest}&from=team-b/app;x`]) {
+      const started = await gw.send('POST', `/v2/team-a/copy/blobs/uploads/?${query}`, { auth: AS('ann') });
+      assert.equal(started.status, 202, `${query}: ${started.text()}`);
+    }
+    const direct = await fetch(`${distribution.url}/v2/team-a/copy/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(direct.status, 404, 'nothing was mounted from team-b/app');
+    const form = await gw.send('POST', '/v2/team-a/copy/blobs/uploads/', {
+      auth: AS('ann'),
+      body: `mount=${digest}&from=team-b/app`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 400);
+  });
+
   test('a path that is no API endpoint is refused here, never forwarded', async () => {
     const r = await gw.send('GET', '/v2/team-a/app/_something/else', { auth: AS('ann') });
     assert.equal(r.status, 404);
