@@ -165,12 +165,15 @@ export class HtpasswdStore extends EventEmitter {
     }
     let result: VerifyResult;
     try {
-      result = await this.verifier(password, hash);
       const format = classifyHash(hash);
       if (!('error' in format) && format.kind !== 'bcrypt') {
         // A legacy hash is checked in microseconds: pad it with the bcrypt work a bcrypt user
-        // costs, so timing does not tell how a password is stored.
-        await this.verifier(password, this.currentDummyHash).catch(() => undefined);
+        // costs, in the same queue slot (both at once), so timing does not tell how a password
+        // is stored, even when the checks wait in line.
+        const [checked] = await Promise.all([this.verifier(password, hash), this.verifier(password, this.currentDummyHash).catch(() => undefined)]);
+        result = checked;
+      } else {
+        result = await this.verifier(password, hash);
       }
     } catch (err) {
       this.logger.error(`htpasswd: could not check the password of user "${user}": ${(err as Error).message}`, { user });
