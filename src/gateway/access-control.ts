@@ -46,6 +46,10 @@ export function accessControl(options: AccessControlOptions): RequestHandler {
     const groups = groupsOf(user);
     const scope = requestScope(req.method, path);
     if (scope.kind === 'base') return next();
+    if (scope.kind === 'catalog' && req.method !== 'GET' && req.method !== 'HEAD') {
+      if (!strict) return next(); // the registry answers 405
+      return sendError(req, res, new RegistryError('UNSUPPORTED', { method: req.method }, { status: 405, message: `${req.method} is not supported here`, headers: { Allow: 'GET' } }));
+    }
     if (scope.kind === 'catalog') {
       state.mayList = (repository) => policy.may(user, groups, repository, 'pull');
       return next();

@@ -212,6 +212,11 @@ describe('regate.access in upstream mode, in front of Distribution 2.8.2', () =>
     assert.equal(form.status, 400);
   });
 
+  test('the catalog is GET only: another method is 405 here, never served or forwarded', async () => {
+    const r = await gw.send('POST', '/v2/_catalog', { auth: AS('bo') });
+    assert.equal(r.status, 405);
+  });
+
   test('a path that is no API endpoint is refused here, never forwarded', async () => {
     const r = await gw.send('GET', '/v2/team-a/app/_something/else', { auth: AS('ann') });
     assert.equal(r.status, 404);
