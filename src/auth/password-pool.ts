@@ -74,8 +74,7 @@ export class PasswordPool {
   /** Ends the threads; checks still waiting are answered in-thread. */
   async close(): Promise<void> {
     this.closed = true;
-    const waiting = this.queue.splice(0);
-    for (const job of waiting) void verifyPassword(job.password, job.hash).then(job.resolve, () => job.resolve({ ok: false }));
+    for (const job of this.queue.splice(0)) answerInThread(job);
     await Promise.all([...this.slots].map((slot) => this.retire(slot)));
   }
 
@@ -145,25 +144,27 @@ export class PasswordPool {
     slot.idleTimer.unref();
   }
 
-  /** A thread died or could not take its job: answer that job in-thread and carry on. */
+  /** A thread died or could not take its job: retire it (its job answered in-thread) and carry on. */
   private fail(slot: Slot): void {
-    if (!this.slots.delete(slot)) return;
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) void verifyPassword(job.password, job.hash).then(job.resolve, () => job.resolve({ ok: false }));
-    void slot.worker.terminate().catch(() => undefined);
+    if (!this.slots.has(slot)) return;
+    void this.retire(slot);
     if (!this.closed) this.dispatch();
   }
 
+  /** Ends a thread; a job it still held is answered in-thread. */
   private async retire(slot: Slot): Promise<void> {
     if (!this.slots.delete(slot)) return;
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     const job = slot.job;
     slot.job = undefined;
-    if (job) void verifyPassword(job.password, job.hash).then(job.resolve, () => job.resolve({ ok: false }));
+    if (job) answerInThread(job);
     await slot.worker.terminate().catch(() => undefined);
   }
+}
+
+/** The fallback when no thread can take a job: slower for the event loop, never a wrong answer. */
+function answerInThread(job: Job): void {
+  void verifyPassword(job.password, job.hash).then(job.resolve, () => job.resolve({ ok: false }));
 }
 
 let shared: PasswordPool | undefined;

@@ -3,6 +3,7 @@
 // `100 Continue`. Kept beside the request (a WeakMap), not on it, so nothing else can forge it.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { addressChain, clientAddress, TRUST_NOBODY } from './client-address.js';
 
 export interface RequestState {
   /** A fresh id per request (also sent back as X-Request-Id). */
@@ -36,15 +37,12 @@ export function requestState(req: IncomingMessage): RequestState {
 /** [peer, trusted hops…, client]; just [peer] when the first middleware has not decided it. */
 export function addressesOf(req: IncomingMessage): string[] {
   const addresses = requestState(req).addresses;
-  if (addresses.length > 0) return addresses;
-  const peer = req.socket?.remoteAddress ?? '-';
-  return [peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice('::ffff:'.length) : peer];
+  return addresses.length > 0 ? addresses : addressChain(req, TRUST_NOBODY);
 }
 
 /** The client's address: behind trusted proxies, the one they vouch for; else the socket's peer. */
 export function clientAddressOf(req: IncomingMessage): string {
-  const addresses = addressesOf(req);
-  return addresses[addresses.length - 1]!;
+  return clientAddress(addressesOf(req));
 }
 
 /** The request target's path, exactly as sent (no decoding), without the query. */

@@ -62,6 +62,9 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     xfwd: false,
     changeOrigin: false,
   });
+  /** What goes up as Authorization: the gateway's own credentials, the client's if passed, or none. */
+  const authorizationFor = (req: IncomingMessage): string | undefined =>
+    upstreamAuth ?? (config.passAuthorization ? req.headers.authorization : undefined);
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
   /** Requests whose upstream sent nothing for idletimeout (http-proxy then aborts them). */
   const stalled = new WeakSet<IncomingMessage>();
@@ -69,8 +72,9 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
     upstreamRequests.set(req, proxyReq);
     proxyReq.once('timeout', () => stalled.add(req));
-    if (!config.passAuthorization) proxyReq.removeHeader('authorization');
-    if (upstreamAuth) proxyReq.setHeader('authorization', upstreamAuth);
+    const authorization = authorizationFor(req);
+    if (authorization) proxyReq.setHeader('authorization', authorization);
+    else proxyReq.removeHeader('authorization');
     proxyReq.removeHeader('expect');
     const chain = addressesOf(req);
     proxyReq.setHeader('x-forwarded-for', forwardedFor(chain));
@@ -148,8 +152,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     url.searchParams.set('n', String(n));
     if (last !== undefined) url.searchParams.set('last', last);
     const headers: OutgoingHttpHeaders = { accept: 'application/json', host: target.host };
-    if (upstreamAuth) headers.authorization = upstreamAuth;
-    else if (config.passAuthorization && req.headers.authorization) headers.authorization = req.headers.authorization;
+    const authorization = authorizationFor(req);
+    if (authorization) headers.authorization = authorization;
     const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const up = request(url, { method: 'GET', agent, headers, timeout: config.idleTimeoutMs, rejectUnauthorized: !config.insecureSkipVerify }, (answer) => {

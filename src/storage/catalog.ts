@@ -138,8 +138,3 @@ export async function repositoryPage(driver: StorageDriver, options: CatalogPage
   }
   return { repositories: found, more: false };
 }
-
-/** Every repository, in lexical order (one walk of the whole tree: for tools, not for requests). */
-export async function listRepositories(driver: StorageDriver): Promise<string[]> {
-  return (await repositoryPage(driver, { limit: Number.MAX_SAFE_INTEGER })).repositories;
-}

@@ -4,11 +4,9 @@ import { BlobStore } from './blob-store.js';
 import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
-import { listRepositories, repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
+import { repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
 
 export interface RegistryCatalog {
-  /** Every repository (walks the whole tree). */
-  repositories(): Promise<string[]>;
   /** One page in lexical order, costing about what it returns. */
   page(options: CatalogPageOptions): Promise<CatalogPage>;
 }
@@ -28,6 +26,6 @@ export function createRegistryStorage(driver: StorageDriver): RegistryStorage {
     uploads: new UploadStore(driver, blobs),
     manifests: new ManifestStore(driver, blobs),
     tags: new TagStore(driver),
-    catalog: { repositories: () => listRepositories(driver), page: (options) => repositoryPage(driver, options) },
+    catalog: { page: (options) => repositoryPage(driver, options) },
   };
 }

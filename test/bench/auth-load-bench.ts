@@ -22,6 +22,7 @@ import { startUpload, uploadAndCommit } from './curl.js';
 import { prepareSecureMaterial, startSecureRegate, TLS13_CIPHERS } from './secure-registries.js';
 import { makeLayer } from './swift-bench.js';
 import { cpuSeconds } from './proc-stats.js';
+import { median } from './phase.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -60,11 +61,6 @@ function login(url: string, ca: Buffer, user: string, password: string, localAdd
     req.end();
   });
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Loopback address number `n` (1-based) outside 127.0.0.1: 127.0.<hi>.<lo>. */
 const loopback = (n: number): string => `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`;

@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry, type RunningRegistry } from './registries.js';
+import { median } from './phase.js';
 
 const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 
@@ -24,8 +25,6 @@ async function timedGet(url: string): Promise<{ ms: number; count: number }> {
   if (res.status !== 200 || !Array.isArray(body.repositories)) throw new Error(`${url}: HTTP ${res.status}`);
   return { ms, count: body.repositories.length };
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(registry: RunningRegistry, path: string): Promise<{ ms: number; count: number }> {
   await timedGet(`${registry.url}${path}`); // warm the caches both sides

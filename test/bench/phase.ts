@@ -8,6 +8,13 @@ export interface Phase<T> {
   stats: PhaseStats;
 }
 
+/** The median of some numbers (the mean of the middle two for an even count; NaN for none). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 export async function timed<T>(pid: number, fn: () => Promise<T>): Promise<Phase<T>> {
   const sampler = new RssSampler(pid, 50);
   const start = performance.now();
