@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --expose-gc
 // regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';

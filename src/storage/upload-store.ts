@@ -4,7 +4,7 @@
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
-import { BATCH_BYTES, returnBatch, takeBatch } from './upload-batches.js';
+import { acquireBatch, BATCH_BYTES, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
@@ -12,6 +12,7 @@ import { digestString, unlessMissing } from './links.js';
 import type { BlobDescriptor, BlobStore } from './blob-store.js';
 import { HashStateCache, type HashState } from './hash-state-cache.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { noteReceived } from './garbage-pacer.js';
 import { BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from './store-errors.js';
 
 export interface AppendOptions {
@@ -153,7 +154,15 @@ export class UploadStore {
   ): Promise<{ received: number; hashIntact: boolean }> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
-    const batches = Array.from({ length: this.receiving > 0 ? BATCHES_WHEN_BUSY : BATCHES_ALONE }, takeBatch);
+    // One batch is needed to move at all (waited for under the global budget); the pipeline's
+    // further depth is taken only when free, so a crowd of uploads shares the budget.
+    const batches = [await acquireBatch()];
+    const depth = this.receiving > 0 ? BATCHES_WHEN_BUSY : BATCHES_ALONE;
+    while (batches.length < depth) {
+      const extra = tryAcquireBatch();
+      if (!extra) break;
+      batches.push(extra);
+    }
     this.receiving++;
     const inFlight: Array<Promise<void> | undefined> = batches.map(() => undefined);
     let current = 0;
@@ -179,6 +188,7 @@ export class UploadStore {
     try {
       for await (const chunk of body) {
         received += chunk.length;
+        noteReceived(chunk.length);
         if (expected !== undefined && received > expected) {
           throw new BodySizeError(`body is longer than the announced ${expected} bytes`, false);
         }
@@ -211,7 +221,7 @@ export class UploadStore {
     } finally {
       this.receiving--;
       await Promise.allSettled(inFlight);
-      batches.forEach(returnBatch);
+      batches.forEach(releaseBatch);
     }
     return { received, hashIntact };
   }

@@ -93,6 +93,15 @@ export async function uploadAndCommit(
   return new URL(put.location || `/v2/${repo}/blobs/${digest}`, base).toString();
 }
 
+/** A monolithic push into an open session: the whole file streamed by `curl -T` as PUT ?digest=. */
+export async function putBlobMonolithic(base: string, uploadUrl: string, file: string, digest: string, extra: readonly string[] = []): Promise<void> {
+  const url = new URL(uploadUrl, base);
+  url.searchParams.set('digest', digest);
+  const what = `PUT ${file} ?digest=${digest}`;
+  const res = await curl([...extra, '-T', file, '-H', 'Content-Type: application/octet-stream', url.toString()], what);
+  expectStatus(res, 201, what);
+}
+
 /** GET a blob to /dev/null; returns the byte count curl received. */
 export async function pullBlob(url: string, extra: readonly string[] = []): Promise<number> {
   const what = `GET ${url}`;

@@ -358,6 +358,11 @@ async function main(): Promise<void> {
     await runCatalogBench();
     return;
   }
+  if (process.argv[2] === 'push') {
+    const { runPushScaleBench } = await import('./push-scale-bench.js');
+    await runPushScaleBench();
+    return;
+  }
   if (process.argv[2] === 'auth-load') {
     const { runAuthLoadBench } = await import('./auth-load-bench.js');
     await runAuthLoadBench();

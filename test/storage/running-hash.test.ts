@@ -3,21 +3,21 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { OffThreadHash } from '../../src/storage/running-hash.js';
-import { BATCH_BYTES, returnBatch, takeBatch } from '../../src/storage/upload-batches.js';
+import { acquireBatch, BATCH_BYTES, releaseBatch } from '../../src/storage/upload-batches.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 test('off-thread SHA-256 equals the inline one, for shared batches and plain buffers', async () => {
   const data = randomBytes(3 * BATCH_BYTES + 12345);
   const hash = new OffThreadHash();
-  const batch = takeBatch();
+  const batch = await acquireBatch();
   try {
     for (let offset = 0; offset < data.length; offset += BATCH_BYTES) {
       const n = data.copy(batch, 0, offset, Math.min(data.length, offset + BATCH_BYTES));
       await hash.update(batch.subarray(0, n)); // the batch is reused at once: the ack must mean "consumed"
     }
   } finally {
-    returnBatch(batch);
+    releaseBatch(batch);
   }
   assert.equal(await hash.digest(), sha256(data));
 

@@ -1,0 +1,60 @@
+// The uploads' global batch budget: a crowd of uploads in flight never holds more than the budget,
+// every one of them still completes with the right bytes, and a waiting upload is served in turn.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { wrapDriver } from '../../src/storage/base-driver.js';
+import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
+import { BlobStore } from '../../src/storage/blob-store.js';
+import { UploadStore } from '../../src/storage/upload-store.js';
+import { acquireBatch, BATCH_BUDGET, BATCH_BYTES, batchesInUse, releaseBatch, tryAcquireBatch } from '../../src/storage/upload-batches.js';
+
+test('past the budget a batch is waited for, handed over in order, and nothing is lost', async () => {
+  const held = await Promise.all(Array.from({ length: BATCH_BUDGET }, () => acquireBatch()));
+  assert.equal(batchesInUse(), BATCH_BUDGET);
+  assert.equal(tryAcquireBatch(), undefined);
+  const order: number[] = [];
+  const first = acquireBatch().then((b) => (order.push(1), b));
+  const second = acquireBatch().then((b) => (order.push(2), b));
+  await sleep(20);
+  assert.deepEqual(order, [], 'nobody gets a batch while all are held');
+  releaseBatch(held.pop()!);
+  releaseBatch(held.pop()!);
+  const got = await Promise.all([first, second]);
+  assert.deepEqual(order, [1, 2]);
+  assert.equal(batchesInUse(), BATCH_BUDGET);
+  for (const b of [...held, ...got]) releaseBatch(b);
+  assert.equal(batchesInUse(), 0);
+});
+
+test('four times the budget of uploads at once: each completes, the budget is never exceeded', async () => {
+  const driver = wrapDriver(new InMemoryDriver());
+  const blobs = new BlobStore(driver);
+  const uploads = new UploadStore(driver, blobs);
+  let peak = 0;
+  const bodies = Array.from({ length: 4 * BATCH_BUDGET }, () => randomBytes(2 * BATCH_BYTES + 777));
+  // Bodies that trickle in (several small pieces with pauses), as slow clients would.
+  async function* trickle(data: Buffer): AsyncGenerator<Buffer> {
+    for (let offset = 0; offset < data.length; offset += 256 * 1024) {
+      peak = Math.max(peak, batchesInUse());
+      yield data.subarray(offset, Math.min(data.length, offset + 256 * 1024));
+      await sleep(1);
+    }
+  }
+  const results = await Promise.all(
+    bodies.map(async (data, i) => {
+      const name = `crowd/app${i}`;
+      const id = await uploads.create(name);
+      const digest = { algorithm: 'sha256', encoded: createHash('sha256').update(data).digest('hex') };
+      return uploads.commit(name, id, digest, { body: trickle(data), options: { expectedLength: data.length } });
+    }),
+  );
+  assert.equal(results.length, bodies.length);
+  results.forEach((r, i) => assert.equal(r.size, bodies[i]!.length));
+  assert.ok(peak <= BATCH_BUDGET, `peak ${peak} batches, budget ${BATCH_BUDGET}`);
+  assert.ok(peak > 1, 'uploads ran side by side');
+  assert.equal(batchesInUse(), 0, 'every batch was given back');
+  const stored = await blobs.getContent({ algorithm: 'sha256', encoded: createHash('sha256').update(bodies[5]!).digest('hex') });
+  assert.ok(stored.equals(bodies[5]!));
+});
