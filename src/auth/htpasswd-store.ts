@@ -16,6 +16,7 @@
 // (HtpasswdReloadErrorEvent) when a load is refused or the file is missing.
 import { EventEmitter } from 'node:events';
 import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log/logger.js';
 import { bcryptCost, classifyHash, parseHtpasswd, type HtpasswdParseError } from './htpasswd-file.js';
 import { LiveFile, type LineError, type LiveFileProblem } from './live-file.js';
@@ -57,13 +58,13 @@ export interface HtpasswdReloadErrorEvent {
 
 export class HtpasswdStore extends EventEmitter {
   private readonly logger: Logger;
-  private readonly cacheSize: number;
   private readonly verifier: (password: string, hash: string) => Promise<VerifyResult>;
   private readonly cacheKey = randomBytes(32);
   private readonly file: LiveFile<Map<string, string>>;
 
   private entries = new Map<string, string>();
-  private cache = new Map<string, true>();
+  /** Verified credentials, keyed by an HMAC of user and password; dropped on every reload. */
+  private readonly cache: LRUCache<string, true> | undefined;
   private inflight = new Map<string, Promise<boolean>>();
   private warnedLegacy = new Set<string>();
   private currentDummyHash = DUMMY_BCRYPT_HASH;
@@ -71,7 +72,8 @@ export class HtpasswdStore extends EventEmitter {
   constructor(options: HtpasswdStoreOptions) {
     super();
     this.logger = options.logger;
-    this.cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 1000));
+    const cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 1000));
+    this.cache = cacheSize > 0 ? new LRUCache<string, true>({ max: cacheSize }) : undefined;
     this.verifier = options.verifier ?? sharedPasswordPool().verify;
     this.file = new LiveFile<Map<string, string>>({
       path: options.path,
@@ -131,11 +133,7 @@ export class HtpasswdStore extends EventEmitter {
     // A reload while bcrypt runs makes the answer stale: decide again against the new map.
     for (let attempt = 0; ; attempt++) {
       const generation = this.generation;
-      if (this.cache.has(key)) {
-        this.cache.delete(key);
-        this.cache.set(key, true);
-        return true;
-      }
+      if (this.cache?.get(key)) return true;
       let pending = this.inflight.get(key);
       if (!pending) {
         const created = this.compute(user, password, generation);
@@ -147,10 +145,7 @@ export class HtpasswdStore extends EventEmitter {
       }
       const ok = await pending;
       if (generation === this.generation || attempt >= 2) {
-        if (ok && generation === this.generation && this.cacheSize > 0) {
-          this.cache.set(key, true);
-          if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-        }
+        if (ok && generation === this.generation) this.cache?.set(key, true);
         return ok;
       }
     }
@@ -194,7 +189,7 @@ export class HtpasswdStore extends EventEmitter {
 
   private swap(entries: Map<string, string>, generation: number): void {
     this.entries = entries;
-    this.cache = new Map();
+    this.cache?.clear();
     this.inflight = new Map();
     this.warnedLegacy = new Set();
     this.emit('reload', { path: this.path, users: entries.size, generation } satisfies HtpasswdReloadEvent);

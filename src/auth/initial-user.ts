@@ -1,8 +1,9 @@
 // First start without a users file: create it with one user and a random password, as
 // Distribution 2.7+ does, so a fresh install is never open. The caller prints the password once.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createFileExclusive } from '../fs/atomic-file.js';
 import { DEFAULT_BCRYPT_COST, hashPassword } from './password.js';
 import { setUser } from './htpasswd-file.js';
 
@@ -37,32 +38,6 @@ export async function ensureHtpasswdFile(path: string, options: { cost?: number 
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const password = generatePassword();
   const text = setUser(HEADER, INITIAL_USER, await hashPassword(password, options.cost ?? DEFAULT_BCRYPT_COST));
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.new`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(temp, path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return { created: false };
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
-      // A filesystem without hard links: exclusive create is the next best no-clobber publish.
-      try {
-        await writeFile(path, text, { mode: 0o600, flag: 'wx' });
-      } catch (createErr) {
-        if ((createErr as NodeJS.ErrnoException).code === 'EEXIST') return { created: false };
-        throw createErr;
-      }
-    }
-  } finally {
-    await unlink(temp).catch(() => undefined);
-  }
+  if (!(await createFileExclusive(path, text, 0o600))) return { created: false };
   return { created: true, user: INITIAL_USER, password };
 }

@@ -7,11 +7,8 @@
 //   - `writeFileAtomic(path, text)` writes a temp file in the same directory, fsyncs it and renames
 //     it over the target: readers (the htpasswd store) see the old file or the new one, never half of
 //     one. The existing file's mode (and, for root, its owner) is kept; a new file is 0600.
-import { randomBytes } from 'node:crypto';
-import { open, realpath, rename, stat, unlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { writeFileAtomic as writeAtomic } from '../fs/atomic-file.js';
 
 export interface FileLock {
   /** The lock directory's path. */
@@ -92,62 +89,11 @@ export async function withFileLock<T>(path: string, fn: (lock: FileLock) => Prom
   }
 }
 
-async function statOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /**
- * Replaces `path` with `text` atomically: temp file in the same directory (created exclusively),
- * written, chmod'ed, fsync'ed, renamed over the target, then the directory fsync'ed. A symlink at
- * `path` is followed (its target is replaced, the link stays). The existing file's permission bits
- * are kept; a new file gets `mode` (default 0600).
+ * Replaces `path` with `text` atomically (src/fs/atomic-file.ts): a symlink at `path` is followed
+ * (its target is replaced, the link stays); the existing file's permission bits and owner are kept;
+ * a new file gets `mode` (default 0600).
  */
 export async function writeFileAtomic(path: string, text: string, mode: number = 0o600): Promise<void> {
-  let target = path;
-  try {
-    target = await realpath(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const existing = await statOrUndefined(target);
-  const finalMode = existing ? existing.mode & 0o7777 : mode;
-  const dir = dirname(target);
-  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  let renamed = false;
-  try {
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.chmod(finalMode); // open()'s mode is filtered by the umask; chmod is not
-      if (existing && process.getuid?.() === 0) {
-        await handle.chown(existing.uid, existing.gid).catch(() => undefined);
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-    renamed = true;
-  } finally {
-    if (!renamed) await unlink(temp).catch(() => undefined);
-  }
-  await fsyncDirectory(dir);
-}
-
-/** Makes a rename durable; not every platform or filesystem can fsync a directory, so it is best effort. */
-async function fsyncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // best effort
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+  await writeAtomic(path, text, { mode, keepExisting: true, followSymlink: true });
 }

@@ -20,7 +20,7 @@ import { RegistryError } from '../registry/errors.js';
 import { isValidName, validateName } from '../registry/references.js';
 import { requestScope } from '../registry/routes.js';
 import { rawPath, requestState } from './request-state.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
 
 export interface AccessControlOptions {
   policy: AccessPolicy;

@@ -1,5 +1,5 @@
 // Step 1 of the gateway: a request id (X-Request-Id) and one access-log line per request, written
-// when the response finishes or the connection closes first (src/log/access-log.ts has the format).
+// when the response finishes or the connection closes first (src/log/access-record.ts has the format).
 //
 // Bytes in are counted as the HTTP parser hands body chunks to the request stream (a wrapper around
 // the request's own push(), which the parser calls): counting never reads, buffers or changes the
@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../log/logger.js';
-import { logAccess, type AccessRecord } from '../log/access-log.js';
+import { logAccess, type AccessRecord } from '../log/access-record.js';
 import { addressChain, clientAddress, TRUST_NOBODY, type TrustedProxies } from './client-address.js';
 import { requestState } from './request-state.js';
 

@@ -33,11 +33,10 @@ import { chunkedUploads } from './chunked.js';
 import { bodyLimits } from './limits.js';
 import { pingBypass } from './ping.js';
 import { rawPath, requestState } from './request-state.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
+import { API_VERSION, API_VERSION_HEADER } from '../registry/api-version.js';
 import { AuthThrottle } from './throttle.js';
 
-export const API_VERSION_HEADER = 'Docker-Distribution-Api-Version';
-export const API_VERSION = 'registry/2.0';
 
 export interface GatewayOptions {
   config: RegateConfig;

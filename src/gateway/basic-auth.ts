@@ -21,7 +21,7 @@ import passportHttp from 'passport-http';
 import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
 import { clientAddressOf, requestState } from './request-state.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
 import { addressKey, AuthThrottle } from './throttle.js';
 
 const { BasicStrategy } = passportHttp;

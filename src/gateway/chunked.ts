@@ -6,7 +6,7 @@
 // (A request with both Transfer-Encoding and Content-Length is refused by Node's parser itself.)
 import type { RequestHandler } from 'express';
 import { RegistryError } from '../registry/errors.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
 
 /** Whether a Transfer-Encoding header value is one the gateway accepts (only `chunked`). Pure. */
 export function acceptableTransferEncoding(value: string | undefined): boolean {

@@ -2,6 +2,7 @@
 // too. A body that ends before its Content-Length is the client's size error, not a crash.
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { API_VERSION, API_VERSION_HEADER } from '../registry/api-version.js';
 import { errorEnvelope, RegistryError } from '../registry/errors.js';
 
 function errorFor(code: string | undefined): RegistryError {
@@ -29,7 +30,7 @@ export function answerClientErrors(server: Server): void {
     const body = JSON.stringify(errorEnvelope(regErr));
     socket.end(
       `HTTP/1.1 ${regErr.status} ${REASONS[regErr.status] ?? 'Error'}\r\n` +
-        'Connection: close\r\nContent-Type: application/json\r\nDocker-Distribution-Api-Version: registry/2.0\r\n' +
+        `Connection: close\r\nContent-Type: application/json\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });

@@ -8,7 +8,7 @@ import type { RequestHandler } from 'express';
 import { RegistryError } from '../registry/errors.js';
 import { carriesBlobBody } from '../registry/routes.js';
 import { rawPath } from './request-state.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
 
 export interface BodyLimits {
   /** 0 = unlimited. */

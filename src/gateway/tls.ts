@@ -10,14 +10,15 @@
 //     regate.tls.hosts). The CA itself is only replaced when it is missing, broken or expiring; then
 //     the operator has to distribute the new ca.crt, so that is announced like a first start.
 //   - Minimum protocol: TLS 1.2, or http.tls.minimumtls (tls1.2 / tls1.3).
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { RegateConfig, TlsVersion } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { withFileLock } from '../auth/lock.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 
 // selfsigned (node-forge) costs ~15 MiB of memory once loaded and is needed only on the start that
 // issues certificates; every later start reuses the files, so it is loaded on demand.
@@ -71,25 +72,6 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new TlsSetupError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** Writes a file atomically (temp + rename) with the given mode. */
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.chmod(mode);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
   }
 }
 
@@ -198,8 +180,8 @@ async function ensureUnlocked(dir: string, names: readonly string[], logger: Log
   if (ca && (!ca.cert.ca || !validFor(ca.cert, now))) ca = undefined;
   if (!ca) {
     const made = await makeCa(now);
-    await writeAtomic(paths.caKey, made.keyPem, 0o600);
-    await writeAtomic(paths.caCert, made.certPem, 0o644);
+    await writeFileAtomic(paths.caKey, made.keyPem, { mode: 0o600 });
+    await writeFileAtomic(paths.caCert, made.certPem, { mode: 0o644 });
     ca = { cert: new X509Certificate(made.certPem), certPem: made.certPem, keyPem: made.keyPem };
     action = 'created-ca';
   } else {
@@ -216,8 +198,8 @@ async function ensureUnlocked(dir: string, names: readonly string[], logger: Log
   }
   if (reasons.length > 0) {
     const made = await makeServer(ca, names, now);
-    await writeAtomic(paths.serverKey, made.keyPem, 0o600);
-    await writeAtomic(paths.serverCert, made.certPem, 0o644);
+    await writeFileAtomic(paths.serverKey, made.keyPem, { mode: 0o600 });
+    await writeFileAtomic(paths.serverCert, made.certPem, { mode: 0o644 });
     server = { cert: new X509Certificate(made.certPem), certPem: made.certPem, keyPem: made.keyPem };
     if (action === 'reused') {
       action = 'reissued';

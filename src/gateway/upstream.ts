@@ -22,7 +22,7 @@ import type { UpstreamConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
 import { nextPageLink, parseLimit } from '../registry/pagination.js';
-import { sendError } from './respond.js';
+import { sendError } from '../registry/respond.js';
 import { bodyLimitFor, type BodyLimits } from './limits.js';
 import { addressesOf, rawPath } from './request-state.js';
 import { clientAddress, forwardedFor } from './client-address.js';

@@ -1,5 +1,6 @@
 // Manifest media types and parsing: just enough structure to validate a manifest, find what it
 // references (blobs, child manifests, subject) and describe it in a referrers index.
+import Negotiator from 'negotiator';
 import { RegistryError } from './errors.js';
 import { Digest } from './references.js';
 
@@ -133,12 +134,15 @@ export function isRemoteLayer(d: Descriptor): boolean {
 }
 
 /**
- * Content negotiation: whether a client's Accept header admits a manifest media type. No Accept
- * header, or a wildcard, admits everything.
+ * Content negotiation (negotiator: q-values honoured, q=0 refuses): whether a client's Accept header
+ * admits a manifest media type. No Accept header, one naming no valid type, or a wildcard admits
+ * everything; `application/json` too, as in Distribution (old clients send it and read any manifest).
  */
 export function accepts(acceptHeader: string | undefined, mediaType: string): boolean {
-  if (!acceptHeader) return true;
-  const accepted = acceptHeader.split(',').map((part) => bareMediaType(part)).filter((t): t is string => t !== undefined);
-  if (accepted.length === 0) return true;
-  return accepted.some((t) => t === mediaType || t === '*/*' || t === 'application/*' || t === 'application/json');
+  if (!acceptHeader || acceptHeader.trim() === '') return true;
+  const negotiator = new Negotiator({ headers: { accept: acceptHeader } });
+  const named = negotiator.mediaTypes();
+  // Nothing usable said (no type/subtype at all) is as no header; types all refused with q=0 refuse.
+  if (named.length === 0) return !/[^\s,;/]+\/[^\s,;/]+/.test(acceptHeader);
+  return negotiator.mediaTypes([mediaType]).length > 0 || named.includes('application/json');
 }

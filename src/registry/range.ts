@@ -1,27 +1,24 @@
 // HTTP Range for blob reads: one range of bytes (RFC 9110). Several ranges are answered as the
-// whole blob, which the RFC allows; a range that cannot be satisfied is 416.
+// whole blob, which the RFC allows (overlapping ones are merged first); a range that cannot be
+// satisfied is 416. Parsing is range-parser's, as in Express.
+import rangeParser from 'range-parser';
 
 export type RangeResult = { kind: 'whole' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 export function parseRange(header: string | undefined, size: number): RangeResult {
   if (header === undefined) return { kind: 'whole' };
+  const trimmed = header.trim();
+  const equals = trimmed.indexOf('=');
   // RFC 9110 §14.2: a range unit the server does not know is ignored.
-  if (!/^\s*bytes=/i.test(header)) return { kind: 'whole' };
-  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header.trim());
-  if (!m) {
-    return /^bytes=.*,/.test(header.trim()) ? { kind: 'whole' } : { kind: 'unsatisfiable' };
-  }
-  const [, first, last] = m as unknown as [string, string, string];
-  if (first === '' && last === '') return { kind: 'unsatisfiable' };
-  if (first === '') {
-    const suffix = Number(last);
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (start >= size || (last !== '' && Number(last) < start)) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
+  if (equals < 0 || trimmed.slice(0, equals).trim().toLowerCase() !== 'bytes') return { kind: 'whole' };
+  // A suffix longer than the blob asks for all of it (RFC 9110 §14.1.3); range-parser would call
+  // it unsatisfiable, so it is clamped to the size first.
+  const spec = trimmed.slice(equals + 1).replace(/^\s*-\s*(\d+)\s*$/, (_m, n: string) => `-${Math.min(Number(n), size)}`);
+  const parsed = rangeParser(size, `bytes=${spec}`, { combine: true });
+  if (parsed === -1 || parsed === -2) return { kind: 'unsatisfiable' };
+  if (parsed.length !== 1) return { kind: 'whole' };
+  const only = parsed[0]!;
+  return { kind: 'partial', start: only.start, end: only.end };
 }
 
 /** Parses an upload's `Content-Range: <start>-<end>` (Docker's form, with an optional `bytes ` prefix). */

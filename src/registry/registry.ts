@@ -4,11 +4,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StorageDriver } from '../storage/driver.js';
 import { createRegistryStorage } from '../storage/registry-storage.js';
 import type { RegistrySettings, RegistryStores, RequestContext } from './context.js';
-import { errorEnvelope, RegistryError } from './errors.js';
+import { API_VERSION, API_VERSION_HEADER } from './api-version.js';
+import { RegistryError } from './errors.js';
 import { toRegistryError } from './error-mapping.js';
 import { buildRoutes, matchRoute, type Method, type Route } from './routes.js';
 import { ReferrerIndex } from './referrer-index.js';
-import { send } from './respond.js';
+import { sendError } from './respond.js';
 
 export interface RegistryLogger {
   error(message: string, meta?: Record<string, unknown>): void;
@@ -51,7 +52,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
     const q = rawUrl.indexOf('?');
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    res.setHeader('Docker-Distribution-Api-Version', 'registry/2.0');
+    res.setHeader(API_VERSION_HEADER, API_VERSION);
     const match = matchRoute(routes, path);
     const params = match?.params ?? {};
     try {
@@ -85,15 +86,9 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
 
 function writeError(req: IncomingMessage, res: ServerResponse, err: RegistryError, logger?: RegistryLogger): void {
   if (err.status >= 500) logger?.error('request failed', { method: req.method, url: req.url, error: describe(err.cause ?? err) });
-  if (res.headersSent) {
-    // A body was already streaming: the only honest signal left is to cut the connection.
-    res.destroy();
-    return;
-  }
-  // A body the handler refused (too large, bad range) is not read to its end: answer, then close.
-  if (!req.readableEnded) res.setHeader('Connection', 'close');
-  res.removeHeader('Content-Range');
-  send(req, res, err.status, { 'Content-Type': 'application/json', ...err.headers }, JSON.stringify(errorEnvelope(err)));
+  // A success's range header must not describe an error body.
+  if (!res.headersSent) res.removeHeader('Content-Range');
+  sendError(req, res, err);
 }
 
 function whyMissing(method: string | undefined, settings: RegistrySettings): string {

@@ -10,7 +10,7 @@
 // found (that one only says there is a next page). One `list` per directory opened, a few at once.
 import type { StorageDriver } from './driver.js';
 import { PathNotFoundError } from './driver.js';
-import { REPOSITORIES_ROOT } from './paths.js';
+import { isRepositoryInternal, listingMarksRepository, pathFor, REPOSITORIES_ROOT, repositoryNameOf } from './paths.js';
 
 export interface CatalogPageOptions {
   /** Only names sorting after this (`last` of the previous page). */
@@ -102,13 +102,11 @@ export async function repositoryPage(driver: StorageDriver, options: CatalogPage
   const { after, limit, accept } = options;
   const found: string[] = [];
   if (limit <= 0) return { repositories: [], more: false };
-  const prefix = `${REPOSITORIES_ROOT}/`;
   const heap = new EntryHeap();
   const enqueue = (entries: string[] | undefined): void => {
     for (const entry of entries ?? []) {
-      const base = entry.slice(entry.lastIndexOf('/') + 1);
-      if (base.startsWith('_') || !entry.startsWith(prefix)) continue;
-      const name = entry.slice(prefix.length);
+      const name = repositoryNameOf(entry);
+      if (name === undefined || isRepositoryInternal(entry)) continue;
       if (after !== undefined && subtreeBeforeOrAt(name, after)) continue;
       heap.push({ name });
     }
@@ -128,11 +126,11 @@ export async function repositoryPage(driver: StorageDriver, options: CatalogPage
     // where order is restored: a child "x/y" may sort before a later sibling "x0").
     const batch: Entry[] = [];
     while (batch.length < PARALLEL_LISTS && heap.size > 0 && heap.peek()!.repository === undefined) batch.push(heap.pop()!);
-    const listed = await Promise.all(batch.map((entry) => children(driver, `${prefix}${entry.name}`)));
+    const listed = await Promise.all(batch.map((entry) => children(driver, pathFor({ kind: 'repository', name: entry.name }))));
     batch.forEach((entry, i) => {
       const entries = listed[i];
       if (!entries) return;
-      heap.push({ name: entry.name, repository: entries.some((e) => e.endsWith('/_layers')) });
+      heap.push({ name: entry.name, repository: listingMarksRepository(entries) });
       enqueue(entries);
     });
   }

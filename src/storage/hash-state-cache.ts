@@ -1,5 +1,6 @@
 // In-process running hashes of uploads, the fast path that spares re-reading an upload at commit.
 // Losing an entry (restart, eviction, another replica took the upload) only costs a re-read.
+import { LRUCache } from 'lru-cache';
 import type { RunningHash } from './running-hash.js';
 
 export interface HashState {
@@ -9,28 +10,38 @@ export interface HashState {
 }
 
 export class HashStateCache {
-  private readonly entries = new Map<string, HashState>();
+  // Evicted or replaced states release their hash (in the worker thread) through dispose.
+  private readonly entries: LRUCache<string, HashState>;
+  /** The state being handed to a caller by take(): removed, but not disposed. */
+  private taking: HashState | undefined;
 
-  constructor(private readonly maxEntries = 4096) {}
+  constructor(maxEntries = 4096) {
+    this.entries = new LRUCache<string, HashState>({
+      max: maxEntries,
+      dispose: (state) => {
+        if (state !== this.taking) state.hash.dispose();
+      },
+    });
+  }
 
-  /** Removes and returns the state: a caller owns it while it feeds bytes. */
+  /** Removes and returns the state: a caller owns it while it feeds bytes (so it is not disposed). */
   take(key: string): HashState | undefined {
     const state = this.entries.get(key);
-    this.entries.delete(key);
+    if (state === undefined) return undefined;
+    this.taking = state;
+    try {
+      this.entries.delete(key);
+    } finally {
+      this.taking = undefined;
+    }
     return state;
   }
 
   put(key: string, state: HashState): void {
-    this.delete(key);
     this.entries.set(key, state);
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.delete(oldest);
-    }
   }
 
   delete(key: string): void {
-    this.entries.get(key)?.hash.dispose();
     this.entries.delete(key);
   }
 }

@@ -89,3 +89,40 @@ export function pathFor(spec: PathSpec): string {
 export function linkContent(d: DigestParts): Buffer {
   return Buffer.from(`${d.algorithm}:${d.encoded}`);
 }
+
+/** The last component of a storage path. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/**
+ * Under `repositories/`, a directory whose name starts with `_` belongs to the repository that holds
+ * it (`_layers`, `_manifests`, `_uploads`): never a component of a repository name.
+ */
+export function isRepositoryInternal(path: string): boolean {
+  return baseName(path).startsWith('_');
+}
+
+/**
+ * Whether a directory listing of a directory under `repositories/` makes it a repository: it holds
+ * `_layers` (as Distribution 2.8.2 decides; an upload session or `_manifests` alone does not).
+ */
+export function listingMarksRepository(entries: readonly string[]): boolean {
+  return entries.some((entry) => baseName(entry) === '_layers');
+}
+
+/** The repository name of a directory under `repositories/`, or undefined outside it. */
+export function repositoryNameOf(path: string): string | undefined {
+  const prefix = `${REPOSITORIES_ROOT}/`;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+}
+
+/** Whether a directory under `repositories/` is a repository's upload sessions root. */
+export function isUploadsRoot(path: string): boolean {
+  return baseName(path) === '_uploads';
+}
+
+/** The start time of the upload session whose directory is `uploadDir` (as listed under its root). */
+export function uploadStartedAtOf(uploadDir: string): string {
+  return `${uploadDir}/startedat`;
+}

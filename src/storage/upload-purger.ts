@@ -2,7 +2,7 @@
 // and without purging those bytes stay forever. Same rule as Distribution's uploadpurging: a
 // session whose `startedat` is older than the age limit is deleted (an unreadable one too).
 import type { StorageDriver } from './driver.js';
-import { REPOSITORIES_ROOT } from './paths.js';
+import { isRepositoryInternal, isUploadsRoot, REPOSITORIES_ROOT, uploadStartedAtOf } from './paths.js';
 import { unlessMissing } from './links.js';
 
 export interface PurgeResult {
@@ -17,9 +17,8 @@ export async function purgeUploads(driver: StorageDriver, olderThan: Date, optio
   if (!(await unlessMissing(() => driver.stat(REPOSITORIES_ROOT)))) return { purged: [], seen: 0 };
   await driver.walk(REPOSITORIES_ROOT, (info) => {
     if (!info.isDir) return;
-    const base = info.path.slice(info.path.lastIndexOf('/') + 1);
-    if (base === '_uploads') uploadRoots.push(info.path);
-    return base.startsWith('_') ? 'skip' : undefined;
+    if (isUploadsRoot(info.path)) uploadRoots.push(info.path);
+    return isRepositoryInternal(info.path) ? 'skip' : undefined;
   });
   const result: PurgeResult = { purged: [], seen: 0 };
   for (const root of uploadRoots) {
@@ -36,7 +35,7 @@ export async function purgeUploads(driver: StorageDriver, olderThan: Date, optio
 
 /** undefined when the session has no readable start time: such a session can never be resumed. */
 async function startedAt(driver: StorageDriver, dir: string): Promise<Date | undefined> {
-  const content = await unlessMissing(() => driver.getContent(`${dir}/startedat`));
+  const content = await unlessMissing(() => driver.getContent(uploadStartedAtOf(dir)));
   if (!content) {
     // A session being created writes startedat first; without it, fall back to the directory's age.
     const info = await unlessMissing(() => driver.stat(dir));

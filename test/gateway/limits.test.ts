@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { bytes, chunked, errorCode, pushBlobChunked, sha256, startGateway, type Gateway, type Reply } from '../support/gateway.js';
-import { DRAIN_DEADLINE_MS } from '../../src/gateway/respond.js';
+import { DRAIN_DEADLINE_MS } from '../../src/registry/respond.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ALICE: [string, string] = ['alice', 'alice-limits-pw-1'];

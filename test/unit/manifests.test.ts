@@ -57,4 +57,11 @@ test('Accept negotiation', () => {
   assert.ok(accepts('*/*', MEDIA_TYPES.ociIndex));
   assert.ok(accepts(`${MEDIA_TYPES.dockerManifest}, ${MEDIA_TYPES.ociIndex};q=0.5`, MEDIA_TYPES.ociIndex));
   assert.ok(!accepts(MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociIndex));
+  // q-values: q=0 refuses a type, even under a wildcard.
+  assert.ok(!accepts(`${MEDIA_TYPES.dockerManifest}, ${MEDIA_TYPES.ociIndex};q=0`, MEDIA_TYPES.ociIndex));
+  assert.ok(!accepts(`*/*, ${MEDIA_TYPES.ociIndex};q=0`, MEDIA_TYPES.ociIndex));
+  assert.ok(accepts('application/*;q=0.1', MEDIA_TYPES.ociIndex));
+  assert.ok(accepts('application/json', MEDIA_TYPES.ociManifest));
+  assert.ok(accepts('not a media type', MEDIA_TYPES.ociManifest));
+  assert.ok(!accepts(`${MEDIA_TYPES.ociIndex};q=0`, MEDIA_TYPES.ociIndex));
 });

@@ -17,6 +17,12 @@ test('blob Range header', () => {
   // RFC 9110 §14.2: a unit the server does not know is ignored (the whole blob).
   assert.deepEqual(parseRange('items=0-1', size), { kind: 'whole' });
   assert.deepEqual(parseRange('bytes=0-1,5-6', size), { kind: 'whole' });
+  // Overlapping or adjacent ranges are one range.
+  assert.deepEqual(parseRange('bytes=0-5,3-9', size), { kind: 'partial', start: 0, end: 9 });
+  assert.deepEqual(parseRange('Bytes=0-0', size), { kind: 'partial', start: 0, end: 0 });
+  assert.deepEqual(parseRange('bytes=abc', size), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=-10', 0), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('nonsense', size), { kind: 'whole' });
 });
 
 test('upload Content-Range header', () => {

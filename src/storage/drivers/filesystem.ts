@@ -4,7 +4,8 @@
 // only speaks to the filesystem.
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { writeToSink } from '../sink-write.js';
@@ -80,15 +81,8 @@ export class FilesystemDriver implements StorageDriver {
     const full = this.#full(path);
     const dir = dirname(full);
     await this.#mkdirs(path, dir);
-    // Same directory, hence same filesystem: rename is atomic and readers never see a partial file.
-    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-    try {
-      await writeFile(temp, content, { flag: 'wx' });
-      await rename(temp, full);
-    } catch (err) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw err;
-    }
+    // Many small objects: no fsync (as Distribution), created as any other writer of the root would.
+    await writeFileAtomic(full, content, { mode: 'umask', durable: false, tempName: () => `${TEMP_PREFIX}${randomBytes(8).toString('hex')}` });
   }
 
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
