@@ -20,6 +20,13 @@ export function maskSecrets(value: unknown): unknown {
   );
 }
 
+/** Notification endpoints' headers usually carry the receiver's credentials: every value masked. */
+export function maskEndpointHeaders<T extends Partial<Pick<RegateConfig, 'notifications'>>>(config: T): T {
+  if (!config.notifications) return config;
+  const endpoints = config.notifications.endpoints.map((e) => ({ ...e, headers: Object.fromEntries(Object.keys(e.headers).map((name) => [name, ['***']])) }));
+  return { ...config, notifications: { ...config.notifications, endpoints } };
+}
+
 /** Files and directories the config names that are not on this machine. */
 export function missingFiles(config: RegateConfig): string[] {
   const missing: string[] = [];
@@ -52,7 +59,7 @@ export function registerConfigCommand(program: Command): void {
       }
       for (const warning of [...loaded.warnings, ...missingFiles(loaded)]) process.stderr.write(`notice: ${warning}\n`);
       const { warnings: _warnings, source: _source, ...effective } = loaded;
-      process.stdout.write(stringifyYaml(maskSecrets(effective)));
+      process.stdout.write(stringifyYaml(maskSecrets(maskEndpointHeaders(effective))));
       process.stderr.write(`${file}: regate would start with this configuration\n`);
     });
 }

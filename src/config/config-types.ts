@@ -45,6 +45,30 @@ export interface UpstreamConfig {
   insecureSkipVerify: boolean;
 }
 
+/** One notifications.endpoints entry, Distribution's defaults applied. */
+export interface EndpointConfig {
+  name: string;
+  /** Distribution skips a disabled endpoint (with a log line). */
+  disabled: boolean;
+  url: string;
+  headers: Record<string, string[]>;
+  /** One POST, connect to answer. */
+  timeoutMs: number;
+  /** Consecutive failures after which attempts wait backoffMs apart. */
+  threshold: number;
+  backoffMs: number;
+  /** ignoredmediatypes and ignore.mediatypes together: events whose target has one are not sent. */
+  ignoredMediaTypes: string[];
+  ignoredActions: string[];
+}
+
+/** notifications: webhooks in Distribution's envelope, one queue per endpoint. */
+export interface NotificationsConfig {
+  /** notifications.events.includereferences: manifest events list what the manifest references. */
+  includeReferences: boolean;
+  endpoints: EndpointConfig[];
+}
+
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
 export interface HttpConfig {
@@ -75,6 +99,8 @@ export interface RegateConfig {
   http: HttpConfig;
   auth?: { htpasswd?: { realm: string; path: string } };
   health?: Record<string, unknown>;
+  /** notifications, when the section has at least one enabled endpoint. */
+  notifications?: NotificationsConfig;
   /** health.storagedriver when enabled: check the backend every intervalMs, 503 after threshold failures. */
   storageHealth?: { intervalMs: number; threshold: number };
   regate: {

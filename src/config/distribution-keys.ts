@@ -21,7 +21,6 @@ const anyMiddleware = (v: unknown): boolean => isObj(v) && Object.values(v).some
 
 const RULES: readonly Rule[] = [
   { path: 'proxy', refuse: 'is not supported by regate: a pull-through cache (proxy.remoteurl) would become an empty, writable registry here instead of a mirror', when: nonEmpty },
-  { path: 'notifications', refuse: 'is not supported by regate yet: no push, pull or delete event would reach the configured endpoints', when: activeEndpoints },
   { path: 'notifications', notice: 'notifications: no enabled endpoint, nothing to send', when: (v) => nonEmpty(v) && !activeEndpoints(v) },
   { path: 'middleware', refuse: 'is not supported by regate (registry, repository and storage middleware, e.g. a CloudFront redirect)', when: anyMiddleware },
   { path: 'reporting', refuse: 'is not supported by regate (bugsnag, newrelic)', when: nonEmpty },

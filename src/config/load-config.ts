@@ -8,6 +8,7 @@ import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, S
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
 import { parseAccess } from './access-config.js';
+import { parseNotifications } from './notifications-config.js';
 import { checkDistributionKeys } from './distribution-keys.js';
 import { parseSwiftParameters } from './swift-config.js';
 import { compileTrustedProxies } from '../gateway/client-address.js';
@@ -158,6 +159,12 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   const access = parseAccess(own.access, baseDir, fail, warnings);
   if (access && !auth) fail('regate.access', 'needs auth.htpasswd: rights are given to authenticated users');
 
+  const notifications = parseNotifications(raw.notifications, fail, (value, key) => duration(value, key, fail));
+  const enabledEndpoints = notifications?.endpoints.filter((e) => !e.disabled) ?? [];
+  if (enabledEndpoints.length > 0 && upstream) {
+    fail('notifications', 'is not supported in upstream mode (regate.upstream.url): the registry behind regate sees the pushes and pulls, so it is the one to send events');
+  }
+
   const config: RegateConfig = {
     version,
     log: { level, formatter, fields: isObject(log.fields) ? log.fields : {}, accessLog: !accessLogDisabled(log.accesslog, fail) },
@@ -177,6 +184,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     warnings,
   };
   if (auth) config.auth = auth;
+  if (notifications && enabledEndpoints.length > 0) config.notifications = notifications;
   if (isObject(raw.health)) config.health = raw.health;
   const storageHealth = validateStorageHealth(raw.health, fail);
   if (storageHealth && upstream) warnings.push('health.storagedriver has no effect in upstream mode (there is no storage driver here)');

@@ -32,7 +32,7 @@ import { basicAuth, type CredentialChecker } from './basic-auth.js';
 import { chunkedUploads } from './chunked.js';
 import { bodyLimits } from './limits.js';
 import { pingBypass } from './ping.js';
-import { rawPath, requestState } from './request-state.js';
+import { clientAddressOf, rawPath, requestState } from './request-state.js';
 import { sendError } from '../registry/respond.js';
 import { API_VERSION, API_VERSION_HEADER } from '../registry/api-version.js';
 import { AuthThrottle } from './throttle.js';
@@ -67,8 +67,10 @@ function registryStep(registry: Pick<Registry, 'handle'>): RequestHandler {
     if (path !== '/v2' && !path.startsWith('/v2/')) return next();
     // The client held its body back until we said yes (Expect: 100-continue): now we do.
     if (requestState(req).expectsContinue && !res.headersSent) res.writeContinue();
-    const mayList = requestState(req).mayList;
-    registry.handle(req, res, mayList ? { mayList } : {}).catch(next);
+    const state = requestState(req);
+    // Who asked, for the registry's events: the gateway's request id, user and client address.
+    const caller = { requestId: state.id, addr: clientAddressOf(req), ...(state.user !== undefined ? { user: state.user } : {}) };
+    registry.handle(req, res, { caller, ...(state.mayList ? { mayList: state.mayList } : {}) }).catch(next);
   };
 }
 

@@ -21,6 +21,7 @@ import { GroupsStore } from '../access/groups-file.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { createApp } from './app.js';
 import { openUpstream } from './upstream.js';
+import { Notifier, type NotifierOptions } from '../notifications/notifier.js';
 import { answerClientErrors } from './client-error.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   initialUserCost?: number;
   /** The htpasswd store's backstop poll interval (default 250 ms). */
   htpasswdPollIntervalMs?: number;
+  /** Queue bound and shutdown flush budget of notifications (defaults in notifier.ts). */
+  notifications?: NotifierOptions;
 }
 
 export interface RunningServer {
@@ -44,6 +47,8 @@ export interface RunningServer {
   tls?: TlsMaterial;
   /** The live users table (undefined when the config has no auth). */
   users?: HtpasswdStore;
+  /** The notifications sender (undefined without enabled endpoints). */
+  notifier?: Notifier;
   close(): Promise<void>;
 }
 
@@ -114,6 +119,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       }
     : undefined;
 
+  // Events of the embedded registry go to the configured endpoints (config refuses them upstream).
+  const notifier = config.notifications && !config.upstream ? new Notifier(config.notifications, logger.child({ component: 'notifications' }), options.notifications) : undefined;
   // The registry behind the front door: the embedded one over storage, or one upstream.
   const registry = config.upstream
     ? openUpstream(config.upstream, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }))
@@ -122,6 +129,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
         logger.child({ component: 'registry' }),
         config.storageHealth,
+        notifier,
       );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 
@@ -159,12 +167,15 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     });
   } catch (err) {
     registry.close();
+    await notifier?.close();
     await users?.stop();
     await groups?.stop();
     throw err;
   }
   const address = server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl(address)}:${address.port}`;
+  // Distribution's source.addr: this host's name and the port it serves on.
+  notifier?.setSourceAddr(`${hostname()}:${address.port}`);
 
   if (tls?.source === 'generated') {
     const host = UNSPECIFIED.has(address.address) || config.http.host === '' ? hostname().toLowerCase() : config.http.host;
@@ -179,6 +190,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     url,
     ...(tls ? { tls } : {}),
     ...(users ? { users } : {}),
+    ...(notifier ? { notifier } : {}),
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolveClose) => {
@@ -191,6 +203,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           server.once('close', () => clearTimeout(cut));
         });
         registry.close();
+        // After the last request: what they reported gets its best-effort delivery.
+        await notifier?.close();
         await users?.stop();
         await groups?.stop();
       })()),

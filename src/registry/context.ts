@@ -7,6 +7,7 @@ import type { ManifestStore } from '../storage/manifest-store.js';
 import type { TagStore } from '../storage/tag-store.js';
 import type { RegistryCatalog } from '../storage/registry-storage.js';
 import type { ReferrerIndex } from './referrer-index.js';
+import type { Caller, EventSink } from './events.js';
 
 /** Where handlers report what the client is not told (a failed redirect that fell back). */
 export interface HandlerLogger {
@@ -48,6 +49,10 @@ export interface RequestContext {
   logger?: HandlerLogger;
   /** The catalog lists only what this accepts (the gateway's regate.access). */
   mayList?: (repository: string) => boolean;
+  /** Who asked (the gateway's request id, user, client address), for events. */
+  caller?: Caller;
+  /** Where pushes, pulls and deletes are reported (notifications); absent = nobody listens. */
+  events?: EventSink;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

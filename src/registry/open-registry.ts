@@ -7,6 +7,7 @@ import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import type { RegistrySettings } from './context.js';
 import { createRegistry, type Registry, type RegistryLogger } from './registry.js';
 import { StorageHealth, type StorageHealthSettings } from './storage-health.js';
+import type { EventSink } from './events.js';
 
 export interface RunningRegistry extends Registry {
   /** Stops background maintenance. */
@@ -18,10 +19,11 @@ export function openRegistry(
   limits: Pick<RegistrySettings, 'manifestMaxBytes' | 'blobMaxBytes'>,
   logger: RegistryLogger & { info(message: string, meta?: Record<string, unknown>): void },
   healthCheck?: StorageHealthSettings,
+  events?: EventSink,
 ): RunningRegistry {
   const driver = createDriver(storage);
   const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect }, logger, health);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect }, logger, health, events);
   const purging = storage.uploadPurging;
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   health?.start();

@@ -10,6 +10,7 @@ import { toRegistryError } from './error-mapping.js';
 import { buildRoutes, matchRoute, type Method, type Route } from './routes.js';
 import { ReferrerIndex } from './referrer-index.js';
 import { sendError } from './respond.js';
+import type { Caller, EventSink } from './events.js';
 
 export interface RegistryLogger {
   error(message: string, meta?: Record<string, unknown>): void;
@@ -29,6 +30,8 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
 export interface HandleOptions {
   /** The catalog lists only the repositories this accepts (regate.access). */
   mayList?: (repository: string) => boolean;
+  /** Who asked, as the gateway established it (for events). */
+  caller?: Caller;
 }
 
 export interface Registry {
@@ -41,7 +44,7 @@ export interface HealthSource {
   readonly problem: string | undefined;
 }
 
-export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource): Registry {
+export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
   const storage = createRegistryStorage(driver);
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
@@ -74,7 +77,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
           headers: { Allow: allowed },
         });
       }
-      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}) };
+      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}), ...(options.caller ? { caller: options.caller } : {}), ...(events ? { events } : {}) };
       await method.handler(ctx);
     } catch (err) {
       writeError(req, res, toRegistryError(err, params), logger);

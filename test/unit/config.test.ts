@@ -147,7 +147,6 @@ test('Distribution keys regate does not act on: refused when relying on them wou
   const base = { version: '0.1', storage: { inmemory: {} } };
   const refused: Array<[Record<string, unknown>, string, RegExp]> = [
     [{ proxy: { remoteurl: 'https://registry-1.docker.io', username: 'u', password: 'p' } }, 'proxy', /empty, writable registry/],
-    [{ notifications: { endpoints: [{ name: 'ci', url: 'http://ci/hook' }] } }, 'notifications', /no push, pull or delete event/],
     [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware', /not supported/],
     [{ reporting: { bugsnag: { apikey: 'k' } } }, 'reporting', /bugsnag/],
     [{ policy: { repository: { classes: ['image'] } } }, 'policy', /not supported/],

@@ -4,6 +4,7 @@ import { RegistryError } from '../errors.js';
 import { Digest, validateName } from '../references.js';
 import { parseRange } from '../range.js';
 import { send } from '../respond.js';
+import { blobTarget, report } from '../events.js';
 
 export async function getBlob(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
@@ -18,10 +19,17 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     'Accept-Ranges': 'bytes',
     'Cache-Control': 'max-age=31536000',
   };
-  if (req.headers['if-none-match'] === etag) return send(req, res, 304, common);
+  const pulled = (): void => report(ctx, 'pull', blobTarget(req, name, digest.toString(), blob.size));
+  if (req.headers['if-none-match'] === etag) {
+    pulled();
+    return send(req, res, 304, common);
+  }
   if (req.method === 'GET' && ctx.settings.redirect) {
     const location = await redirectFor(ctx, digest);
-    if (location) return send(req, res, 307, { 'Docker-Content-Digest': digest.toString(), Location: location });
+    if (location) {
+      pulled();
+      return send(req, res, 307, { 'Docker-Content-Digest': digest.toString(), Location: location });
+    }
   }
 
   const range = parseRange(req.headers.range, blob.size);
@@ -36,7 +44,10 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const headers: Record<string, string | number> = { ...common, 'Content-Type': 'application/octet-stream', 'Content-Length': length };
   if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${blob.size}`;
   const status = range.kind === 'partial' ? 206 : 200;
-  if (req.method === 'HEAD' || length === 0) return send(req, res, status, headers);
+  if (req.method === 'HEAD' || length === 0) {
+    pulled();
+    return send(req, res, status, headers);
+  }
 
   res.writeHead(status, headers);
   try {
@@ -45,6 +56,8 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     if (res.destroyed) return; // the client went away mid-download: nothing to report to anyone
     throw err;
   }
+  // As Distribution: a pull is reported once the blob was served.
+  pulled();
   res.end();
 }
 
@@ -62,5 +75,6 @@ export async function deleteBlob(ctx: RequestContext): Promise<void> {
   const name = validateName(ctx.params.name!);
   const digest = Digest.parse(ctx.params.digest!);
   await ctx.stores.blobs.unlink(name, digest);
+  report(ctx, 'delete', { digest: digest.toString(), repository: name });
   send(ctx.req, ctx.res, 202, { 'Docker-Content-Digest': digest.toString() });
 }

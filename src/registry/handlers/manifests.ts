@@ -4,6 +4,21 @@ import { RegistryError } from '../errors.js';
 import { Digest, isValidTag, parseManifestReference, validateName, type ManifestReference } from '../references.js';
 import { accepts, bareMediaType, isRemoteLayer, MEDIA_TYPES, parseManifest, type ParsedManifest } from '../manifests.js';
 import { readSmallBody, send } from '../respond.js';
+import { absoluteUrl, report, type EventTarget } from '../events.js';
+
+/** The event target of a manifest (Distribution's: by digest, references with includereferences). */
+function manifestTarget(ctx: RequestContext, name: string, digest: Digest, content: Buffer, mediaType: string, parsed: ParsedManifest | undefined, tag?: string): EventTarget {
+  const references = parsed ? [...parsed.blobs, ...parsed.manifests].map((d) => ({ mediaType: d.mediaType, size: d.size, digest: d.digest.toString() })) : [];
+  return {
+    mediaType,
+    size: content.length,
+    digest: digest.toString(),
+    repository: name,
+    url: absoluteUrl(ctx.req, `/v2/${name}/manifests/${digest}`),
+    ...(tag !== undefined ? { tag } : {}),
+    ...(references.length > 0 ? { references } : {}),
+  };
+}
 
 const manifestUnknown = (name: string, reference: string): RegistryError =>
   new RegistryError('MANIFEST_UNKNOWN', { name, reference });
@@ -64,6 +79,8 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
     'Docker-Content-Digest': digest.toString(),
     ETag: etag,
   };
+  const tag = Digest.isDigest(reference) ? undefined : reference;
+  report(ctx, 'pull', manifestTarget(ctx, name, digest, content, headers['Content-Type'], parsed, tag));
   if (req.headers['if-none-match'] === etag) return send(req, res, 304, headers);
   send(req, res, 200, headers, content);
 }
@@ -120,6 +137,8 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest.toString();
   if (tags.length > 0) headers['OCI-Tag'] = tags;
+  // One push per tag (Distribution's one tag per PUT), or one without a tag for a push by digest.
+  for (const tag of tags.length > 0 ? tags : [undefined]) report(ctx, 'push', manifestTarget(ctx, name, digest, content, manifest.mediaType, manifest, tag));
   send(req, res, 201, headers);
 }
 
@@ -144,11 +163,14 @@ export async function deleteManifest(ctx: RequestContext): Promise<void> {
   const ref = existingReference(name, ctx.params.reference!);
   if (ref.tag !== undefined) {
     if (!(await ctx.stores.tags.untag(name, ref.tag))) throw manifestUnknown(name, ref.tag);
+    report(ctx, 'delete', { repository: name, tag: ref.tag });
     return send(ctx.req, ctx.res, 202);
   }
   // Deleting a revision also removes the tags that point at it, as Distribution does.
   const tags = await ctx.stores.tags.tagsPointingAt(name, ref.digest);
   if (!(await ctx.stores.manifests.delete(name, ref.digest))) throw manifestUnknown(name, ref.digest.toString());
   for (const tag of tags) await ctx.stores.tags.untag(name, tag);
+  report(ctx, 'delete', { digest: ref.digest.toString(), repository: name });
+  for (const tag of tags) report(ctx, 'delete', { repository: name, tag });
   send(ctx.req, ctx.res, 202);
 }

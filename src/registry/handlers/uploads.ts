@@ -5,6 +5,7 @@ import { RegistryError } from '../errors.js';
 import { Digest, isValidName, validateName, validateUploadId } from '../references.js';
 import { parseContentRange } from '../range.js';
 import { send } from '../respond.js';
+import { blobTarget, report } from '../events.js';
 import type { AppendOptions } from '../../storage/upload-store.js';
 import { UploadOffsetError } from '../../storage/store-errors.js';
 
@@ -59,7 +60,8 @@ function appendOptions(ctx: RequestContext, withRange: boolean): AppendOptions {
 
 async function complete(ctx: RequestContext, name: string, id: string, digest: Digest, withBody: boolean): Promise<void> {
   const lastChunk = withBody ? { body: ctx.req, options: appendOptions(ctx, true) } : undefined;
-  await ctx.stores.uploads.commit(name, id, digest, lastChunk);
+  const stored = await ctx.stores.uploads.commit(name, id, digest, lastChunk);
+  report(ctx, 'push', blobTarget(ctx.req, name, digest.toString(), stored.size));
   send(ctx.req, ctx.res, 201, {
     Location: `/v2/${name}/blobs/${digest}`,
     'Docker-Content-Digest': digest.toString(),
@@ -78,6 +80,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
       const source = await ctx.stores.blobs.stat(from, digest);
       if (source) {
         await ctx.stores.blobs.link(name, digest);
+        report(ctx, 'mount', { ...blobTarget(ctx.req, name, digest.toString(), source.size), fromRepository: from });
         return send(ctx.req, ctx.res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest.toString() });
       }
     }
