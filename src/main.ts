@@ -1,10 +1,11 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --expose-gc
-// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`.
+// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`, `regate gc …`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';
 import { registerUserCommand } from './cli/user-command.js';
 import { registerNginxCommand } from './cli/nginx-command.js';
 import { registerConfigCommand } from './cli/config-command.js';
+import { registerGcCommand } from './cli/gc-command.js';
 
 const program = new Command();
 program.name('regate').description('A private Docker/OCI registry with its hardened front door, in one process');
@@ -12,4 +13,5 @@ registerServeCommand(program);
 registerUserCommand(program);
 registerNginxCommand(program);
 registerConfigCommand(program);
+registerGcCommand(program);
 await program.parseAsync(process.argv);

@@ -23,6 +23,21 @@ export interface StorageConfig {
   extra: Record<string, unknown>;
 }
 
+/** regate.gc (src/storage/gc.ts). */
+export interface GcConfig {
+  /** A background pass inside `regate serve`. */
+  enabled: boolean;
+  intervalMs: number;
+  /** Only content older than this, and not linked or read within it, is deleted. */
+  delayMs: number;
+  /** Also delete manifests no tag reaches (regate gc --delete-untagged for one pass). */
+  deleteUntagged: boolean;
+  /** How far the backend's listings may lag writes (0 on a filesystem, 60s on Swift by default). */
+  listingLagMs: number;
+  /** The longest a request may take from claiming content to linking it (storage/gc-fence.ts). */
+  linkWindowMs: number;
+}
+
 /** regate.access: per-repository rights (src/access/access-policy.ts). */
 export interface AccessConfig {
   /** Apache AuthGroupFile-format groups, reloaded live. */
@@ -136,6 +151,8 @@ export interface RegateConfig {
     };
     /** Per-repository rights; undefined = every valid user may do everything. */
     access?: AccessConfig;
+    /** regate.gc: garbage collection, by `regate gc` and (enabled) in the background of `regate serve`. */
+    gc: GcConfig;
   };
   /** Where the configuration came from, for messages. */
   source: string;

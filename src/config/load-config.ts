@@ -41,7 +41,7 @@ export const DEFAULT_RAW_CONFIG: RawConfig = {
 /** Paths answered 200 without auth when regate.ping is not configured (seed 004's nginx, plus `/`). */
 export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
 
-const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream', 'access']);
+const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream', 'access', 'gc']);
 const KNOWN_TOP = new Set(['version', 'log', 'loglevel', 'storage', 'http', 'auth', 'health', 'notifications', 'redis', 'middleware', 'reporting', 'proxy', 'compatibility', 'validation', 'policy', 'regate']);
 const DRIVERS: readonly StorageDriverName[] = ['filesystem', 'inmemory', 'swift'];
 const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
@@ -156,6 +156,23 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   const failureWindowMs = duration(ownAuth.failurewindow ?? '1m', 'regate.auth.failurewindow', fail);
   if (failureWindowMs === 0) fail('regate.auth.failurewindow', 'must be positive');
 
+  const ownGc = section(own, 'gc', 'regate.gc', fail, warnings, ['enabled', 'interval', 'delay', 'deleteuntagged', 'listinglag', 'linkwindow']);
+  if (ownGc.enabled !== undefined && typeof ownGc.enabled !== 'boolean') fail('regate.gc.enabled', 'must be true or false');
+  if (ownGc.deleteuntagged !== undefined && typeof ownGc.deleteuntagged !== 'boolean') fail('regate.gc.deleteuntagged', 'must be true or false');
+  const objectStore = storage?.driver === 'swift';
+  const gc = {
+    enabled: ownGc.enabled === true,
+    intervalMs: duration(ownGc.interval ?? '24h', 'regate.gc.interval', fail),
+    delayMs: duration(ownGc.delay ?? '1h', 'regate.gc.delay', fail),
+    deleteUntagged: ownGc.deleteuntagged === true,
+    listingLagMs: duration(ownGc.listinglag ?? (objectStore ? '60s' : '0s'), 'regate.gc.listinglag', fail),
+    linkWindowMs: duration(ownGc.linkwindow ?? '60s', 'regate.gc.linkwindow', fail),
+  };
+  if (gc.linkWindowMs === 0) fail('regate.gc.linkwindow', 'must be positive');
+  if (gc.enabled && gc.intervalMs === 0) fail('regate.gc.interval', 'must be positive');
+  if (gc.enabled && upstream) fail('regate.gc', 'is not used in upstream mode (regate.upstream.url): the registry behind regate keeps the data');
+  if (gc.enabled && storage?.readOnly) warnings.push('regate.gc: no background pass while storage.maintenance.readonly is enabled');
+
   const access = parseAccess(own.access, baseDir, fail, warnings);
   if (access && !auth) fail('regate.access', 'needs auth.htpasswd: rights are given to authenticated users');
 
@@ -179,6 +196,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
       http: { headersTimeoutMs, keepAliveTimeoutMs, idleTimeoutMs, trustedProxies },
       auth: { maxFailures, failureWindowMs },
       ...(access ? { access } : {}),
+      gc,
     },
     source,
     warnings,

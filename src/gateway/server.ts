@@ -130,6 +130,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         logger.child({ component: 'registry' }),
         config.storageHealth,
         notifier,
+        config.regate.gc,
       );
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 

@@ -27,6 +27,8 @@ export interface RegistrySettings {
   redirect: boolean;
   /** Most entries one catalog page returns. */
   catalogMaxEntries: number;
+  /** How long a claim protects linked content from a GC pass (storage/gc-fence.ts); tests shorten it. */
+  gcLinkWindowMs: number;
 }
 
 export interface RegistryStores {

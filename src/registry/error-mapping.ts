@@ -1,7 +1,7 @@
 // Maps what the layers below throw onto the spec's error table. Anything unexpected is UNKNOWN
 // (500), a transient backend failure UNAVAILABLE (503); the detail never leaks internals.
 import { RegistryError } from './errors.js';
-import { BlobUnknownError, BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from '../storage/store-errors.js';
+import { BlobUnknownError, BodySizeError, ContentBeingCollectedError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from '../storage/store-errors.js';
 import { DriverError, InvalidPathError, StorageDriverError } from '../storage/driver.js';
 import { uploadRange } from './handlers/uploads.js';
 
@@ -25,6 +25,9 @@ export function toRegistryError(err: unknown, params: Record<string, string>): R
   }
   if (err instanceof BodySizeError) {
     return new RegistryError('SIZE_INVALID', { reason: err.message }, err.tooLarge ? { status: 413, message: err.message } : { message: err.message });
+  }
+  if (err instanceof ContentBeingCollectedError) {
+    return new RegistryError('UNAVAILABLE', { digest: err.digest }, { message: 'content is being garbage collected; try again', headers: { 'Retry-After': '5' } });
   }
   if (err instanceof InvalidPathError) return new RegistryError('NAME_INVALID', undefined, { cause: err });
   if (err instanceof DriverError && err.transient) {

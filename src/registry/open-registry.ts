@@ -1,7 +1,8 @@
 // The embedded registry as a running service: the configured storage driver, the registry over it,
-// and the storage maintenance that belongs with it (upload purging). The gateway mounts the result
+// and the storage maintenance that belongs with it (upload purging, garbage collection). The gateway mounts the result
 // and closes it on shutdown, without reaching into the storage layer itself.
-import type { StorageConfig } from '../config/config-types.js';
+import type { GcConfig, StorageConfig } from '../config/config-types.js';
+import { scheduleGarbageCollection } from '../storage/gc-schedule.js';
 import { createDriver } from '../storage/factory.js';
 import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import type { RegistrySettings } from './context.js';
@@ -20,14 +21,20 @@ export function openRegistry(
   logger: RegistryLogger & { info(message: string, meta?: Record<string, unknown>): void },
   healthCheck?: StorageHealthSettings,
   events?: EventSink,
+  gc?: GcConfig,
 ): RunningRegistry {
   const driver = createDriver(storage);
   const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect }, logger, health, events);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect, ...(gc ? { gcLinkWindowMs: gc.linkWindowMs } : {}) }, logger, health, events);
   const purging = storage.uploadPurging;
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
+  const stopGc =
+    gc?.enabled && !storage.readOnly
+      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs }, logger)
+      : () => undefined;
   health?.start();
   const close = (): void => {
+    stopGc();
     stopPurging();
     health?.stop();
   };

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StorageDriver } from '../storage/driver.js';
 import { createRegistryStorage } from '../storage/registry-storage.js';
+import { DEFAULT_LINK_WINDOW_MS } from '../storage/gc-fence.js';
 import type { RegistrySettings, RegistryStores, RequestContext } from './context.js';
 import { API_VERSION, API_VERSION_HEADER } from './api-version.js';
 import { RegistryError } from './errors.js';
@@ -24,6 +25,7 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   readOnly: false,
   redirect: false,
   catalogMaxEntries: 1000,
+  gcLinkWindowMs: DEFAULT_LINK_WINDOW_MS,
 };
 
 /** What the gateway decided about one request that the registry must honour. */
@@ -46,7 +48,7 @@ export interface HealthSource {
 
 export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
-  const storage = createRegistryStorage(driver);
+  const storage = createRegistryStorage(driver, { gcLinkWindowMs: full.gcLinkWindowMs });
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
   const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 

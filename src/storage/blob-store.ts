@@ -5,6 +5,7 @@ import type { StorageDriver } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
 import { BlobUnknownError } from './store-errors.js';
+import { GcFence, type Claim } from './gc-fence.js';
 
 export interface BlobDescriptor {
   readonly digest: DigestParts;
@@ -12,7 +13,35 @@ export interface BlobDescriptor {
 }
 
 export class BlobStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly fence: GcFence = new GcFence(driver),
+  ) {}
+
+  /** Claims content before checking it exists and linking it, so a concurrent GC pass keeps it (gc-fence.ts). */
+  async claim(digests: readonly DigestParts[]): Promise<Claim> {
+    return this.fence.claim(digests);
+  }
+
+  /** A claim about to be relied on for writing links: renewed when it is getting old. */
+  async refreshClaim(claim: Claim): Promise<Claim> {
+    return this.fence.refresh(claim);
+  }
+
+  /** A blob found by a client (HEAD/GET) that may link it next instead of uploading it. */
+  async noteRead(digest: DigestParts): Promise<void> {
+    await this.fence.noteRead(digest);
+  }
+
+  /** Links `from`'s blob into `name`; undefined (nothing linked) when `from` cannot see it. */
+  async mount(from: string, name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
+    const claim = await this.claim([digest]);
+    const source = await this.stat(from, digest);
+    if (!source) return undefined;
+    await this.refreshClaim(claim);
+    await this.link(name, digest);
+    return source;
+  }
 
   /** Size of the blob in the global store, or undefined when it is not there. */
   async globalSize(digest: DigestParts): Promise<number | undefined> {

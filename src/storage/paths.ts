@@ -126,3 +126,34 @@ export function isUploadsRoot(path: string): boolean {
 export function uploadStartedAtOf(uploadDir: string): string {
   return `${uploadDir}/startedat`;
 }
+
+// regate's own bookkeeping lives beside Distribution's tree, under a directory Distribution never
+// reads (its catalog walks repositories/, its GC blobs/ and repositories/):
+//   /docker/registry/v2/regate/blob-use/<alg>/<hex>        touched by every request that links the content
+//   /docker/registry/v2/regate/gc-condemned/<alg>/<hex>    a GC pass is about to delete the content
+//   /docker/registry/v2/regate/gc-clock                    rewritten by each GC pass to read the storage's clock
+export const REGATE_ROOT = `${ROOT}/regate`;
+
+export function blobUsePath(digest: DigestParts): string {
+  return `${REGATE_ROOT}/blob-use/${digestDir(digest)}`;
+}
+
+export function blobCondemnedPath(digest: DigestParts): string {
+  return `${REGATE_ROOT}/gc-condemned/${digestDir(digest)}`;
+}
+
+export const GC_CLOCK_PATH = `${REGATE_ROOT}/gc-clock`;
+
+/** The digest of a blob's `data` path under blobs/, or undefined for any other path. */
+export function blobDigestOfDataPath(path: string): DigestParts | undefined {
+  const m = /^\/docker\/registry\/v2\/blobs\/([a-z0-9]+)\/([a-f0-9]{2})\/([a-f0-9]+)\/data$/.exec(path);
+  return m && m[3]!.startsWith(m[2]!) ? { algorithm: m[1]!, encoded: m[3]! } : undefined;
+}
+
+/** The digest named by the last two components of a `<alg>/<hex>` directory (a revision or layer link dir). */
+export function digestOfLinkDir(path: string): DigestParts | undefined {
+  const parts = path.split('/');
+  const encoded = parts[parts.length - 1];
+  const algorithm = parts[parts.length - 2];
+  return encoded && algorithm && /^[a-f0-9]+$/.test(encoded) && /^[a-z0-9]+$/.test(algorithm) ? { algorithm, encoded } : undefined;
+}

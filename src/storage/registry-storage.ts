@@ -1,6 +1,7 @@
 // One place that builds the registry-semantics stores over a driver.
 import type { StorageDriver } from './driver.js';
 import { BlobStore } from './blob-store.js';
+import { DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
 import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
@@ -19,8 +20,13 @@ export interface RegistryStorage {
   catalog: RegistryCatalog;
 }
 
-export function createRegistryStorage(driver: StorageDriver): RegistryStorage {
-  const blobs = new BlobStore(driver);
+export interface RegistryStorageOptions {
+  /** How long a claim protects content from a GC pass (gc-fence.ts); tests shorten it. */
+  gcLinkWindowMs?: number;
+}
+
+export function createRegistryStorage(driver: StorageDriver, options: RegistryStorageOptions = {}): RegistryStorage {
+  const blobs = new BlobStore(driver, new GcFence(driver, options.gcLinkWindowMs ?? DEFAULT_LINK_WINDOW_MS));
   return {
     blobs,
     uploads: new UploadStore(driver, blobs),

@@ -46,3 +46,11 @@ export class BodySizeError extends Error {
     this.name = 'BodySizeError';
   }
 }
+
+/** A garbage collection pass held the content longer than a claim waits: the client should retry. */
+export class ContentBeingCollectedError extends Error {
+  constructor(readonly digest: string) {
+    super(`garbage collection of ${digest} did not finish in time`);
+    this.name = 'ContentBeingCollectedError';
+  }
+}

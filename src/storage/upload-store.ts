@@ -90,7 +90,10 @@ export class UploadStore {
         await this.cancelLocked(name, id);
         throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
       }
+      // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
+      const claim = await this.blobs.claim([digest]);
       if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
+      await this.blobs.refreshClaim(claim);
       await this.blobs.link(name, digest);
       await this.cancelLocked(name, id);
       return { digest, size };

@@ -12,6 +12,9 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const digest = Digest.parse(ctx.params.digest!);
   const blob = await ctx.stores.blobs.stat(name, digest);
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+  // The client may link this blob next instead of uploading it: a GC pass running now keeps it. A
+  // failed mark only weakens that protection, it never fails the read.
+  if (!ctx.settings.readOnly) await ctx.stores.blobs.noteRead(digest).catch(() => undefined);
   const etag = `"${digest}"`;
   const common = {
     'Docker-Content-Digest': digest.toString(),

@@ -128,7 +128,10 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   if (ref.digest && !ref.digest.equals(digest)) {
     throw new RegistryError('DIGEST_INVALID', { expected: ref.digest.toString(), actual: digest.toString() }, { message: 'manifest digest does not match the reference' });
   }
+  // Everything this manifest links is claimed before it is checked, so a GC pass running now keeps it.
+  const claim = await ctx.stores.blobs.claim([digest, ...manifest.blobs.filter((b) => !isRemoteLayer(b)).map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)]);
   await requireReferencedContent(ctx, name, manifest);
+  await ctx.stores.blobs.refreshClaim(claim);
   await ctx.stores.manifests.put(name, digest, content);
   for (const tag of tags) await ctx.stores.tags.tag(name, tag, digest);
   const headers: Record<string, string | string[]> = {

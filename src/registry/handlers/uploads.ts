@@ -77,9 +77,8 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
     // A `from` that is no repository name cannot be mounted from: a plain upload starts, as the
     // spec has a registry do whenever it cannot mount (Distribution ignores it too).
     if (from !== null && isValidName(from)) {
-      const source = await ctx.stores.blobs.stat(from, digest);
+      const source = await ctx.stores.blobs.mount(from, name, digest);
       if (source) {
-        await ctx.stores.blobs.link(name, digest);
         report(ctx, 'mount', { ...blobTarget(ctx.req, name, digest.toString(), source.size), fromRepository: from });
         return send(ctx.req, ctx.res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest.toString() });
       }

@@ -1,0 +1,133 @@
+// The handshake that lets garbage collection run while the registry serves, across processes and
+// on object stores whose listings lag (README "Garbage collection" has the argument in full).
+//
+// A request that links content (a manifest PUT for everything it references, a mount, an upload
+// commit) first *claims* each digest: it rewrites `regate/blob-use/<digest>`, then looks for
+// `regate/gc-condemned/<digest>`. A GC pass about to delete content does the mirror image: it writes
+// the condemned marker, then reads the use marker. Each side writes before it reads, so at least
+// one of them sees the other: either the pass sees a fresh use and keeps the content, or the
+// request sees the condemnation and waits until the pass is done, then checks again whether the
+// content still exists. Only direct reads of known names are involved, never a listing, so a
+// lagging listing cannot hide a claim.
+//
+// A claim is fresh for `linkWindowMs`: a request must write its links within that time of its
+// claim (it claims again when it took longer). The pass keeps anything claimed since its start
+// minus that window, the listing lag and the configured delay.
+import type { StorageDriver } from './driver.js';
+import { PathNotFoundError } from './driver.js';
+import { blobCondemnedPath, blobUsePath, GC_CLOCK_PATH, type DigestParts } from './paths.js';
+import { unlessMissing } from './links.js';
+import { ContentBeingCollectedError } from './store-errors.js';
+
+/** How long a claim protects its content: the longest a request may take from claim to links. */
+export const DEFAULT_LINK_WINDOW_MS = 60_000;
+/** A condemnation older than this is dead (its pass crashed): claims stop waiting for it. */
+export const CONDEMNED_TTL_MS = 30_000;
+/** A pass never deletes content it condemned longer ago than this (well inside the TTL). */
+export const CONDEMNED_ACT_WITHIN_MS = CONDEMNED_TTL_MS / 3;
+/** Claims by reads (blob HEAD/GET) are refreshed at most this often per process and digest (or a quarter window). */
+const READ_TOUCH_EVERY_MS = 10_000;
+const WAIT_STEP_MS = 100;
+
+export interface Claim {
+  /** Monotonic time of the claim (performance.now()). */
+  readonly at: number;
+  readonly digests: readonly DigestParts[];
+}
+
+const key = (d: DigestParts): string => `${d.algorithm}:${d.encoded}`;
+
+export class GcFence {
+  private readonly readTouches = new Map<string, number>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    readonly linkWindowMs: number = DEFAULT_LINK_WINDOW_MS,
+  ) {}
+
+  /**
+   * Claims the digests before the caller checks that they exist and links them. Resolves once no
+   * GC pass is deleting any of them (it waits for a pass that is); the caller then checks existence
+   * and must write its links within the link window (see refresh()).
+   */
+  async claim(digests: readonly DigestParts[]): Promise<Claim> {
+    const unique = [...new Map(digests.map((d) => [key(d), d])).values()];
+    const started = performance.now();
+    for (;;) {
+      const at = performance.now();
+      await Promise.all(unique.map((d) => this.touch(d)));
+      const condemned = await Promise.all(unique.map((d) => this.isCondemned(d)));
+      if (!condemned.some(Boolean)) return { at, digests: unique };
+      if (performance.now() - started > CONDEMNED_TTL_MS) {
+        throw new ContentBeingCollectedError(key(unique[condemned.findIndex(Boolean)]!));
+      }
+      await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
+    }
+  }
+
+  /** Before writing links: a claim older than half its window is renewed, so it is fresh throughout. */
+  async refresh(claim: Claim): Promise<Claim> {
+    return performance.now() - claim.at < this.linkWindowMs / 2 ? claim : this.claim(claim.digests);
+  }
+
+  /**
+   * A read (blob HEAD or GET) of content a client may link next (it skips the upload of a layer it
+   * found): claimed without waiting, at most every few seconds per digest in this process.
+   */
+  async noteRead(digest: DigestParts): Promise<void> {
+    const k = key(digest);
+    const now = performance.now();
+    const last = this.readTouches.get(k);
+    if (last !== undefined && now - last < Math.min(READ_TOUCH_EVERY_MS, this.linkWindowMs / 4)) return;
+    if (this.readTouches.size >= 10_000) this.readTouches.clear();
+    this.readTouches.set(k, now);
+    await this.touch(digest);
+  }
+
+  // --- the GC pass's side ---
+
+  /** The storage's own clock: claims are compared with it, never with this process's clock. */
+  async storageNow(): Promise<Date> {
+    await this.driver.putContent(GC_CLOCK_PATH, Buffer.from(new Date().toISOString()));
+    return (await this.driver.stat(GC_CLOCK_PATH)).modTime;
+  }
+
+  async condemn(digest: DigestParts, passId: string): Promise<void> {
+    await this.driver.putContent(blobCondemnedPath(digest), Buffer.from(passId));
+  }
+
+  /** When the content was last claimed (storage clock), or undefined when never. */
+  async lastClaim(digest: DigestParts): Promise<Date | undefined> {
+    return (await unlessMissing(() => this.driver.stat(blobUsePath(digest))))?.modTime;
+  }
+
+  /** Ends a condemnation: only this pass's own (two passes may race on the same content). */
+  async release(digest: DigestParts, passId: string): Promise<void> {
+    const path = blobCondemnedPath(digest);
+    const holder = await unlessMissing(() => this.driver.getContent(path));
+    if (holder === undefined || holder.toString('utf8') !== passId) return;
+    await unlessMissing(() => this.driver.delete(path));
+  }
+
+  /** The use marker of content that is gone (called while condemned). */
+  async forget(digest: DigestParts): Promise<void> {
+    this.readTouches.delete(key(digest));
+    await unlessMissing(() => this.driver.delete(blobUsePath(digest)));
+  }
+
+  private async touch(digest: DigestParts): Promise<void> {
+    await this.driver.putContent(blobUsePath(digest), Buffer.from(new Date().toISOString()));
+  }
+
+  private async isCondemned(digest: DigestParts): Promise<boolean> {
+    try {
+      const info = await this.driver.stat(blobCondemnedPath(digest));
+      // A marker left by a pass that died is ignored once old (storage clock on both sides).
+      const use = await unlessMissing(() => this.driver.stat(blobUsePath(digest)));
+      return !use || use.modTime.getTime() - info.modTime.getTime() < CONDEMNED_TTL_MS;
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return false;
+      throw err;
+    }
+  }
+}

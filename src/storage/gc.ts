@@ -1,0 +1,308 @@
+// Garbage collection while the registry serves: mark what manifests reach, sweep the rest.
+//
+// Mark: every repository's tags and manifest revisions are read; a kept manifest marks itself and
+// every digest it names (layers, config, child manifests, subject). Kept are all revisions, or
+// with deleteUntagged only those reachable from a tag (through indexes) and the referrers of kept
+// ones. Sweep: a blob no kept manifest names, older than the delay, is deleted, with its
+// repositories' layer links; untagged manifests (deleteUntagged) lose their revision links first.
+//
+// Nothing a concurrent request links is deleted: every deletion goes through the fence
+// (gc-fence.ts): condemn, then check the content was not claimed since this pass began (minus the
+// link window, the listing lag and the delay), then delete, then release. Requests claim content
+// before they check it exists, so a request either sees the condemnation and waits, or this pass
+// sees its claim and keeps the content.
+import { randomBytes } from 'node:crypto';
+import type { StorageDriver } from './driver.js';
+import { BlobStore } from './blob-store.js';
+import { ManifestStore } from './manifest-store.js';
+import { TagStore } from './tag-store.js';
+import { CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import { unlessMissing, digestString } from './links.js';
+import {
+  BLOBS_ROOT,
+  baseName,
+  blobDigestOfDataPath,
+  digestOfLinkDir,
+  isRepositoryInternal,
+  pathFor,
+  REPOSITORIES_ROOT,
+  repositoryNameOf,
+  type DigestParts,
+} from './paths.js';
+
+export interface GcOptions {
+  /** Report what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Also delete manifests no tag reaches (and that are not referrers of kept ones). */
+  deleteUntagged?: boolean;
+  /** Only content older than this (and not claimed within it) is deleted. */
+  delayMs: number;
+  /** The registry's claim window (gc-fence.ts); both sides must agree. */
+  linkWindowMs?: number;
+  /** How far this backend's listings may lag behind writes (0 on a filesystem). */
+  listingLagMs?: number;
+  onProgress?: (progress: GcProgress) => void;
+}
+
+export interface GcProgress {
+  phase: 'mark' | 'untagged' | 'sweep';
+  done: number;
+  total: number;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  repositories: number;
+  manifestsKept: number;
+  /** Untagged manifest revisions removed (or that would be). */
+  manifestsDeleted: number;
+  blobsSeen: number;
+  blobsMarked: number;
+  /** Blobs deleted (or that would be), and their bytes. */
+  blobsDeleted: number;
+  bytesFreed: number;
+  /** Unreferenced blobs kept because they are younger than the delay or were claimed meanwhile. */
+  blobsKeptRecent: number;
+}
+
+/** Slack for storage clocks of one-second resolution (Swift's Last-Modified). */
+const CLOCK_SLACK_MS = 2_000;
+const PARALLEL = 8;
+
+interface Revision {
+  digest: DigestParts;
+  names: DigestParts[];
+  children: DigestParts[];
+  subject: string | undefined;
+}
+
+export async function collectGarbage(driver: StorageDriver, options: GcOptions): Promise<GcResult> {
+  const fence = new GcFence(driver, options.linkWindowMs ?? DEFAULT_LINK_WINDOW_MS);
+  const blobs = new BlobStore(driver, fence);
+  const manifests = new ManifestStore(driver, blobs);
+  const tags = new TagStore(driver);
+  const passId = `${process.pid}-${randomBytes(8).toString('hex')}`;
+  const dryRun = options.dryRun ?? false;
+  const startedAt = dryRun ? new Date() : await fence.storageNow();
+  const youngSince = startedAt.getTime() - options.delayMs;
+  const claimedSince = youngSince - fence.linkWindowMs - (options.listingLagMs ?? 0) - CLOCK_SLACK_MS;
+  const progress = options.onProgress ?? (() => undefined);
+  const result: GcResult = { dryRun, repositories: 0, manifestsKept: 0, manifestsDeleted: 0, blobsSeen: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, blobsKeptRecent: 0 };
+
+  const marked = new Set<string>();
+  const linksOf = new Map<string, string[]>(); // digest → repositories with a layer link to it
+  const untagged: { name: string; revision: Revision }[] = [];
+
+  const names = await repositories(driver);
+  result.repositories = names.length;
+  let done = 0;
+  progress({ phase: 'mark', done, total: names.length });
+  await eachLimited(names, PARALLEL, async (name) => {
+    const revisions = await readRevisions(manifests, name);
+    const kept = options.deleteUntagged ? await reachable(tags, name, revisions) : new Set(revisions.keys());
+    for (const [key, revision] of revisions) {
+      if (kept.has(key)) {
+        result.manifestsKept++;
+        markRevision(marked, revision);
+      } else {
+        untagged.push({ name, revision });
+      }
+    }
+    for (const digest of await layerLinks(driver, name)) {
+      const key = digestString(digest);
+      linksOf.set(key, [...(linksOf.get(key) ?? []), name]);
+    }
+    progress({ phase: 'mark', done: ++done, total: names.length });
+  });
+
+  // Untagged revisions go first, through the fence: one claimed meanwhile is kept, and marks.
+  done = 0;
+  if (untagged.length > 0) progress({ phase: 'untagged', done, total: untagged.length });
+  await eachLimited(untagged, PARALLEL, async ({ name, revision }) => {
+    const removed = dryRun
+      ? !(await claimedRecently(fence, revision.digest, claimedSince))
+      : await fenced(fence, revision.digest, passId, claimedSince, () => manifests.delete(name, revision.digest));
+    if (removed) result.manifestsDeleted++;
+    else {
+      result.manifestsKept++;
+      markRevision(marked, revision);
+    }
+    progress({ phase: 'untagged', done: ++done, total: untagged.length });
+  });
+
+  const stored = await storedBlobs(driver);
+  result.blobsSeen = stored.length;
+  done = 0;
+  progress({ phase: 'sweep', done, total: stored.length });
+  await eachLimited(stored, PARALLEL, async ({ digest, size, modTime }) => {
+    const key = digestString(digest);
+    if (marked.has(key)) result.blobsMarked++;
+    else if (modTime.getTime() >= youngSince) result.blobsKeptRecent++;
+    else if (dryRun) {
+      if (await claimedRecently(fence, digest, claimedSince)) result.blobsKeptRecent++;
+      else {
+        result.blobsDeleted++;
+        result.bytesFreed += size;
+      }
+    } else {
+      const deleted = await fenced(fence, digest, passId, claimedSince, async () => {
+        await unlessMissing(() => driver.delete(pathFor({ kind: 'blobDir', digest })));
+        for (const name of linksOf.get(key) ?? []) await unlessMissing(() => driver.delete(pathFor({ kind: 'layerLink', name, digest }).slice(0, -'/link'.length)));
+        await fence.forget(digest);
+        return true;
+      });
+      if (deleted) {
+        result.blobsDeleted++;
+        result.bytesFreed += size;
+      } else result.blobsKeptRecent++;
+    }
+    progress({ phase: 'sweep', done: ++done, total: stored.length });
+  });
+  return result;
+}
+
+async function claimedRecently(fence: GcFence, digest: DigestParts, claimedSince: number): Promise<boolean> {
+  const claimed = await fence.lastClaim(digest);
+  return claimed !== undefined && claimed.getTime() >= claimedSince;
+}
+
+/** Condemn, check for a claim since `claimedSince`, act, release. False when the content was kept. */
+async function fenced(fence: GcFence, digest: DigestParts, passId: string, claimedSince: number, act: () => Promise<boolean>): Promise<boolean> {
+  await fence.condemn(digest, passId);
+  const condemnedAt = performance.now();
+  try {
+    if (await claimedRecently(fence, digest, claimedSince)) return false;
+    // Claims stop waiting for a condemnation after a while; never act on one that old.
+    if (performance.now() - condemnedAt > CONDEMNED_ACT_WITHIN_MS) return false;
+    return await act();
+  } finally {
+    await fence.release(digest, passId);
+  }
+}
+
+function markRevision(marked: Set<string>, revision: Revision): void {
+  marked.add(digestString(revision.digest));
+  for (const d of revision.names) marked.add(digestString(d));
+}
+
+/** Every repository: a directory under repositories/ holding `_layers` or `_manifests`. */
+async function repositories(driver: StorageDriver): Promise<string[]> {
+  const found = new Set<string>();
+  if (!(await unlessMissing(() => driver.stat(REPOSITORIES_ROOT)))) return [];
+  await driver.walk(REPOSITORIES_ROOT, (info) => {
+    if (!info.isDir || !isRepositoryInternal(info.path)) return;
+    const base = baseName(info.path);
+    const name = repositoryNameOf(info.path.slice(0, -(base.length + 1)));
+    if (name !== undefined && (base === '_layers' || base === '_manifests')) found.add(name);
+    return 'skip';
+  });
+  return [...found].sort();
+}
+
+async function readRevisions(manifests: ManifestStore, name: string): Promise<Map<string, Revision>> {
+  const revisions = new Map<string, Revision>();
+  await eachLimited(await manifests.revisions(name), PARALLEL, async (digest) => {
+    const content = await manifests.get(name, digest);
+    if (!content) return; // a revision link without content: nothing it could keep
+    revisions.set(digestString(digest), { digest, ...referencesOf(content) });
+  });
+  return revisions;
+}
+
+/**
+ * What a manifest names, read generically so that every kind (OCI, Docker v2, schema1's blobSum,
+ * artifacts) keeps what it references: any `digest` or `blobSum` string anywhere in the document.
+ * An unreadable manifest names nothing, but is itself kept or not by the rules above.
+ */
+function referencesOf(content: Buffer): Omit<Revision, 'digest'> {
+  const names: DigestParts[] = [];
+  const children: DigestParts[] = [];
+  let subject: string | undefined;
+  const visit = (value: unknown, key: string | undefined, inManifests: boolean): void => {
+    if (typeof value === 'string') {
+      const d = (key === 'digest' || key === 'blobSum') && parseDigest(value);
+      if (d) {
+        names.push(d);
+        if (inManifests) children.push(d);
+      }
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item, undefined, inManifests);
+      return;
+    }
+    if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, k, k === 'manifests' || (inManifests && k === 'digest'));
+    }
+  };
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as Record<string, unknown>;
+    visit(doc, undefined, false);
+    const s = doc.subject as { digest?: unknown } | undefined;
+    if (s && typeof s.digest === 'string' && parseDigest(s.digest)) subject = s.digest;
+  } catch {
+    // not JSON: names nothing
+  }
+  return { names, children, subject };
+}
+
+function parseDigest(value: string): DigestParts | undefined {
+  const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-f0-9]{32,})$/.exec(value);
+  return m ? { algorithm: m[1]!, encoded: m[2]! } : undefined;
+}
+
+/** Revisions reachable from the repository's tags through indexes, plus referrers of those. */
+async function reachable(tags: TagStore, name: string, revisions: Map<string, Revision>): Promise<Set<string>> {
+  const kept = new Set<string>();
+  const work: string[] = [];
+  const keep = (key: string): void => {
+    if (kept.has(key) || !revisions.has(key)) return;
+    kept.add(key);
+    work.push(key);
+  };
+  for (const tag of (await tags.list(name)) ?? []) {
+    const target = await tags.resolve(name, tag);
+    if (target) keep(digestString(target));
+  }
+  for (;;) {
+    while (work.length > 0) for (const child of revisions.get(work.pop()!)!.children) keep(digestString(child));
+    let grew = false;
+    for (const [key, revision] of revisions) {
+      if (!kept.has(key) && revision.subject !== undefined && kept.has(revision.subject)) {
+        keep(key);
+        grew = true;
+      }
+    }
+    if (!grew) return kept;
+  }
+}
+
+async function layerLinks(driver: StorageDriver, name: string): Promise<DigestParts[]> {
+  const found: DigestParts[] = [];
+  for (const algorithmDir of (await unlessMissing(() => driver.list(pathFor({ kind: 'layersRoot', name })))) ?? []) {
+    for (const dir of (await unlessMissing(() => driver.list(algorithmDir))) ?? []) {
+      const digest = digestOfLinkDir(dir);
+      if (digest) found.push(digest);
+    }
+  }
+  return found;
+}
+
+async function storedBlobs(driver: StorageDriver): Promise<{ digest: DigestParts; size: number; modTime: Date }[]> {
+  const found: { digest: DigestParts; size: number; modTime: Date }[] = [];
+  if (!(await unlessMissing(() => driver.stat(BLOBS_ROOT)))) return found;
+  await driver.walk(BLOBS_ROOT, (info) => {
+    if (info.isDir) return;
+    const digest = blobDigestOfDataPath(info.path);
+    if (digest) found.push({ digest, size: info.size, modTime: info.modTime });
+  });
+  return found;
+}
+
+async function eachLimited<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const iterator = items[Symbol.iterator]();
+  const worker = async (): Promise<void> => {
+    for (let next = iterator.next(); !next.done; next = iterator.next()) await fn(next.value);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
