@@ -1,11 +1,12 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --expose-gc
-// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`, `regate gc …`.
+// regate's entry point: `regate serve [--config FILE]`, `regate user …`, `regate nginx import …`, `regate config check …`, `regate gc …`, `regate scrub …`.
 import { Command } from 'commander';
 import { registerServeCommand } from './cli/serve-command.js';
 import { registerUserCommand } from './cli/user-command.js';
 import { registerNginxCommand } from './cli/nginx-command.js';
 import { registerConfigCommand } from './cli/config-command.js';
 import { registerGcCommand } from './cli/gc-command.js';
+import { registerScrubCommand } from './cli/scrub-command.js';
 
 const program = new Command();
 program.name('regate').description('A private Docker/OCI registry with its hardened front door, in one process');
@@ -14,4 +15,5 @@ registerUserCommand(program);
 registerNginxCommand(program);
 registerConfigCommand(program);
 registerGcCommand(program);
+registerScrubCommand(program);
 await program.parseAsync(process.argv);

@@ -132,6 +132,7 @@ export function uploadStartedAtOf(uploadDir: string): string {
 //   /docker/registry/v2/regate/blob-use/<alg>/<hex>        touched by every request that links the content
 //   /docker/registry/v2/regate/gc-condemned/<alg>/<hex>    a GC pass is about to delete the content
 //   /docker/registry/v2/regate/gc-clock                    rewritten by each GC pass to read the storage's clock
+//   /docker/registry/v2/regate/quarantine/<alg>/<hex>/<t>  corrupt bytes scrub --repair moved aside
 export const REGATE_ROOT = `${ROOT}/regate`;
 
 export function blobUsePath(digest: DigestParts): string {
@@ -156,4 +157,9 @@ export function digestOfLinkDir(path: string): DigestParts | undefined {
   const encoded = parts[parts.length - 1];
   const algorithm = parts[parts.length - 2];
   return encoded && algorithm && /^[a-f0-9]+$/.test(encoded) && /^[a-z0-9]+$/.test(algorithm) ? { algorithm, encoded } : undefined;
+}
+
+/** Where scrub --repair moves a corrupt blob's bytes: kept for inspection, never served. */
+export function quarantinePath(digest: DigestParts, at: Date): string {
+  return `${REGATE_ROOT}/quarantine/${digestDir(digest)}/${at.toISOString().replace(/[:.]/g, '-')}`;
 }

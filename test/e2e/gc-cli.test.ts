@@ -3,7 +3,7 @@
 // serves the same root, so regate's bookkeeping beside the tree does not disturb it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
@@ -74,5 +74,21 @@ describe('regate gc (the command)', { timeout: 180_000 }, () => {
     } finally {
       await distribution.stop();
     }
+  });
+
+  test('regate scrub: exit 1 naming a rotten blob; --repair moves it aside and exits 0', async () => {
+    const layer = (JSON.parse(kept.content.toString()) as { layers: { digest: string }[] }).layers[1]!.digest;
+    const path = join(root.path, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', layer.slice(7, 9), layer.slice(7), 'data');
+    const bytes = readFileSync(path);
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(path, bytes);
+    const found = await runCommand(process.execPath, [REGATE_MAIN, 'scrub', '--config', configPath]);
+    assert.equal(found.code, 1, found.stderr);
+    assert.match(found.stdout.toString(), new RegExp(`^corrupt: ${layer} \\(.+\\): corrupt$`, 'm'));
+    assert.match(found.stdout.toString(), /^scrubbed 4 blobs \(.+\): 1 corrupt$/m);
+    const repaired = await runCommand(process.execPath, [REGATE_MAIN, 'scrub', '--config', configPath, '--repair']);
+    assert.equal(repaired.code, 0, repaired.stdout.toString() + repaired.stderr);
+    assert.match(repaired.stdout.toString(), /: 1 corrupt, 1 moved aside$/m);
+    assert.equal((await reg.request('HEAD', `/v2/cli/app/blobs/${layer}`)).status, 404);
   });
 });
