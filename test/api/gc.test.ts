@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { DRIVERS, startTestRegistry, pushImage, pushBlob, errorCode, MT, type TestRegistry } from './harness.js';
 import { collectGarbage, type GcOptions, type GcResult } from '../../src/storage/gc.js';
 import { GcFence } from '../../src/storage/gc-fence.js';
+import { scheduleGarbageCollection } from '../../src/storage/gc-schedule.js';
 import { BLOBS_ROOT, blobDigestOfDataPath, pathFor } from '../../src/storage/paths.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { bytes, sha256 } from '../support/test-data.js';
@@ -123,6 +124,28 @@ for (const factory of DRIVERS.filter((d) => d.name === 'filesystem' || d.name ==
       await pullsBack(reg, 'gc/index', 'multi', index);
       await pullsBack(reg, 'gc/index', child.digest, child.content);
       await pullsBack(reg, 'gc/index', sha256(referrer), referrer);
+    });
+
+    it('regate.gc in the background: a pass on schedule, logged with what it freed', async () => {
+      const orphan = await pushBlob(reg, 'gc/background', bytes(2500, 401));
+      await sleep(SETTLE_MS);
+      const logged: string[] = [];
+      const passed = new Promise<GcResult>((resolve) => {
+        const stop = scheduleGarbageCollection(
+          reg.driver,
+          { intervalMs: 3_600_000, firstRunMs: 10, delayMs: 0, linkWindowMs: LINK_WINDOW_MS, listingLagMs: 0 },
+          { info: (m) => logged.push(m), error: (m) => logged.push(`error: ${m}`) },
+          (result) => {
+            stop();
+            resolve(result);
+          },
+        );
+      });
+      const result = await passed;
+      assert.ok(result.blobsDeleted >= 1);
+      assert.equal((await reg.request('HEAD', `/v2/gc/background/blobs/${orphan}`)).status, 404);
+      await sleep(50);
+      assert.ok(logged.some((m) => /^garbage collection: deleted \d+ blobs/.test(m)), logged.join('\n'));
     });
 
     it('a request that links condemned content waits for the pass, then sees whether it still exists', async () => {
