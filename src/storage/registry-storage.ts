@@ -4,6 +4,7 @@ import { BlobStore } from './blob-store.js';
 import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
+import { ReferrerStore } from './referrer-store.js';
 import { repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
 
 export interface RegistryCatalog {
@@ -16,6 +17,7 @@ export interface RegistryStorage {
   uploads: UploadStore;
   manifests: ManifestStore;
   tags: TagStore;
+  referrerEntries: ReferrerStore;
   catalog: RegistryCatalog;
 }
 
@@ -26,6 +28,7 @@ export function createRegistryStorage(driver: StorageDriver): RegistryStorage {
     uploads: new UploadStore(driver, blobs),
     manifests: new ManifestStore(driver, blobs),
     tags: new TagStore(driver),
+    referrerEntries: new ReferrerStore(driver),
     catalog: { page: (options) => repositoryPage(driver, options) },
   };
 }

@@ -112,7 +112,10 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
     throw new RegistryError('DIGEST_INVALID', { expected: ref.digest.toString(), actual: digest.toString() }, { message: 'manifest digest does not match the reference' });
   }
   await requireReferencedContent(ctx, name, manifest);
+  await ctx.stores.referrers.beforePut(name);
   await ctx.stores.manifests.put(name, digest, content);
+  // Before the 201, so a referrers query right after the push lists it.
+  await ctx.stores.referrers.record(name, digest, content, manifest);
   for (const tag of tags) await ctx.stores.tags.tag(name, tag, digest);
   const headers: Record<string, string | string[]> = {
     Location: `/v2/${name}/manifests/${digest}`,
@@ -148,6 +151,10 @@ export async function deleteManifest(ctx: RequestContext): Promise<void> {
   }
   // Deleting a revision also removes the tags that point at it, as Distribution does.
   const tags = await ctx.stores.tags.tagsPointingAt(name, ref.digest);
+  // Its referrers entry goes before the revision (its subject is read from the content it still has).
+  // (A revision whose bytes are gone has no subject left to find its entry by.)
+  const content = await ctx.stores.manifests.get(name, ref.digest);
+  if (content) await ctx.stores.referrers.forget(name, ref.digest, content);
   if (!(await ctx.stores.manifests.delete(name, ref.digest))) throw manifestUnknown(name, ref.digest.toString());
   for (const tag of tags) await ctx.stores.tags.untag(name, tag);
   send(ctx.req, ctx.res, 202);
