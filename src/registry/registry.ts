@@ -49,7 +49,7 @@ export interface HealthSource {
 export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
   const storage = createRegistryStorage(driver, { gcLinkWindowMs: full.gcLinkWindowMs });
-  const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests) };
+  const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests, storage.referrerEntries) };
   const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 
   async function handle(req: IncomingMessage, res: ServerResponse, options: HandleOptions = {}): Promise<void> {

@@ -16,6 +16,7 @@ import type { StorageDriver } from './driver.js';
 import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
+import { ReferrerStore } from './referrer-store.js';
 import { CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
 import { unlessMissing, digestString } from './links.js';
 import {
@@ -81,6 +82,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   const blobs = new BlobStore(driver, fence);
   const manifests = new ManifestStore(driver, blobs);
   const tags = new TagStore(driver);
+  const referrerEntries = new ReferrerStore(driver);
   const passId = `${process.pid}-${randomBytes(8).toString('hex')}`;
   const dryRun = options.dryRun ?? false;
   const startedAt = dryRun ? new Date() : await fence.storageNow();
@@ -121,7 +123,12 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   await eachLimited(untagged, PARALLEL, async ({ name, revision }) => {
     const removed = dryRun
       ? !(await claimedRecently(fence, revision.digest, claimedSince))
-      : await fenced(fence, revision.digest, passId, claimedSince, () => manifests.delete(name, revision.digest));
+      : await fenced(fence, revision.digest, passId, claimedSince, async () => {
+          // Its referrers entry goes first, as for a DELETE: never a listed referrer that is gone.
+          const subject = revision.subject !== undefined ? parseDigest(revision.subject) : undefined;
+          if (subject) await referrerEntries.remove(name, subject, revision.digest);
+          return manifests.delete(name, revision.digest);
+        });
     if (removed) result.manifestsDeleted++;
     else {
       result.manifestsKept++;

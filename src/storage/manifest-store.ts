@@ -38,6 +38,16 @@ export class ManifestStore {
     return true;
   }
 
+  /**
+   * Whether the repository may hold a revision: one listing of the revisions root, however many
+   * there are. May say true for a repository whose revisions were all deleted (an empty algorithm
+   * directory stays on a filesystem), never false for one that has some.
+   */
+  async mayHaveRevisions(name: string): Promise<boolean> {
+    const algorithms = await unlessMissing(() => this.driver.list(pathFor({ kind: 'manifestRevisionsRoot', name })));
+    return algorithms !== undefined && algorithms.length > 0;
+  }
+
   /** Every revision digest of the repository (order unspecified; listings may lag writes). */
   async revisions(name: string): Promise<DigestParts[]> {
     const root = pathFor({ kind: 'manifestRevisionsRoot', name });

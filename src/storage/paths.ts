@@ -8,6 +8,7 @@
 //       _manifests/revisions/<alg>/<hex>/link             a manifest revision of the repo
 //       _manifests/tags/<tag>/current/link                the digest the tag points at now
 //       _manifests/tags/<tag>/index/<alg>/<hex>/link      every digest the tag ever pointed at
+//       _manifests/referrers/...                          regate's referrers index (see the end of this file)
 //       _uploads/<uuid>/data                              bytes received so far
 //       _uploads/<uuid>/startedat                         RFC 3339 start time
 //       _uploads/<uuid>/hashstates/<alg>/<offset>         Distribution's saved hash states (read-only here)
@@ -162,4 +163,31 @@ export function digestOfLinkDir(path: string): DigestParts | undefined {
 /** Where scrub --repair moves a corrupt blob's bytes: kept for inspection, never served. */
 export function quarantinePath(digest: DigestParts, at: Date): string {
   return `${REGATE_ROOT}/quarantine/${digestDir(digest)}/${at.toISOString().replace(/[:.]/g, '-')}`;
+}
+
+// The referrers index, regate's own addition under a repository (Distribution ignores it):
+//
+//   _manifests/referrers/
+//     _indexed                                            marker: every revision stored before the index
+//                                                         existed has been scanned into it (the backfill)
+//     <subject alg>/<subject hex>/<referrer alg>/<referrer hex>
+//                                                         the referrer's descriptor (small JSON)
+//
+// `_indexed` cannot collide with a subject directory: an algorithm never starts with `_`.
+
+export function referrersRootPath(name: string): string {
+  return `${REPOSITORIES_ROOT}/${name}/_manifests/referrers`;
+}
+
+export function referrersIndexedMarkerPath(name: string): string {
+  return `${referrersRootPath(name)}/_indexed`;
+}
+
+/** The directory holding one entry per referrer of `subject`, grouped by the referrer's algorithm. */
+export function referrersSubjectPath(name: string, subject: DigestParts): string {
+  return `${referrersRootPath(name)}/${digestDir(subject)}`;
+}
+
+export function referrerEntryPath(name: string, subject: DigestParts, referrer: DigestParts): string {
+  return `${referrersSubjectPath(name, subject)}/${digestDir(referrer)}`;
 }

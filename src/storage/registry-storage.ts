@@ -5,6 +5,7 @@ import { DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
 import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
+import { ReferrerStore } from './referrer-store.js';
 import { repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
 
 export interface RegistryCatalog {
@@ -17,6 +18,7 @@ export interface RegistryStorage {
   uploads: UploadStore;
   manifests: ManifestStore;
   tags: TagStore;
+  referrerEntries: ReferrerStore;
   catalog: RegistryCatalog;
 }
 
@@ -32,6 +34,7 @@ export function createRegistryStorage(driver: StorageDriver, options: RegistrySt
     uploads: new UploadStore(driver, blobs),
     manifests: new ManifestStore(driver, blobs),
     tags: new TagStore(driver),
+    referrerEntries: new ReferrerStore(driver),
     catalog: { page: (options) => repositoryPage(driver, options) },
   };
 }

@@ -124,6 +124,17 @@ for (const factory of DRIVERS.filter((d) => d.name === 'filesystem' || d.name ==
       await pullsBack(reg, 'gc/index', 'multi', index);
       await pullsBack(reg, 'gc/index', child.digest, child.content);
       await pullsBack(reg, 'gc/index', sha256(referrer), referrer);
+      const listed = (await reg.request('GET', `/v2/gc/index/referrers/${sha256(index)}`)).json<{ manifests: { digest: string }[] }>();
+      assert.deepEqual(listed.manifests.map((m) => m.digest), [sha256(referrer)]);
+
+      // Untag the index: it, its child and its referrer all go, and the referrer leaves the list.
+      assert.equal((await reg.request('DELETE', '/v2/gc/index/manifests/multi')).status, 202);
+      await sleep(SETTLE_MS);
+      const result = await gc(reg, { deleteUntagged: true });
+      assert.equal(result.manifestsDeleted, 3);
+      for (const d of [sha256(index), child.digest, sha256(referrer)]) assert.equal((await reg.request('GET', `/v2/gc/index/manifests/${d}`)).status, 404);
+      const after = (await reg.request('GET', `/v2/gc/index/referrers/${sha256(index)}`)).json<{ manifests: unknown[] }>();
+      assert.deepEqual(after.manifests, []);
     });
 
     it('regate.gc in the background: a pass on schedule, logged with what it freed', async () => {

@@ -2,6 +2,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DRIVERS, startTestRegistry, pushImage, pushBlob, sha256, errorCode, bytes, MT, type TestRegistry } from './harness.js';
+import { Digest } from '../../src/registry/references.js';
+import { PathNotFoundError } from '../../src/storage/driver.js';
+import { createRegistryStorage } from '../../src/storage/registry-storage.js';
+import { pathFor, referrerEntryPath, referrersIndexedMarkerPath, referrersRootPath } from '../../src/storage/paths.js';
 
 for (const factory of DRIVERS) {
   describe(`manifests (${factory.name})`, () => {
@@ -221,6 +225,119 @@ for (const factory of DRIVERS) {
       assert.equal(none.status, 200);
       assert.deepEqual(none.json().manifests, []);
       assert.equal(errorCode(await reg.request('GET', '/v2/m/ref/referrers/sha256:bad')), 'DIGEST_INVALID');
+    });
+
+    // The stored index: written by the PUT, removed by the DELETE, read for the subject only.
+    const pushReferrer = async (name: string, subject: { digest: string; size: number }, artifactType: string, payload: string) => {
+      const config = await pushBlob(reg, name, Buffer.from('{}'));
+      const layer = await pushBlob(reg, name, Buffer.from(payload));
+      const body = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MT.ociManifest, artifactType,
+        config: { mediaType: MT.empty, digest: config, size: 2 },
+        layers: [{ mediaType: 'application/octet-stream', digest: layer, size: payload.length }],
+        subject: { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size },
+      }));
+      const res = await put(name, sha256(body), body);
+      assert.equal(res.status, 201, res.body.toString());
+      return { digest: sha256(body), content: body, size: body.length };
+    };
+    const listed = async (name: string, subject: string, query = ''): Promise<string[]> => {
+      const res = await reg.request('GET', `/v2/${name}/referrers/${subject}${query}`);
+      assert.equal(res.status, 200, res.body.toString());
+      return res.json().manifests.map((m: { digest: string }) => m.digest);
+    };
+    const exists = async (path: string): Promise<boolean> => {
+      try {
+        await reg.driver.stat(path);
+        return true;
+      } catch (err) {
+        if (err instanceof PathNotFoundError) return false;
+        throw err;
+      }
+    };
+
+    it('referrers index: an entry per PUT with subject, read right after the 201, gone after DELETE; sorted by digest', async () => {
+      const subject = await pushImage(reg, 'm/refidx', 'v1', { seed: 11 });
+      const other = await pushImage(reg, 'm/refidx', 'v2', { seed: 12 });
+      assert.ok(await exists(referrersIndexedMarkerPath('m/refidx')), 'a repository regate creates is indexed from its first push');
+      const made = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await pushReferrer('m/refidx', subject, i % 2 ? 'application/vnd.example.sbom' : 'application/vnd.example.signature', `p${i}`);
+        // Right after its 201, the query sees it.
+        assert.ok((await listed('m/refidx', subject.digest)).includes(r.digest), `referrer ${i} listed right after its PUT`);
+        made.push(r);
+      }
+      const onOther = await pushReferrer('m/refidx', other, 'application/vnd.example.signature', 'o');
+      assert.deepEqual(await listed('m/refidx', subject.digest), made.map((r) => r.digest).sort());
+      assert.deepEqual(await listed('m/refidx', other.digest), [onOther.digest]);
+      assert.ok(await exists(referrerEntryPath('m/refidx', Digest.parse(subject.digest), Digest.parse(made[0]!.digest))), 'stored under the subject');
+      assert.deepEqual(
+        await listed('m/refidx', subject.digest, '?artifactType=application/vnd.example.sbom'),
+        made.filter((_, i) => i % 2).map((r) => r.digest).sort(),
+      );
+
+      assert.equal((await reg.request('DELETE', `/v2/m/refidx/manifests/${made[0]!.digest}`)).status, 202);
+      assert.deepEqual(await listed('m/refidx', subject.digest), made.slice(1).map((r) => r.digest).sort());
+      assert.equal(await exists(referrerEntryPath('m/refidx', Digest.parse(subject.digest), Digest.parse(made[0]!.digest))), false, 'entry removed');
+
+      // The subject itself deleted: its referrers may still be listed (the spec allows it).
+      assert.equal((await reg.request('DELETE', `/v2/m/refidx/manifests/${subject.digest}`)).status, 202);
+      assert.deepEqual(await listed('m/refidx', subject.digest), made.slice(1).map((r) => r.digest).sort());
+    });
+
+    it('referrers index: a repository stored without the index is scanned once, then served from the index', async () => {
+      const subject = await pushImage(reg, 'm/legacy', 'v1', { seed: 13 });
+      const a = await pushReferrer('m/legacy', subject, 'application/vnd.example.signature', 'a');
+      // A referrer that reached storage without the index (as an older regate or Distribution writes it).
+      const storage = createRegistryStorage(reg.driver);
+      const config = await pushBlob(reg, 'm/legacy', Buffer.from('{}'));
+      const b = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MT.ociManifest, artifactType: 'application/vnd.example.sbom',
+        config: { mediaType: MT.empty, digest: config, size: 2 }, layers: [],
+        subject: { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size },
+        annotations: { 'org.example.legacy': 'yes' },
+      }));
+      const bDigest = Digest.parse(sha256(b));
+      await storage.manifests.put('m/legacy', bDigest, b);
+      // …and the whole index dropped, marker included, as in a root written before the index existed.
+      await reg.driver.delete(referrersRootPath('m/legacy'));
+      assert.equal(await exists(referrersIndexedMarkerPath('m/legacy')), false);
+
+      const res = await reg.request('GET', `/v2/m/legacy/referrers/${subject.digest}`);
+      assert.equal(res.status, 200);
+      const byDigest = Object.fromEntries(res.json().manifests.map((m: { digest: string }) => [m.digest, m]));
+      assert.deepEqual(Object.keys(byDigest), [a.digest, bDigest.toString()].sort());
+      assert.deepEqual(byDigest[bDigest.toString()], {
+        mediaType: MT.ociManifest, digest: bDigest.toString(), size: b.length, artifactType: 'application/vnd.example.sbom',
+        annotations: { 'org.example.legacy': 'yes' },
+      });
+      assert.ok(await exists(referrersIndexedMarkerPath('m/legacy')), 'marker written after the scan');
+      assert.ok(await exists(referrerEntryPath('m/legacy', Digest.parse(subject.digest), bDigest)), 'entry written by the scan');
+
+      // From now on the index answers: a revision written behind its back is not scanned for again.
+      const c = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MT.ociManifest, artifactType: 'application/x-late',
+        config: { mediaType: MT.empty, digest: config, size: 2 }, layers: [],
+        subject: { mediaType: MT.ociManifest, digest: subject.digest, size: subject.size },
+      }));
+      await storage.manifests.put('m/legacy', Digest.parse(sha256(c)), c);
+      await reg.restart();
+      assert.deepEqual(await listed('m/legacy', subject.digest), [a.digest, bDigest.toString()].sort());
+
+      // A DELETE through the API removes a scanned entry like any other.
+      assert.equal((await reg.request('DELETE', `/v2/m/legacy/manifests/${bDigest}`)).status, 202);
+      assert.deepEqual(await listed('m/legacy', subject.digest), [a.digest]);
+
+      // Two scans at once (two processes after a restart, say) agree and leave the same index.
+      await reg.driver.delete(referrersIndexedMarkerPath('m/legacy'));
+      const [one, two] = await Promise.all([listed('m/legacy', subject.digest), listed('m/legacy', subject.digest)]);
+      assert.deepEqual(one, [a.digest, sha256(c)].sort());
+      assert.deepEqual(two, one);
+    });
+
+    it('referrers of an unknown repository: an empty list, and nothing is created in storage', async () => {
+      assert.deepEqual(await listed('m/never-pushed', sha256('x')), []);
+      assert.equal(await exists(pathFor({ kind: 'repository', name: 'm/never-pushed' })), false);
     });
 
     it('DELETE by digest removes the revision and the tags on it; DELETE by tag removes the tag', async () => {

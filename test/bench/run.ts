@@ -358,6 +358,11 @@ async function main(): Promise<void> {
     await runCatalogBench();
     return;
   }
+  if (process.argv[2] === 'referrers') {
+    const { runReferrersBench } = await import('./referrers-bench.js');
+    await runReferrersBench();
+    return;
+  }
   if (process.argv[2] === 'push') {
     const { runPushScaleBench } = await import('./push-scale-bench.js');
     await runPushScaleBench();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pathFor, linkContent, type PathSpec } from '../../src/storage/paths.js';
+import { pathFor, linkContent, referrerEntryPath, referrersIndexedMarkerPath, referrersRootPath, referrersSubjectPath, type PathSpec } from '../../src/storage/paths.js';
 
 const d = { algorithm: 'sha256', encoded: 'ab'.repeat(32) };
 const R = '/docker/registry/v2';
@@ -34,4 +34,12 @@ for (const [spec, expected] of table) {
 
 test('link content is the digest string', () => {
   assert.equal(linkContent(d).toString(), `sha256:${H}`);
+});
+
+test('referrers index paths sit under the repository, one entry per subject and referrer', () => {
+  const s = { algorithm: 'sha256', encoded: 'cd'.repeat(32) };
+  assert.equal(referrersRootPath('a/b'), `${R}/repositories/a/b/_manifests/referrers`);
+  assert.equal(referrersIndexedMarkerPath('a/b'), `${R}/repositories/a/b/_manifests/referrers/_indexed`);
+  assert.equal(referrersSubjectPath('a/b', s), `${R}/repositories/a/b/_manifests/referrers/sha256/${s.encoded}`);
+  assert.equal(referrerEntryPath('a/b', s, d), `${R}/repositories/a/b/_manifests/referrers/sha256/${s.encoded}/sha256/${H}`);
 });

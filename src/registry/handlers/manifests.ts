@@ -132,7 +132,10 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   const claim = await ctx.stores.blobs.claim([digest, ...manifest.blobs.filter((b) => !isRemoteLayer(b)).map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)]);
   await requireReferencedContent(ctx, name, manifest);
   await ctx.stores.blobs.refreshClaim(claim);
+  await ctx.stores.referrers.beforePut(name);
   await ctx.stores.manifests.put(name, digest, content);
+  // Before the 201, so a referrers query right after the push lists it.
+  await ctx.stores.referrers.record(name, digest, content, manifest);
   for (const tag of tags) await ctx.stores.tags.tag(name, tag, digest);
   const headers: Record<string, string | string[]> = {
     Location: `/v2/${name}/manifests/${digest}`,
@@ -171,6 +174,10 @@ export async function deleteManifest(ctx: RequestContext): Promise<void> {
   }
   // Deleting a revision also removes the tags that point at it, as Distribution does.
   const tags = await ctx.stores.tags.tagsPointingAt(name, ref.digest);
+  // Its referrers entry goes before the revision (its subject is read from the content it still has).
+  // (A revision whose bytes are gone has no subject left to find its entry by.)
+  const content = await ctx.stores.manifests.get(name, ref.digest);
+  if (content) await ctx.stores.referrers.forget(name, ref.digest, content);
   if (!(await ctx.stores.manifests.delete(name, ref.digest))) throw manifestUnknown(name, ref.digest.toString());
   for (const tag of tags) await ctx.stores.tags.untag(name, tag);
   report(ctx, 'delete', { digest: ref.digest.toString(), repository: name });

@@ -8,7 +8,7 @@ export async function listReferrers(ctx: RequestContext): Promise<void> {
   const name = validateName(ctx.params.name!);
   const subject = Digest.parse(ctx.params.digest!);
   const artifactType = ctx.query.get('artifactType');
-  let manifests = await ctx.stores.referrers.referrers(name, subject.toString());
+  let manifests = await ctx.stores.referrers.referrers(name, subject);
   const headers: Record<string, string> = { 'Content-Type': MEDIA_TYPES.ociIndex };
   if (artifactType !== null) {
     manifests = manifests.filter((m) => m.artifactType === artifactType);
