@@ -78,8 +78,14 @@ class EntryHeap {
   }
 }
 
-/** Directories listed at once: a page's worth of repositories costs a few rounds, not one each. */
-const PARALLEL_LISTS = 8;
+/**
+ * Most directories listed at once. Siblings are listed together only once one of them turned out
+ * to be a leaf repository (no names below it): then each sibling is at most one more name, so
+ * listing as many as the page still needs costs one round, not one round each, and lists nothing
+ * the page does not return. Siblings of unknown shape (team directories holding hundreds of
+ * repositories each) are listed one at a time, so a page never lists far beyond its end.
+ */
+const MAX_PARALLEL_LISTS = 128;
 
 /** Whether the subtree of `name` (name itself and name/…) holds nothing after `after`. Pure. */
 export function subtreeBeforeOrAt(name: string, after: string): boolean {
@@ -98,6 +104,11 @@ async function children(driver: StorageDriver, path: string): Promise<string[] |
   }
 }
 
+function parentName(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return slash < 0 ? '' : name.slice(0, slash);
+}
+
 export async function repositoryPage(driver: StorageDriver, options: CatalogPageOptions): Promise<CatalogPage> {
   const { after, limit, accept } = options;
   const found: string[] = [];
@@ -112,6 +123,7 @@ export async function repositoryPage(driver: StorageDriver, options: CatalogPage
     }
   };
   enqueue(await children(driver, REPOSITORIES_ROOT));
+  const leafParents = new Set<string>();
   while (heap.size > 0) {
     // A listed entry is decided once it is the smallest name left: nothing before it is pending.
     if (heap.peek()!.repository !== undefined) {
@@ -124,13 +136,19 @@ export async function repositoryPage(driver: StorageDriver, options: CatalogPage
     }
     // The next few unlisted names, in order, listed together (their children go back in the heap,
     // where order is restored: a child "x/y" may sort before a later sibling "x0").
-    const batch: Entry[] = [];
-    while (batch.length < PARALLEL_LISTS && heap.size > 0 && heap.peek()!.repository === undefined) batch.push(heap.pop()!);
+    const batch: Entry[] = [heap.pop()!];
+    const parent = parentName(batch[0]!.name);
+    if (leafParents.has(parent)) {
+      const width = Math.min(MAX_PARALLEL_LISTS, limit + 1 - found.length);
+      while (batch.length < width && heap.size > 0 && heap.peek()!.repository === undefined && parentName(heap.peek()!.name) === parent) batch.push(heap.pop()!);
+    }
     const listed = await Promise.all(batch.map((entry) => children(driver, pathFor({ kind: 'repository', name: entry.name }))));
     batch.forEach((entry, i) => {
       const entries = listed[i];
       if (!entries) return;
-      heap.push({ name: entry.name, repository: listingMarksRepository(entries) });
+      const repository = listingMarksRepository(entries);
+      heap.push({ name: entry.name, repository });
+      if (repository && entries.every(isRepositoryInternal)) leafParents.add(parentName(entry.name));
       enqueue(entries);
     });
   }
