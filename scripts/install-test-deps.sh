@@ -34,6 +34,7 @@ declare -A NEEDED=(
   [/usr/bin/uwsgi-core]=uwsgi-core                  # serves keystone-wsgi-public on loopback
   [/usr/lib/uwsgi/plugins/python3_plugin.so]=uwsgi-plugin-python3
   [/usr/sbin/nginx]=nginx                           # test/e2e/nginx-front.test.ts: nginx-compat/'s reference site in front of regate
+  [/usr/bin/redis-server]=redis-server              # test/support/redis.ts: the blob descriptor cache's Redis
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

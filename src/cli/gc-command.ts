@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, parseDuration } from '../config/load-config.js';
 import { createDriver } from '../storage/factory.js';
+import { createBlobDescriptorCache } from '../storage/cache-factory.js';
 import { collectGarbage, type GcProgress, type GcResult } from '../storage/gc.js';
 
 interface GcCommandOptions {
@@ -51,6 +52,8 @@ export function registerGcCommand(program: Command): void {
         const delayMs = options.delay !== undefined ? parseDuration(options.delay) : config.regate.gc.delayMs;
         if (delayMs === undefined) throw new Error(`--delay: "${options.delay}" is not a duration (e.g. 30m, 2h, 0s)`);
         const driver = createDriver(config.storage);
+        // Other processes read a shared (Redis) cache: what this pass deletes is forgotten there.
+        const cache = config.storage.cache?.blobDescriptor === 'redis' ? createBlobDescriptorCache(config.storage.cache) : undefined;
         const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
         let phase: GcProgress['phase'] | undefined;
         result = await collectGarbage(driver, {
@@ -59,6 +62,7 @@ export function registerGcCommand(program: Command): void {
           delayMs,
           listingLagMs: config.regate.gc.listingLagMs,
           linkWindowMs: config.regate.gc.linkWindowMs,
+          ...(cache ? { cache } : {}),
           onProgress: (p) => {
             if (!bar) return;
             if (p.phase !== phase) {
@@ -69,6 +73,7 @@ export function registerGcCommand(program: Command): void {
           },
         });
         bar?.stop();
+        await cache?.close();
       } catch (err) {
         process.stderr.write(`regate gc: ${(err as Error).message}\n`);
         process.exit(1);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../config/load-config.js';
 import { createDriver } from '../storage/factory.js';
+import { createBlobDescriptorCache } from '../storage/cache-factory.js';
 import { scrub, type ScrubResult } from '../storage/scrub.js';
 import { formatBytes } from './gc-command.js';
 
@@ -33,8 +34,10 @@ export function registerScrubCommand(program: Command): void {
         if (!config.storage) throw new Error('the config has no storage section (upstream mode keeps no data here)');
         const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'scrub [{bar}] {value}/{total} blobs', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
         let started = false;
+        const cache = config.storage.cache?.blobDescriptor === 'redis' ? createBlobDescriptorCache(config.storage.cache) : undefined;
         result = await scrub(createDriver(config.storage), {
           repair,
+          ...(cache ? { cache } : {}),
           linkWindowMs: config.regate.gc.linkWindowMs,
           onProgress: (p) => {
             if (!bar) return;
@@ -44,6 +47,7 @@ export function registerScrubCommand(program: Command): void {
           },
         });
         bar?.stop();
+        await cache?.close();
       } catch (err) {
         process.stderr.write(`regate scrub: ${(err as Error).message}\n`);
         process.exit(1);

@@ -1,6 +1,7 @@
 // The configuration regate runs with: Distribution's config.yml shape (the keys the product reads),
 // plus regate's own keys in one extra section, `regate:`.
 import type { SwiftOptions } from '../swift/swift-options.js';
+import type { CacheConfig } from './cache-config.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormatter = 'text' | 'json' | 'logstash';
@@ -21,6 +22,8 @@ export interface StorageConfig {
   uploadPurging: { enabled: boolean; ageMs: number; intervalMs: number; dryRun: boolean };
   /** Sections Distribution knows and regate accepts as written: cache, maintenance, redirect. */
   extra: Record<string, unknown>;
+  /** storage.cache.blobdescriptor (with the redis section when it is redis). */
+  cache?: CacheConfig;
 }
 
 /** regate.gc (src/storage/gc.ts). */

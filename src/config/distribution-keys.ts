@@ -6,8 +6,8 @@
 type Fail = (key: string, problem: string) => never;
 
 type Rule =
-  | { path: string; refuse: string; when?: (value: unknown) => boolean }
-  | { path: string; notice: string; when?: (value: unknown) => boolean };
+  | { path: string; refuse: string; when?: (value: unknown, raw: Record<string, unknown>) => boolean }
+  | { path: string; notice: string; when?: (value: unknown, raw: Record<string, unknown>) => boolean };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A section that says something: not null, not an empty mapping or list. */
@@ -17,6 +17,7 @@ const activeEndpoints = (v: unknown): boolean => {
   const endpoints = isObj(v) ? v.endpoints : undefined;
   return Array.isArray(endpoints) && endpoints.some((e) => !(isObj(e) && e.disabled === true));
 };
+const cacheIsRedis = (raw: Record<string, unknown>): boolean => isObj(raw.storage) && isObj(raw.storage.cache) && raw.storage.cache.blobdescriptor === 'redis';
 const anyMiddleware = (v: unknown): boolean => isObj(v) && Object.values(v).some(nonEmpty);
 
 const RULES: readonly Rule[] = [
@@ -30,7 +31,7 @@ const RULES: readonly Rule[] = [
   { path: 'validation.disabled', notice: 'validation.disabled: no effect (regate has no manifest URL validation)' },
   { path: 'compatibility.schema1.enabled', refuse: 'is not supported by regate: manifests are never converted to schema1', when: (v) => v === true },
   { path: 'compatibility.schema1.signingkeyfile', notice: 'compatibility.schema1.signingkeyfile: no effect (regate never signs schema1 manifests)' },
-  { path: 'redis', notice: 'redis: no effect (regate keeps no cache in Redis yet)', when: nonEmpty },
+  { path: 'redis', notice: 'redis: no effect (only storage.cache.blobdescriptor: redis uses it)', when: (v, raw) => nonEmpty(v) && !cacheIsRedis(raw) },
   { path: 'http.prefix', refuse: 'is not supported by regate: the API is served at /v2/', when: (v) => v !== '' && v !== '/' && v !== null },
   { path: 'http.net', refuse: 'is not supported by regate other than tcp', when: (v) => v !== 'tcp' && v !== null && v !== '' },
   { path: 'http.host', notice: 'http.host: no effect (regate answers with relative Location headers)' },
@@ -38,7 +39,6 @@ const RULES: readonly Rule[] = [
   { path: 'http.secret', notice: 'http.secret: no effect (regate keeps upload state in storage, not in signed client state)' },
   { path: 'http.http2', notice: 'http.http2: no effect (regate serves HTTP/1.1)' },
   { path: 'http.debug', refuse: 'is not supported by regate yet (debug server, Prometheus metrics)', when: nonEmpty },
-  { path: 'storage.cache', notice: 'storage.cache: no effect (regate has no blob descriptor cache yet; blobs are looked up in storage)', when: nonEmpty },
   { path: 'health.http', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },
   { path: 'health.tcp', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },
   { path: 'health.file', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },
@@ -59,7 +59,7 @@ function lookup(raw: Record<string, unknown>, path: string): { found: boolean; v
 export function checkDistributionKeys(raw: Record<string, unknown>, fail: Fail, warnings: string[]): void {
   for (const rule of RULES) {
     const { found, value } = lookup(raw, rule.path);
-    if (!found || (rule.when && !rule.when(value))) continue;
+    if (!found || (rule.when && !rule.when(value, raw))) continue;
     if ('refuse' in rule) fail(rule.path, rule.refuse);
     else warnings.push(rule.notice);
   }

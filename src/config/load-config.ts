@@ -1,5 +1,6 @@
 // Reads a Distribution config.yml (or nothing at all), applies REGISTRY_* environment overrides,
 // fills defaults and validates. Every problem names the key it is about.
+import { parseCache } from './cache-config.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -98,6 +99,10 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     fail('storage', 'is not used in upstream mode (regate.upstream.url): the registry behind regate keeps the data; remove one of the two');
   }
   const storage = upstream ? undefined : validateStorage(raw.storage, fail, baseDir);
+  if (storage) {
+    const cache = parseCache((raw.storage as Record<string, unknown>).cache, raw.redis, fail, (value, key) => duration(value, key, fail));
+    if (cache) storage.cache = cache;
+  }
   if (storage?.swift && !storage.swift.secretKey && (storage.swift.tempUrlContainerKey || storage.swift.tempUrlMethods.length > 0)) {
     warnings.push('storage.swift: tempurlcontainerkey/tempurlmethods have no effect without secretkey (no TempURL redirects)');
   }

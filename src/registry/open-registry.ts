@@ -3,6 +3,7 @@
 // and closes it on shutdown, without reaching into the storage layer itself.
 import type { GcConfig, StorageConfig } from '../config/config-types.js';
 import { scheduleGarbageCollection } from '../storage/gc-schedule.js';
+import { createBlobDescriptorCache } from '../storage/cache-factory.js';
 import { createDriver } from '../storage/factory.js';
 import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import type { RegistrySettings } from './context.js';
@@ -25,17 +26,19 @@ export function openRegistry(
 ): RunningRegistry {
   const driver = createDriver(storage);
   const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect, ...(gc ? { gcLinkWindowMs: gc.linkWindowMs } : {}) }, logger, health, events);
+  const cache = createBlobDescriptorCache(storage.cache, logger);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect, ...(gc ? { gcLinkWindowMs: gc.linkWindowMs } : {}) }, logger, health, events, cache);
   const purging = storage.uploadPurging;
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   const stopGc =
     gc?.enabled && !storage.readOnly
-      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs }, logger)
+      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger)
       : () => undefined;
   health?.start();
   const close = (): void => {
     stopGc();
     stopPurging();
+    void cache?.close();
     health?.stop();
   };
   return { ...registry, close };

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StorageDriver } from '../storage/driver.js';
 import { createRegistryStorage } from '../storage/registry-storage.js';
 import { DEFAULT_LINK_WINDOW_MS } from '../storage/gc-fence.js';
+import type { BlobDescriptorCache } from '../storage/blob-descriptor-cache.js';
 import type { RegistrySettings, RegistryStores, RequestContext } from './context.js';
 import { API_VERSION, API_VERSION_HEADER } from './api-version.js';
 import { RegistryError } from './errors.js';
@@ -46,9 +47,9 @@ export interface HealthSource {
   readonly problem: string | undefined;
 }
 
-export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink): Registry {
+export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink, cache?: BlobDescriptorCache): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
-  const storage = createRegistryStorage(driver, { gcLinkWindowMs: full.gcLinkWindowMs });
+  const storage = createRegistryStorage(driver, { gcLinkWindowMs: full.gcLinkWindowMs, ...(cache ? { cache } : {}) });
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests, storage.referrerEntries) };
   const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 

@@ -6,6 +6,7 @@ import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
 import { BlobUnknownError } from './store-errors.js';
 import { GcFence, type Claim } from './gc-fence.js';
+import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 
 export interface BlobDescriptor {
   readonly digest: DigestParts;
@@ -16,6 +17,7 @@ export class BlobStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly fence: GcFence = new GcFence(driver),
+    private readonly cache?: BlobDescriptorCache,
   ) {}
 
   /** Claims content before checking it exists and linking it, so a concurrent GC pass keeps it (gc-fence.ts). */
@@ -39,7 +41,7 @@ export class BlobStore {
     const source = await this.stat(from, digest);
     if (!source) return undefined;
     await this.refreshClaim(claim);
-    await this.link(name, digest);
+    await this.link(name, digest, source.size);
     return source;
   }
 
@@ -49,11 +51,31 @@ export class BlobStore {
     return info && !info.isDir ? info.size : undefined;
   }
 
-  /** The blob as seen from a repository: it must be linked there and present globally. */
+  /** The blob as seen from a repository, asked of storage: it must be linked there and present globally. */
   async stat(name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
-    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) return undefined;
+    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) {
+      await this.cache?.forgetLink(name, digest);
+      return undefined;
+    }
     const size = await this.globalSize(digest);
-    return size === undefined ? undefined : { digest, size };
+    if (size === undefined) {
+      await this.cache?.forget(digest);
+      return undefined;
+    }
+    await this.cache?.remember(name, digest, size);
+    return { digest, size };
+  }
+
+  /**
+   * The same, answered from the blob descriptor cache when it knows (a blob HEAD). Never for a
+   * decision that links content: those ask storage, after their GC claim.
+   */
+  async cachedStat(name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
+    if (this.cache && (await this.cache.linked(name, digest))) {
+      const size = await this.cache.size(digest);
+      if (size !== undefined) return { digest, size };
+    }
+    return this.stat(name, digest);
   }
 
   /** Streams the blob (or a range) into sink without ending it. */
@@ -81,14 +103,16 @@ export class BlobStore {
     await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }));
   }
 
-  async link(name: string, digest: DigestParts): Promise<void> {
+  async link(name: string, digest: DigestParts, size?: number): Promise<void> {
     await writeLink(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest);
+    if (size !== undefined) await this.cache?.remember(name, digest, size);
   }
 
   /** Removes the repository's link; the bytes stay until garbage collection. */
   async unlink(name: string, digest: DigestParts): Promise<void> {
     const linkPath = pathFor({ kind: 'layerLink', name, digest });
     if (!(await hasLinkTo(this.driver, linkPath, digest))) throw new BlobUnknownError(digestString(digest));
+    await this.cache?.forgetLink(name, digest);
     await this.driver.delete(linkPath.slice(0, -'/link'.length));
   }
 }

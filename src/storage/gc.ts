@@ -17,6 +17,7 @@ import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
 import { ReferrerStore } from './referrer-store.js';
+import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import { CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
 import { unlessMissing, digestString } from './links.js';
 import {
@@ -43,6 +44,8 @@ export interface GcOptions {
   /** How far this backend's listings may lag behind writes (0 on a filesystem). */
   listingLagMs?: number;
   onProgress?: (progress: GcProgress) => void;
+  /** The blob descriptor cache to keep current: what a pass deletes is forgotten there first. */
+  cache?: BlobDescriptorCache;
 }
 
 export interface GcProgress {
@@ -153,6 +156,8 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
       }
     } else {
       const deleted = await fenced(fence, digest, passId, claimedSince, async () => {
+        await options.cache?.forget(digest);
+        for (const name of linksOf.get(key) ?? []) await options.cache?.forgetLink(name, digest);
         await unlessMissing(() => driver.delete(pathFor({ kind: 'blobDir', digest })));
         for (const name of linksOf.get(key) ?? []) await unlessMissing(() => driver.delete(pathFor({ kind: 'layerLink', name, digest }).slice(0, -'/link'.length)));
         await fence.forget(digest);

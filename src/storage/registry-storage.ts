@@ -2,6 +2,7 @@
 import type { StorageDriver } from './driver.js';
 import { BlobStore } from './blob-store.js';
 import { DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
@@ -25,10 +26,12 @@ export interface RegistryStorage {
 export interface RegistryStorageOptions {
   /** How long a claim protects content from a GC pass (gc-fence.ts); tests shorten it. */
   gcLinkWindowMs?: number;
+  /** storage.cache.blobdescriptor: consulted by blob HEADs, kept current by every write and delete. */
+  cache?: BlobDescriptorCache;
 }
 
 export function createRegistryStorage(driver: StorageDriver, options: RegistryStorageOptions = {}): RegistryStorage {
-  const blobs = new BlobStore(driver, new GcFence(driver, options.gcLinkWindowMs ?? DEFAULT_LINK_WINDOW_MS));
+  const blobs = new BlobStore(driver, new GcFence(driver, options.gcLinkWindowMs ?? DEFAULT_LINK_WINDOW_MS), options.cache);
   return {
     blobs,
     uploads: new UploadStore(driver, blobs),

@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { StorageDriver } from './driver.js';
 import { DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import { digestString, unlessMissing } from './links.js';
 import { BLOBS_ROOT, blobDigestOfDataPath, pathFor, quarantinePath, type DigestParts } from './paths.js';
 
@@ -17,6 +18,8 @@ export interface ScrubOptions {
   linkWindowMs?: number;
   /** Called after each blob with bytes hashed so far. */
   onProgress?: (progress: { done: number; total: number; bytes: number; totalBytes: number }) => void;
+  /** The blob descriptor cache: a blob moved aside is forgotten there first. */
+  cache?: BlobDescriptorCache;
 }
 
 export interface CorruptBlob {
@@ -62,7 +65,7 @@ export async function scrub(driver: StorageDriver, options: ScrubOptions = {}): 
       result.bytes += size;
       if (actual !== undefined && actual !== digest.encoded) {
         const corrupt: CorruptBlob = { digest: digestString(digest), actual: `${digest.algorithm}:${actual}`, size };
-        if (options.repair) Object.assign(corrupt, await moveAside(driver, fence, digest, algorithm, passId));
+        if (options.repair) Object.assign(corrupt, await moveAside(driver, fence, digest, algorithm, passId, options.cache));
         result.corrupt.push(corrupt);
       }
     }
@@ -80,7 +83,7 @@ async function hashOf(driver: StorageDriver, digest: DigestParts, algorithm: str
   return hash.digest('hex');
 }
 
-async function moveAside(driver: StorageDriver, fence: GcFence, digest: DigestParts, algorithm: string, passId: string): Promise<Pick<CorruptBlob, 'movedTo' | 'notRepaired' | 'resolved'>> {
+async function moveAside(driver: StorageDriver, fence: GcFence, digest: DigestParts, algorithm: string, passId: string, cache?: BlobDescriptorCache): Promise<Pick<CorruptBlob, 'movedTo' | 'notRepaired' | 'resolved'>> {
   await fence.condemn(digest, passId);
   try {
     const claimed = await fence.lastClaim(digest);
@@ -93,6 +96,7 @@ async function moveAside(driver: StorageDriver, fence: GcFence, digest: DigestPa
     if (actual === undefined) return { notRepaired: 'gone meanwhile', resolved: true };
     if (actual === digest.encoded) return { notRepaired: 'stored again meanwhile, now intact', resolved: true };
     const target = quarantinePath(digest, new Date());
+    await cache?.forget(digest);
     await driver.move(pathFor({ kind: 'blobData', digest }), target);
     return { movedTo: target };
   } finally {

@@ -94,7 +94,7 @@ export class UploadStore {
       const claim = await this.blobs.claim([digest]);
       if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
       await this.blobs.refreshClaim(claim);
-      await this.blobs.link(name, digest);
+      await this.blobs.link(name, digest, size);
       await this.cancelLocked(name, id);
       return { digest, size };
     });

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { createRegistry, type RegistryLogger } from '../../src/registry/registry.js';
 import type { RegistrySettings } from '../../src/registry/context.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
+import type { BlobDescriptorCache } from '../../src/storage/blob-descriptor-cache.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
@@ -101,8 +102,8 @@ after(async () => {
   await (await swiftStarting?.catch(() => undefined))?.stop();
 });
 
-async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger): Promise<Server> {
-  const registry = createRegistry(driver, settings, logger);
+async function listen(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, cache?: BlobDescriptorCache): Promise<Server> {
+  const registry = createRegistry(driver, settings, logger, undefined, undefined, cache);
   const server = createServer((req, res) => void registry.handle(req, res));
   answerClientErrors(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,9 +117,9 @@ async function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startTestRegistry(factory: DriverFactory, settings: Partial<RegistrySettings> = {}, logger?: RegistryLogger): Promise<TestRegistry> {
+export async function startTestRegistry(factory: DriverFactory, settings: Partial<RegistrySettings> = {}, logger?: RegistryLogger, cache?: BlobDescriptorCache): Promise<TestRegistry> {
   const { driver, cleanup } = await factory.make();
-  let server = await listen(driver, settings, logger);
+  let server = await listen(driver, settings, logger, cache);
   const port = (): number => (server.address() as AddressInfo).port;
   const self: TestRegistry = {
     get url() {
@@ -128,7 +129,7 @@ export async function startTestRegistry(factory: DriverFactory, settings: Partia
     request: (method, path, options = {}) => rawRequest(port(), method, path, options),
     async restart() {
       await closeServer(server);
-      server = await listen(driver, settings, logger);
+      server = await listen(driver, settings, logger, cache);
     },
     async close() {
       await closeServer(server);

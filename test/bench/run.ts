@@ -363,6 +363,11 @@ async function main(): Promise<void> {
     await runReferrersBench();
     return;
   }
+  if (process.argv[2] === 'blobcache') {
+    const { runBlobCacheBench } = await import('./blobcache-bench.js');
+    await runBlobCacheBench();
+    return;
+  }
   if (process.argv[2] === 'push') {
     const { runPushScaleBench } = await import('./push-scale-bench.js');
     await runPushScaleBench();

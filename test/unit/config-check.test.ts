@@ -19,7 +19,7 @@ test('seed 003 (Ceph RGW, TLS, htpasswd): exit 0, notices for files not on this 
   assert.match(out, /password: "\*\*\*"/);
   assert.match(out, /authUrl: http:\/\/172\.27\.132\.66:7480\/auth\/v1/);
   assert.match(r.stderr, /notice: http\.tls\.certificate \/certs\/registry\.pem does not exist on this machine/);
-  assert.match(r.stderr, /notice: storage\.cache: no effect/);
+  assert.match(out, /blobDescriptor: inmemory/, 'storage.cache.blobdescriptor is honoured');
   assert.match(r.stderr, /notice: unknown key "log\.fromatter" ignored/);
   assert.match(r.stderr, /regate would start with this configuration/);
 });

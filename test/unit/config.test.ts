@@ -182,7 +182,8 @@ test('Distribution keys with no effect on regate: accepted with a one-line notic
     't.yml',
     '/',
   );
-  for (const start of ['storage.cache:', 'http.secret:', 'http.host:', 'http.relativeurls:', 'http.http2:', 'redis:', 'notifications:', 'validation.disabled:', 'compatibility.schema1.signingkeyfile:']) {
+  assert.deepEqual(c.storage?.cache, { blobDescriptor: 'inmemory', size: 10_000 });
+  for (const start of ['http.secret:', 'http.host:', 'http.relativeurls:', 'http.http2:', 'redis:', 'notifications:', 'validation.disabled:', 'compatibility.schema1.signingkeyfile:']) {
     assert.equal(c.warnings.filter((w) => w.startsWith(start)).length, 1, `${start} in ${JSON.stringify(c.warnings)}`);
   }
   assert.ok(c.warnings.some((w) => w.includes('"http_unknown"')));
@@ -313,4 +314,28 @@ test('storage.maintenance: Distribution defaults, readonly and upload purging', 
   ] as const) {
     assert.throws(() => validateConfig({ ...base, storage: { inmemory: {}, maintenance } }, 't.yml', '/'), (e: unknown) => e instanceof ConfigError && e.key === key, key);
   }
+});
+
+test('storage.cache.blobdescriptor and redis: Distribution\'s keys, a misspelled one named', () => {
+  const base = { version: '0.1', storage: { inmemory: {}, cache: { blobdescriptor: 'redis' } } };
+  const c = validateConfig(
+    { ...base, redis: { addr: 'localhost:6379', password: 'pw', db: 2, dialtimeout: '10ms', readtimeout: '20ms', writetimeout: '30ms', pool: { maxidle: 16, maxactive: 64, idletimeout: '300s' } } },
+    't.yml',
+    '/',
+  );
+  assert.deepEqual(c.storage?.cache, {
+    blobDescriptor: 'redis',
+    size: 10_000,
+    redis: { addr: 'localhost:6379', password: 'pw', db: 2, dialTimeoutMs: 10, readTimeoutMs: 20, writeTimeoutMs: 30, tls: false },
+  });
+  assert.ok(!c.warnings.some((w) => w.startsWith('redis:')), 'redis is used, no "no effect" notice');
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ...base, redis: { addr: 'localhost:6379', dialtimout: '1s' } }, /redis\.dialtimout/],
+    [{ ...base, redis: { addr: 'localhost' } }, /redis\.addr/],
+    [{ ...base }, /redis/],
+    [{ ...base, redis: { addr: 'localhost:6379', pool: { maxidel: 1 } } }, /redis\.pool\.maxidel/],
+    [{ version: '0.1', storage: { inmemory: {}, cache: { blobdescriptor: 'memcached' } } }, /storage\.cache\.blobdescriptor/],
+    [{ version: '0.1', storage: { inmemory: {}, cache: { blobdesciptor: 'inmemory' } } }, /storage\.cache\.blobdesciptor/],
+  ];
+  for (const [raw, key] of refused) assert.throws(() => validateConfig(raw, 't.yml', '/'), key);
 });

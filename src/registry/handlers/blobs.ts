@@ -10,7 +10,8 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const name = validateName(ctx.params.name!);
   const digest = Digest.parse(ctx.params.digest!);
-  const blob = await ctx.stores.blobs.stat(name, digest);
+  // A HEAD may be answered from the blob descriptor cache; a GET reads storage anyway.
+  const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest);
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
   // The client may link this blob next instead of uploading it: a GC pass running now keeps it. A
   // failed mark only weakens that protection, it never fails the read.
