@@ -17,8 +17,11 @@ function byteLength(chunk: unknown, encoding?: unknown): number {
   return 0;
 }
 
-function countBytes(req: IncomingMessage, res: ServerResponse): void {
+/** Counts body bytes in and out into the request's state; installed once per request (the access log and the metrics both read it). */
+export function countBytes(req: IncomingMessage, res: ServerResponse): void {
   const state = requestState(req);
+  if (state.counting) return;
+  state.counting = true;
   const push = req.push;
   req.push = function countedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
     state.bytesIn += byteLength(chunk, encoding);

@@ -24,6 +24,9 @@ import { openUpstream } from './upstream.js';
 import { answerClientErrors } from './client-error.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
+import { startDebugServer, type RunningDebugServer } from '../debug/debug-server.js';
+import { recordHtpasswdReload, recordHtpasswdReloadFailure } from '../metrics/metrics.js';
+import type { HtpasswdReloadErrorEvent } from '../auth/htpasswd-store.js';
 
 export { TlsSetupError } from './tls.js';
 
@@ -44,6 +47,8 @@ export interface RunningServer {
   tls?: TlsMaterial;
   /** The live users table (undefined when the config has no auth). */
   users?: HtpasswdStore;
+  /** The debug listener (http.debug.addr), when configured. */
+  debug?: RunningDebugServer;
   close(): Promise<void>;
 }
 
@@ -92,6 +97,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       logger: logger.child({ component: 'htpasswd' }),
       ...(options.htpasswdPollIntervalMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollIntervalMs }),
     });
+    users.on('reload', () => recordHtpasswdReload());
+    users.on('reload-error', (event: HtpasswdReloadErrorEvent) => recordHtpasswdReloadFailure(event.reason));
     await users.start();
   }
 
@@ -115,14 +122,15 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     : undefined;
 
   // The registry behind the front door: the embedded one over storage, or one upstream.
-  const registry = config.upstream
-    ? openUpstream(config.upstream, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }))
+  const embedded = config.upstream
+    ? undefined
     : openRegistry(
         config.storage!,
         { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
         logger.child({ component: 'registry' }),
         config.storageHealth,
       );
+  const registry = embedded ?? openUpstream(config.upstream!, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }));
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 
   const timeouts = config.regate.http;
@@ -163,6 +171,19 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await groups?.stop();
     throw err;
   }
+  let debug: RunningDebugServer | undefined;
+  if (config.http.debug) {
+    try {
+      // In upstream mode there is no storage here, so no storage check: the health is always {}.
+      debug = await startDebugServer(config.http.debug, embedded?.checks ?? [], logger.child({ component: 'debug' }));
+    } catch (err) {
+      await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      registry.close();
+      await users?.stop();
+      await groups?.stop();
+      throw err;
+    }
+  }
   const address = server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl(address)}:${address.port}`;
 
@@ -179,6 +200,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     url,
     ...(tls ? { tls } : {}),
     ...(users ? { users } : {}),
+    ...(debug ? { debug } : {}),
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolveClose) => {
@@ -190,6 +212,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           cut.unref();
           server.once('close', () => clearTimeout(cut));
         });
+        await debug?.close();
         registry.close();
         await users?.stop();
         await groups?.stop();

@@ -7,8 +7,11 @@ import { scheduleUploadPurging } from '../storage/upload-purge-schedule.js';
 import type { RegistrySettings } from './context.js';
 import { createRegistry, type Registry, type RegistryLogger } from './registry.js';
 import { StorageHealth, type StorageHealthSettings } from './storage-health.js';
+import type { HealthCheck } from '../debug/health-checks.js';
 
 export interface RunningRegistry extends Registry {
+  /** health.storagedriver as the debug listener reports it (empty when the check is off). */
+  readonly checks: readonly HealthCheck[];
   /** Stops background maintenance. */
   close(): void;
 }
@@ -29,5 +32,7 @@ export function openRegistry(
     stopPurging();
     health?.stop();
   };
-  return { ...registry, close };
+  // Distribution's check name, e.g. storagedriver_filesystem; health.storagedriver covers every driver.
+  const checks: HealthCheck[] = health ? [{ name: `storagedriver_${driver.name}`, get problem() { return health.problem; } }] : [];
+  return { ...registry, checks, close };
 }
