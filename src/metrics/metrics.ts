@@ -136,6 +136,9 @@ const authChildren = {
   throttled: authAttempts.labels('throttled'),
   missing: authAttempts.labels('missing'),
 } satisfies Record<AuthOutcome, unknown>;
+// Every outcome is exported from the start (as 0), so a rate over it never starts from nothing.
+for (const child of Object.values(authChildren)) child.inc(0);
+for (const reason of ['parse', 'missing', 'read']) htpasswdReloadFailures.labels(reason).inc(0);
 
 export function recordAuth(outcome: AuthOutcome): void {
   authChildren[outcome].inc();
