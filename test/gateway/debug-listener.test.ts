@@ -6,20 +6,27 @@
 //     every registry request answers 503 UNAVAILABLE, /_ping still 200; then it recovers by itself;
 //   - /metrics after a push and a pull: requests by route name, bytes, auth outcomes, htpasswd
 //     reloads and parse failures, storage operations with latency, process metrics;
-//   - prometheus disabled: /metrics is 404, /debug/health still served.
+//   - uploads in flight while a slow body streams in; throttled credentials;
+//   - prometheus disabled: /metrics is 404, /debug/health still served; a busy debug port: exit 2.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir, REGATE_MAIN, spawnServer, type SpawnedServer } from '../support/processes.js';
-import { errorCode, eventually, htpasswdLine, pushImage, send, type Gateway, type Reply, type SendOptions } from '../support/gateway.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { makeTempDir, REGATE_MAIN, runCommand, spawnServer, type SpawnedServer } from '../support/processes.js';
+import { bytes, chunked, errorCode, eventually, htpasswdLine, pushImage, send, type Gateway, type Reply, type SendOptions } from '../support/gateway.js';
 
 const READY = /debug listener on http:\/\/127\.0\.0\.1:(\d+)[^\n]*\n[\s\S]*listening on http:\/\/127\.0\.0\.1:(\d+)/;
 
-async function serve(cwd: string, config: string): Promise<{ server: SpawnedServer; main: number; debug: number }> {
+/** The environment without REGISTRY_* overrides, so only the test's config file speaks. */
+function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('REGISTRY_')) delete env[name];
-  const server = await spawnServer({ name: 'regate', command: process.execPath, args: [REGATE_MAIN, 'serve', '--config', config], cwd, env, ready: READY });
+  return env;
+}
+
+async function serve(cwd: string, config: string): Promise<{ server: SpawnedServer; main: number; debug: number }> {
+  const server = await spawnServer({ name: 'regate', command: process.execPath, args: [REGATE_MAIN, 'serve', '--config', config], cwd, env: cleanEnv(), ready: READY });
   return { server, debug: Number(server.match[1]), main: Number(server.match[2]) };
 }
 
@@ -76,6 +83,9 @@ describe('http.debug with prometheus and health.storagedriver on the filesystem 
         '  htpasswd:',
         '    realm: test',
         `    path: ${htpasswd}`,
+        'regate:',
+        '  auth:',
+        '    maxfailures: 2',
         'health:',
         '  storagedriver:',
         '    enabled: true',
@@ -168,6 +178,29 @@ describe('http.debug with prometheus and health.storagedriver on the filesystem 
     assert.ok(sample(text, 'nodejs_eventloop_lag_seconds') !== undefined, 'event loop metrics');
   });
 
+  test('an upload body being received is an upload in flight until it ends', async () => {
+    const start = await api('POST', '/v2/team/slow/blobs/uploads/', { auth });
+    assert.equal(start.status, 202);
+    const data = bytes(256 * 1024, 7);
+    const patch = api('PATCH', start.header('location')!, { auth, body: chunked(data, 16 * 1024, 40), headers: { 'Content-Type': 'application/octet-stream' } });
+    await eventually('the upload is in flight', 5000, async () => sample(await metrics(), 'regate_uploads_in_flight') === 1);
+    assert.equal((await patch).status, 202);
+    await eventually('the upload is no longer in flight', 5000, async () => sample(await metrics(), 'regate_uploads_in_flight') === 0);
+  });
+
+  test('throttled credentials are counted (regate.auth.maxfailures 2, from another client address)', async () => {
+    const other = { auth: ['alice', 'guess'] as [string, string], localAddress: '127.0.0.2' };
+    assert.equal((await api('GET', '/v2/', other)).status, 401);
+    assert.equal((await api('GET', '/v2/', other)).status, 401);
+    const refused = await api('GET', '/v2/', { ...other, auth });
+    assert.equal(refused.status, 429);
+    assert.equal(errorCode(refused), 'TOOMANYREQUESTS');
+    let text = '';
+    await eventually('the 429 is counted', 5000, async () => sample((text = await metrics()), 'regate_http_requests_total', { route: 'auth', method: 'GET', code: '429' }) === 1);
+    assert.equal(sample(text, 'regate_auth_attempts_total', { outcome: 'throttled' }), 1);
+    assert.equal(sample(text, 'regate_auth_attempts_total', { outcome: 'failure' }), 3);
+  });
+
   test('an htpasswd parse failure is counted, and the reload that mends it', async () => {
     const good = `${await htpasswdLine(...auth)}\n`;
     writeFileSync(htpasswd, `${good}this line has no colon\n`);
@@ -213,6 +246,24 @@ describe('http.debug with prometheus and health.storagedriver on the filesystem 
     assert.equal((await api('GET', '/v2/team/app/manifests/v1', { auth, headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 200);
     assert.match(server!.stderr(), /storage backend healthy again/);
   });
+});
+
+test('a debug address already in use stops regate at start (exit 2), naming the problem', async () => {
+  const tmp = makeTempDir('regate-debug-busy-');
+  const blocker = createServer();
+  try {
+    await new Promise<void>((resolveListen) => blocker.listen(0, '127.0.0.1', resolveListen));
+    const busy = (blocker.address() as AddressInfo).port;
+    const config = join(tmp.path, 'config.yml');
+    writeFileSync(config, ['version: 0.1', 'storage:', '  inmemory: {}', 'http:', '  addr: 127.0.0.1:0', '  debug:', `    addr: 127.0.0.1:${busy}`, ''].join('\n'));
+    const result = await runCommand(process.execPath, [REGATE_MAIN, 'serve', '--config', config], { cwd: tmp.path, env: cleanEnv(), timeoutMs: 30_000 });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /cannot start: .*EADDRINUSE/);
+    assert.doesNotMatch(result.stderr, /listening on/);
+  } finally {
+    await new Promise<void>((resolveClose) => blocker.close(() => resolveClose()));
+    tmp.remove();
+  }
 });
 
 describe('http.debug without prometheus', () => {
