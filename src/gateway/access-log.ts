@@ -46,7 +46,8 @@ export function accessLog(logger: Logger, options: { enabled: boolean; trust?: T
     res.setHeader('X-Request-Id', state.id);
     // Who the client is, decided once for every later step (throttling, the proxy, this line).
     state.addresses = addressChain(req, trust);
-    // log.accesslog.disabled: the id stays (error lines carry it), the line and its counting go.
+    // log.accesslog.disabled: the id stays (error lines carry it), the line goes (the byte counting
+    // stays: request-metrics.ts installs it too).
     if (!options.enabled) return next();
     const remote = clientAddress(state.addresses);
     countBytes(req, res);
