@@ -40,6 +40,13 @@ export function registerServeCommand(program: Command): void {
         }
         throw err;
       }
+      if (running.debug) {
+        const debug = config.http.debug!;
+        logger.info(`debug listener on ${running.debug.url} (/debug/health${debug.prometheus.enabled ? `, Prometheus metrics at ${debug.prometheus.path}` : ''})`, {
+          url: running.debug.url,
+          addr: debug.addr,
+        });
+      }
       logger.info(`listening on ${running.url}`, {
         url: running.url,
         addr: config.http.addr,

@@ -99,8 +99,19 @@ export interface HttpConfig {
   tls?: { certificate: string; key: string; minimumtls?: string };
   /** `http.tls.minimumtls` in Node's spelling; TLSv1.2 unless configured. */
   minimumTls: TlsVersion;
+  /** `http.debug` when it has an addr: the plain-HTTP debug listener (/debug/health, Prometheus). */
+  debug?: DebugConfig;
   /** `http.draintimeout`: on shutdown, how long in-flight requests may finish (0 = cut at once, Distribution's default). */
   drainTimeoutMs: number;
+}
+
+export interface DebugConfig {
+  /** `http.debug.addr` as written, e.g. `127.0.0.1:5001` or `:5001`. */
+  addr: string;
+  host: string;
+  port: number;
+  /** `http.debug.prometheus`: metrics at `path` (default /metrics) when enabled. */
+  prometheus: { enabled: boolean; path: string };
 }
 
 /** How the listener is secured, decided once from http.tls and regate.tls.generate. */

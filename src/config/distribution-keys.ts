@@ -38,7 +38,6 @@ const RULES: readonly Rule[] = [
   { path: 'http.relativeurls', notice: 'http.relativeurls: no effect (regate\'s Location headers are always relative)' },
   { path: 'http.secret', notice: 'http.secret: no effect (regate keeps upload state in storage, not in signed client state)' },
   { path: 'http.http2', notice: 'http.http2: no effect (regate serves HTTP/1.1)' },
-  { path: 'http.debug', refuse: 'is not supported by regate yet (debug server, Prometheus metrics)', when: nonEmpty },
   { path: 'health.http', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },
   { path: 'health.tcp', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },
   { path: 'health.file', refuse: 'is not supported by regate (health checks of other services; health.storagedriver is)', when: nonEmpty },

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js';
-import type { HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
+import type { DebugConfig, HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
 import { parseAccess } from './access-config.js';
@@ -40,6 +40,9 @@ export const DEFAULT_RAW_CONFIG: RawConfig = {
 };
 
 /** Paths answered 200 without auth when regate.ping is not configured (seed 004's nginx, plus `/`). */
+/** Where the debug listener answers with the health checks (Distribution's path). */
+export const DEBUG_HEALTH_PATH = '/debug/health';
+
 export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
 
 const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream', 'access', 'gc']);
@@ -360,14 +363,45 @@ function validateMaintenance(value: unknown, fail: Fail): Pick<StorageConfig, 'r
   };
 }
 
+/** HOST:PORT (`:5000`, `127.0.0.1:5000`, `[::1]:5000`); an empty host means every interface. */
+function hostPort(addr: string, key: string, fail: Fail): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
+  if (!m) return fail(key, `"${addr}" is not HOST:PORT`);
+  const port = Number(m[3]);
+  if (port > 65535) fail(key, `port ${port} is out of range`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+const DEBUG_KEYS = ['addr', 'prometheus'];
+const PROMETHEUS_KEYS = ['enabled', 'path'];
+
+/** http.debug (Distribution's keys: addr, prometheus.enabled, prometheus.path); undefined without an addr. */
+function validateDebug(value: unknown, fail: Fail): DebugConfig | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) return fail('http.debug', 'must be a mapping');
+  for (const key of Object.keys(value)) if (!DEBUG_KEYS.includes(key)) fail(`http.debug.${key}`, `is not a known key (${DEBUG_KEYS.join(', ')})`);
+  const p = value.prometheus === undefined || value.prometheus === null ? {} : isObject(value.prometheus) ? value.prometheus : fail('http.debug.prometheus', 'must be a mapping');
+  for (const key of Object.keys(p)) if (!PROMETHEUS_KEYS.includes(key)) fail(`http.debug.prometheus.${key}`, `is not a known key (${PROMETHEUS_KEYS.join(', ')})`);
+  if (p.enabled !== undefined && typeof p.enabled !== 'boolean') fail('http.debug.prometheus.enabled', 'must be true or false');
+  const path = p.path === undefined || p.path === null || p.path === '' ? '/metrics' : p.path;
+  if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\/-]*$/.test(path) || path.includes('//')) {
+    fail('http.debug.prometheus.path', `must be a plain path starting with / (got ${JSON.stringify(path)})`);
+  }
+  if (path === DEBUG_HEALTH_PATH) fail('http.debug.prometheus.path', `${DEBUG_HEALTH_PATH} is the health endpoint`);
+  const enabled = p.enabled === true;
+  const addr = value.addr === undefined || value.addr === null ? '' : String(value.addr);
+  if (addr === '') {
+    if (enabled) fail('http.debug.addr', 'is required for http.debug.prometheus (metrics are served on the debug listener)');
+    return undefined;
+  }
+  const { host, port } = hostPort(addr, 'http.debug.addr', fail);
+  return { addr, host, port, prometheus: { enabled, path: path as string } };
+}
+
 function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: string[]): HttpConfig {
   const h = value === undefined ? {} : isObject(value) ? value : fail('http', 'must be a mapping');
   const addr = h.addr === undefined ? ':5000' : String(h.addr);
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
-  if (!m) fail('http.addr', `"${addr}" is not HOST:PORT`);
-  const port = Number(m![3]);
-  if (port > 65535) fail('http.addr', `port ${port} is out of range`);
-  const host = m![1] ?? m![2] ?? '';
+  const { host, port } = hostPort(addr, 'http.addr', fail);
   const headers: Record<string, string[]> = {};
   if (h.headers !== undefined) {
     if (!isObject(h.headers)) fail('http.headers', 'must be a mapping of header name to list of values');
@@ -379,6 +413,13 @@ function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: str
   const drainTimeoutMs = h.draintimeout === undefined ? 0 : duration(h.draintimeout, 'http.draintimeout', fail);
   const config: HttpConfig = { addr, host, port, headers, minimumTls: 'TLSv1.2', drainTimeoutMs };
   if (typeof h.secret === 'string') config.secret = h.secret;
+  const debug = validateDebug(h.debug, fail);
+  if (debug) {
+    if (debug.port !== 0 && debug.port === port && (debug.host === host || debug.host === '' || host === '')) {
+      fail('http.debug.addr', `"${debug.addr}" is the main listener's address (http.addr ${addr}); give the debug listener a port of its own`);
+    }
+    config.debug = debug;
+  }
   if (h.tls !== undefined && h.tls !== null) {
     if (!isObject(h.tls)) fail('http.tls', 'must be a mapping');
     const t = h.tls as Record<string, unknown>;

@@ -17,8 +17,11 @@ function byteLength(chunk: unknown, encoding?: unknown): number {
   return 0;
 }
 
-function countBytes(req: IncomingMessage, res: ServerResponse): void {
+/** Counts body bytes in and out into the request's state; installed once per request (the access log and the metrics both read it). */
+export function countBytes(req: IncomingMessage, res: ServerResponse): void {
   const state = requestState(req);
+  if (state.counting) return;
+  state.counting = true;
   const push = req.push;
   req.push = function countedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
     state.bytesIn += byteLength(chunk, encoding);
@@ -43,7 +46,8 @@ export function accessLog(logger: Logger, options: { enabled: boolean; trust?: T
     res.setHeader('X-Request-Id', state.id);
     // Who the client is, decided once for every later step (throttling, the proxy, this line).
     state.addresses = addressChain(req, trust);
-    // log.accesslog.disabled: the id stays (error lines carry it), the line and its counting go.
+    // log.accesslog.disabled: the id stays (error lines carry it), the line goes (the byte counting
+    // stays: request-metrics.ts installs it too).
     if (!options.enabled) return next();
     const remote = clientAddress(state.addresses);
     countBytes(req, res);

@@ -1,7 +1,8 @@
 // THE gateway: the ordered middleware list, top to bottom, in one place (ARCHITECTURE.md, principle 6).
 //
 //   1. request id + access log        every request gets an id (X-Request-Id) and one access line;
-//                                     the client's address is decided here (regate.http.trustedproxies)
+//      + request metrics              the client's address is decided here (regate.http.trustedproxies);
+//                                     requests, latency and bytes are reported to the metrics
 //   2. API version + http.headers     Docker-Distribution-Api-Version and the configured headers,
 //                                     before auth so 401s carry them
 //   3. ping bypass                    /_ping, /v1/_ping, / → 200 without auth (exact match on the
@@ -23,6 +24,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { RegateConfig } from '../config/config-types.js';
 import type { Logger } from '../log/logger.js';
 import { accessLog } from './access-log.js';
+import { requestMetrics } from './request-metrics.js';
 import { accessControl } from './access-control.js';
 import type { AccessPolicy } from '../access/access-policy.js';
 import { compileTrustedProxies } from './client-address.js';
@@ -110,6 +112,7 @@ export function createApp(options: GatewayOptions): Express {
     : noAuth();
 
   app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog, trust: compileTrustedProxies(config.regate.http.trustedProxies) })); // 1
+  app.use(requestMetrics()); // 1
   app.use(apiHeaders(config.http.headers)); // 2
   app.use(pingBypass(config.regate.pingPaths)); // 3
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4

@@ -23,6 +23,7 @@ import { RegistryError } from '../registry/errors.js';
 import { clientAddressOf, requestState } from './request-state.js';
 import { sendError } from '../registry/respond.js';
 import { addressKey, AuthThrottle } from './throttle.js';
+import { recordAuth } from '../metrics/metrics.js';
 
 const { BasicStrategy } = passportHttp;
 
@@ -79,6 +80,7 @@ class HtpasswdBasicStrategy extends BasicStrategy {
     const challenge = `Basic realm="${this.realmName}"`;
     const credentials = parseBasicAuthorization(req.headers.authorization);
     if (!credentials) {
+      recordAuth('missing');
       self.fail(challenge, 401);
       return;
     }
@@ -106,6 +108,7 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
     const credential = createHmac('sha256', throttleKey).update(`${user}\0${password}`, 'utf8').digest('base64');
     const admission = throttle.admit(address, credential);
     if (!admission.ok) {
+      recordAuth('throttled');
       done(null, false, { throttled: admission.retryAfterSeconds });
       return;
     }
@@ -114,6 +117,7 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
         if (throttle.settle(admission.ticket, ok)) {
           logger.warn(`auth: too many failed logins from ${address}; refusing its credentials for a while`, { address });
         }
+        recordAuth(ok ? 'success' : 'failure');
         done(null, ok ? { name: user } : false);
       },
       (err: unknown) => {
@@ -133,6 +137,7 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
         requestState(req).user = (user as { name: string }).name;
         return next();
       }
+      requestState(req).answeredBy = 'auth';
       const throttled = typeof info === 'object' && info !== null ? (info as Failure).throttled : undefined;
       if (throttled !== undefined) {
         sendError(req, res, new RegistryError('TOOMANYREQUESTS', undefined, {

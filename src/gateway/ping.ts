@@ -9,7 +9,7 @@
 // Matching is exact and case-sensitive (`/_PING` and `/_ping/` are not `/_ping`); the query string
 // is ignored. Only GET and HEAD are answered here.
 import type { RequestHandler } from 'express';
-import { rawPath } from './request-state.js';
+import { rawPath, requestState } from './request-state.js';
 import { sendJson } from '../registry/respond.js';
 
 export interface NormalisedPath {
@@ -57,6 +57,7 @@ export function isPingBypass(rawTargetPath: string, paths: readonly string[]): b
 export function pingBypass(paths: readonly string[]): RequestHandler {
   return (req, res, next) => {
     if ((req.method === 'GET' || req.method === 'HEAD') && isPingBypass(rawPath(req), paths)) {
+      requestState(req).answeredBy = 'ping';
       sendJson(req, res, 200, {});
       return;
     }

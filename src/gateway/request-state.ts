@@ -11,6 +11,8 @@ export interface RequestState {
   readonly startedAt: bigint;
   /** The authenticated user, once Basic auth has accepted the request. */
   user?: string;
+  /** The body bytes below are being counted (access-log.ts installs the counting once). */
+  counting?: boolean;
   /** Body bytes received so far (as delivered by the HTTP parser; never buffered here). */
   bytesIn: number;
   /** Response bytes written (headers excluded). */
@@ -19,6 +21,8 @@ export interface RequestState {
   expectsContinue: boolean;
   /** regate.access on /v2/_catalog: the repositories this user may see listed. */
   mayList?: (repository: string) => boolean;
+  /** The gateway step that answered the request itself (`ping`, `auth`): the metrics' route label. */
+  answeredBy?: string;
   /** [peer, trusted hops…, client] (client-address.ts), set by the first middleware. */
   addresses: string[];
 }

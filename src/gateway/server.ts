@@ -25,6 +25,9 @@ import { Notifier, type NotifierOptions } from '../notifications/notifier.js';
 import { answerClientErrors } from './client-error.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
+import { startDebugServer, type RunningDebugServer } from '../debug/debug-server.js';
+import { recordHtpasswdReload, recordHtpasswdReloadFailure } from '../metrics/metrics.js';
+import type { HtpasswdReloadErrorEvent } from '../auth/htpasswd-store.js';
 
 export { TlsSetupError } from './tls.js';
 
@@ -49,6 +52,8 @@ export interface RunningServer {
   users?: HtpasswdStore;
   /** The notifications sender (undefined without enabled endpoints). */
   notifier?: Notifier;
+  /** The debug listener (http.debug.addr), when configured. */
+  debug?: RunningDebugServer;
   close(): Promise<void>;
 }
 
@@ -97,6 +102,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       logger: logger.child({ component: 'htpasswd' }),
       ...(options.htpasswdPollIntervalMs === undefined ? {} : { pollIntervalMs: options.htpasswdPollIntervalMs }),
     });
+    users.on('reload', () => recordHtpasswdReload());
+    users.on('reload-error', (event: HtpasswdReloadErrorEvent) => recordHtpasswdReloadFailure(event.reason));
     await users.start();
   }
 
@@ -122,8 +129,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
   // Events of the embedded registry go to the configured endpoints (config refuses them upstream).
   const notifier = config.notifications && !config.upstream ? new Notifier(config.notifications, logger.child({ component: 'notifications' }), options.notifications) : undefined;
   // The registry behind the front door: the embedded one over storage, or one upstream.
-  const registry = config.upstream
-    ? openUpstream(config.upstream, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }))
+  const embedded = config.upstream
+    ? undefined
     : openRegistry(
         config.storage!,
         { manifestMaxBytes: config.regate.manifestMaxBytes, blobMaxBytes: config.regate.blobMaxBytes },
@@ -132,6 +139,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         notifier,
         config.regate.gc,
       );
+  const registry = embedded ?? openUpstream(config.upstream!, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }));
   const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 
   const timeouts = config.regate.http;
@@ -173,6 +181,19 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await groups?.stop();
     throw err;
   }
+  let debug: RunningDebugServer | undefined;
+  if (config.http.debug) {
+    try {
+      // In upstream mode there is no storage here, so no storage check: the health is always {}.
+      debug = await startDebugServer(config.http.debug, embedded?.checks ?? [], logger.child({ component: 'debug' }));
+    } catch (err) {
+      await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      registry.close();
+      await users?.stop();
+      await groups?.stop();
+      throw err;
+    }
+  }
   const address = server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl(address)}:${address.port}`;
   // Distribution's source.addr: this host's name and the port it serves on.
@@ -192,6 +213,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     ...(tls ? { tls } : {}),
     ...(users ? { users } : {}),
     ...(notifier ? { notifier } : {}),
+    ...(debug ? { debug } : {}),
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolveClose) => {
@@ -203,6 +225,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           cut.unref();
           server.once('close', () => clearTimeout(cut));
         });
+        await debug?.close();
         registry.close();
         // After the last request: what they reported gets its best-effort delivery.
         await notifier?.close();

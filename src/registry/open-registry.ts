@@ -10,8 +10,12 @@ import type { RegistrySettings } from './context.js';
 import { createRegistry, type Registry, type RegistryLogger } from './registry.js';
 import { StorageHealth, type StorageHealthSettings } from './storage-health.js';
 import type { EventSink } from './events.js';
+import type { HealthCheck } from '../debug/health-checks.js';
+import { recordGcPass } from '../metrics/metrics.js';
 
 export interface RunningRegistry extends Registry {
+  /** health.storagedriver as the debug listener reports it (empty when the check is off). */
+  readonly checks: readonly HealthCheck[];
   /** Stops background maintenance. */
   close(): void;
 }
@@ -32,7 +36,7 @@ export function openRegistry(
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   const stopGc =
     gc?.enabled && !storage.readOnly
-      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger)
+      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger, (result) => recordGcPass(result.bytesFreed))
       : () => undefined;
   health?.start();
   const close = (): void => {
@@ -41,5 +45,7 @@ export function openRegistry(
     void cache?.close();
     health?.stop();
   };
-  return { ...registry, close };
+  // Distribution's check name, e.g. storagedriver_filesystem; health.storagedriver covers every driver.
+  const checks: HealthCheck[] = health ? [{ name: `storagedriver_${driver.name}`, get problem() { return health.problem; } }] : [];
+  return { ...registry, checks, close };
 }

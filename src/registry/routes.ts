@@ -118,6 +118,12 @@ export function requestScope(method: string | undefined, path: string): RequestS
   return { kind: 'repository', repository, action, route: match.route.name };
 }
 
+/** The route table's name for a raw path (no query), or undefined when no route has it. */
+export function routeName(path: string): string | undefined {
+  for (const route of ROUTES) if (route.pattern.test(path)) return route.name;
+  return undefined;
+}
+
 export interface RouteMatch {
   route: Route;
   params: Record<string, string>;

@@ -1,10 +1,12 @@
 // The base wrapper every driver runs behind. It owns the checks all backends share — path and
-// offset validation, error normalisation, slow-call logging — so a driver holds backend code only
+// offset validation, error normalisation, slow-call logging, the operation metrics (count, latency
+// and errors by driver and operation, src/metrics/metrics.ts) — so a driver holds backend code only
 // and can assume its inputs are well formed. Production code and the conformance suite both see
 // drivers through this wrapper, so the suite pins the behaviour callers actually get.
 //
 // Hot paths stay plain: reader streams are returned as-is (no Transform in the byte path) and
-// writer.write adds one promise hop, never a copy.
+// writer.write adds one promise hop, never a copy, and is not timed or counted (a reader's or
+// writer's operation is its opening and its close/commit/cancel).
 import type { Readable } from 'node:stream';
 import {
   DriverError,
@@ -17,6 +19,7 @@ import {
   type ReadOptions,
   type StorageDriver,
 } from './driver.js';
+import { operationMetrics, type OperationMetrics, type StorageErrorKind } from '../metrics/metrics.js';
 
 export interface WrapDriverOptions {
   logger?: { debug(msg: string, meta?: object): void };
@@ -62,6 +65,13 @@ export function normaliseDriverError(driverName: string, path: string, err: unkn
   return new DriverError(driverName, message, code !== undefined && TRANSIENT_CODES.has(code), { cause: err });
 }
 
+function errorKind(err: StorageDriverError): StorageErrorKind {
+  if (err instanceof PathNotFoundError) return 'not_found';
+  if (err instanceof InvalidPathError) return 'invalid_path';
+  if (err instanceof InvalidOffsetError) return 'invalid_offset';
+  return 'backend';
+}
+
 function isValidOffset(n: number | undefined): boolean {
   return n === undefined || (Number.isSafeInteger(n) && n >= 0);
 }
@@ -76,17 +86,27 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
   const logger = opts.logger;
   const slowMs = opts.slowCallMs ?? 1000;
 
+  // The metric children of each operation, bound on first use (the set of operations is fixed).
+  const metrics = new Map<string, OperationMetrics>();
+  const metricsOf = (method: string): OperationMetrics => {
+    let m = metrics.get(method);
+    if (!m) metrics.set(method, (m = operationMetrics(name, method)));
+    return m;
+  };
+
   async function call<T>(method: string, path: string, fn: () => Promise<T>): Promise<T> {
-    const start = logger ? performance.now() : 0;
+    const start = performance.now();
+    const m = metricsOf(method);
     try {
       return await fn();
     } catch (err) {
-      throw normaliseDriverError(name, path, err);
+      const normalised = normaliseDriverError(name, path, err);
+      m.failed(errorKind(normalised));
+      throw normalised;
     } finally {
-      if (logger) {
-        const ms = performance.now() - start;
-        if (ms >= slowMs) logger.debug(`storage driver ${name}: slow ${method}`, { driver: name, method, path, ms: Math.round(ms) });
-      }
+      const ms = performance.now() - start;
+      m.done(ms / 1000);
+      if (logger && ms >= slowMs) logger.debug(`storage driver ${name}: slow ${method}`, { driver: name, method, path, ms: Math.round(ms) });
     }
   }
 

@@ -14,6 +14,7 @@ import { HashStateCache, type HashState } from './hash-state-cache.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { noteReceived } from './garbage-pacer.js';
 import { BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from './store-errors.js';
+import { uploadEnded, uploadStarted } from '../metrics/metrics.js';
 
 export interface AppendOptions {
   /** Where the client says the chunk starts (Content-Range); undefined appends at the end. */
@@ -108,6 +109,15 @@ export class UploadStore {
   }
 
   private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
+    uploadStarted();
+    try {
+      return await this.receive(name, id, body, options);
+    } finally {
+      uploadEnded();
+    }
+  }
+
+  private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
     const key = this.key(name, id);
     const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true);
     const start = writer.size;

@@ -154,7 +154,6 @@ test('Distribution keys regate does not act on: refused when relying on them wou
     [{ compatibility: { schema1: { enabled: true } } }, 'compatibility.schema1.enabled', /schema1/],
     [{ http: { addr: ':5000', prefix: '/registry' } }, 'http.prefix', /\/v2\//],
     [{ http: { addr: ':5000', net: 'unix' } }, 'http.net', /tcp/],
-    [{ http: { addr: ':5000', debug: { addr: ':5001' } } }, 'http.debug', /debug server/],
     [{ health: { http: [{ uri: 'http://x' }] } }, 'health.http', /other services/],
     [{ log: { hooks: [{ type: 'mail' }] } }, 'log.hooks', /mail/],
   ];
@@ -165,6 +164,47 @@ test('Distribution keys regate does not act on: refused when relying on them wou
       key,
     );
   }
+});
+
+test('http.debug (Distribution\'s keys): the debug listener, Prometheus at /metrics unless another path is given', () => {
+  const base = { version: '0.1', storage: { inmemory: {} } };
+  const plain = validateConfig({ ...base, http: { addr: ':5000', debug: { addr: ':5001' } } }, 't', '/');
+  assert.deepEqual(plain.http.debug, { addr: ':5001', host: '', port: 5001, prometheus: { enabled: false, path: '/metrics' } });
+  assert.deepEqual(plain.warnings, []);
+  const metrics = validateConfig({ ...base, http: { addr: ':5000', debug: { addr: '127.0.0.1:5001', prometheus: { enabled: true, path: '/prom' } } } }, 't', '/');
+  assert.deepEqual(metrics.http.debug, { addr: '127.0.0.1:5001', host: '127.0.0.1', port: 5001, prometheus: { enabled: true, path: '/prom' } });
+  const v6 = validateConfig({ ...base, http: { debug: { addr: '[::1]:0', prometheus: { enabled: true } } } }, 't', '/');
+  assert.deepEqual(v6.http.debug, { addr: '[::1]:0', host: '::1', port: 0, prometheus: { enabled: true, path: '/metrics' } });
+  // No addr and nothing asked of it: no debug listener, as Distribution.
+  assert.equal(validateConfig({ ...base, http: { debug: {} } }, 't', '/').http.debug, undefined);
+  assert.equal(validateConfig({ ...base, http: { debug: { addr: '', prometheus: { enabled: false } } } }, 't', '/').http.debug, undefined);
+  // Environment overrides reach it like any other key.
+  const env = validateConfig(applyEnvOverrides(base, { REGISTRY_HTTP_DEBUG_ADDR: '127.0.0.1:0', REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED: 'true' }), 't', '/');
+  assert.deepEqual(env.http.debug, { addr: '127.0.0.1:0', host: '127.0.0.1', port: 0, prometheus: { enabled: true, path: '/metrics' } });
+});
+
+test('http.debug: a misspelled or malformed key is refused, naming it', () => {
+  const base = { version: '0.1', storage: { inmemory: {} } };
+  const refused: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ adress: ':5001' }, 'http.debug.adress', /not a known key \(addr, prometheus\)/],
+    [{ addr: ':5001', prometheus: { enable: true } }, 'http.debug.prometheus.enable', /not a known key \(enabled, path\)/],
+    [{ addr: ':5001', prometheus: { enabled: 'yes' } }, 'http.debug.prometheus.enabled', /true or false/],
+    [{ addr: ':5001', prometheus: { enabled: true, path: 'metrics' } }, 'http.debug.prometheus.path', /starting with \//],
+    [{ addr: ':5001', prometheus: { enabled: true, path: '/debug/health' } }, 'http.debug.prometheus.path', /health endpoint/],
+    [{ addr: ':5001', prometheus: true }, 'http.debug.prometheus', /mapping/],
+    [{ prometheus: { enabled: true } }, 'http.debug.addr', /required/],
+    [{ addr: '5001' }, 'http.debug.addr', /HOST:PORT/],
+    [{ addr: ':70000' }, 'http.debug.addr', /out of range/],
+    [{ addr: ':5000' }, 'http.debug.addr', /main listener/],
+  ];
+  for (const [debug, key, why] of refused) {
+    assert.throws(
+      () => validateConfig({ ...base, http: { addr: ':5000', debug } }, 't.yml', '/'),
+      (e: unknown) => e instanceof ConfigError && e.key === key && why.test(e.message),
+      `${key}: ${JSON.stringify(debug)}`,
+    );
+  }
+  assert.throws(() => validateConfig({ ...base, http: { debug: ':5001' } }, 't', '/'), (e: unknown) => e instanceof ConfigError && e.key === 'http.debug');
 });
 
 test('Distribution keys with no effect on regate: accepted with a one-line notice', () => {
