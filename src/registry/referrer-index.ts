@@ -12,7 +12,7 @@
 // query scans every revision once, writes the entries it finds, then the marker. Two processes doing
 // that at once write the same entries, which is harmless. A repository regate creates is marked on
 // its first push, so it never needs the scan. Manifests written later by a registry that does not
-// keep this index are not listed; deleting `_manifests/referrers/_indexed` makes the next query scan again.
+// keep this index are not listed; deleting `regate/referrers/<name>/_referrers/_indexed` makes the next query scan again.
 import type { ManifestStore } from '../storage/manifest-store.js';
 import type { ReferrerStore } from '../storage/referrer-store.js';
 import type { DigestParts } from '../storage/paths.js';

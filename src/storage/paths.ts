@@ -8,10 +8,10 @@
 //       _manifests/revisions/<alg>/<hex>/link             a manifest revision of the repo
 //       _manifests/tags/<tag>/current/link                the digest the tag points at now
 //       _manifests/tags/<tag>/index/<alg>/<hex>/link      every digest the tag ever pointed at
-//       _manifests/referrers/...                          regate's referrers index (see the end of this file)
 //       _uploads/<uuid>/data                              bytes received so far
 //       _uploads/<uuid>/startedat                         RFC 3339 start time
 //       _uploads/<uuid>/hashstates/<alg>/<offset>         Distribution's saved hash states (read-only here)
+//     regate/                                             regate's own bookkeeping (GC, referrers index; see below)
 
 export const ROOT = '/docker/registry/v2';
 export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
@@ -165,18 +165,21 @@ export function quarantinePath(digest: DigestParts, at: Date): string {
   return `${REGATE_ROOT}/quarantine/${digestDir(digest)}/${at.toISOString().replace(/[:.]/g, '-')}`;
 }
 
-// The referrers index, regate's own addition under a repository (Distribution ignores it):
+// The referrers index, regate's own addition, kept in regate's tree beside Distribution's so a
+// repository's files stay exactly the ones Distribution writes:
 //
-//   _manifests/referrers/
+//   /docker/registry/v2/regate/referrers/<name>/_referrers/
 //     _indexed                                            marker: every revision stored before the index
 //                                                         existed has been scanned into it (the backfill)
 //     <subject alg>/<subject hex>/<referrer alg>/<referrer hex>
 //                                                         the referrer's descriptor (small JSON)
 //
-// `_indexed` cannot collide with a subject directory: an algorithm never starts with `_`.
+// `_referrers` cannot be a component of a repository name (none starts with `_`), so one
+// repository's index never overlaps another's (`a` and `a/sha256`); `_indexed` cannot collide with
+// a subject directory either: an algorithm never starts with `_`.
 
 export function referrersRootPath(name: string): string {
-  return `${REPOSITORIES_ROOT}/${name}/_manifests/referrers`;
+  return `${REGATE_ROOT}/referrers/${name}/_referrers`;
 }
 
 export function referrersIndexedMarkerPath(name: string): string {

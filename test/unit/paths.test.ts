@@ -38,8 +38,8 @@ test('link content is the digest string', () => {
 
 test('referrers index paths sit under the repository, one entry per subject and referrer', () => {
   const s = { algorithm: 'sha256', encoded: 'cd'.repeat(32) };
-  assert.equal(referrersRootPath('a/b'), `${R}/repositories/a/b/_manifests/referrers`);
-  assert.equal(referrersIndexedMarkerPath('a/b'), `${R}/repositories/a/b/_manifests/referrers/_indexed`);
-  assert.equal(referrersSubjectPath('a/b', s), `${R}/repositories/a/b/_manifests/referrers/sha256/${s.encoded}`);
-  assert.equal(referrerEntryPath('a/b', s, d), `${R}/repositories/a/b/_manifests/referrers/sha256/${s.encoded}/sha256/${H}`);
+  assert.equal(referrersRootPath('a/b'), `${R}/regate/referrers/a/b/_referrers`);
+  assert.equal(referrersIndexedMarkerPath('a/b'), `${R}/regate/referrers/a/b/_referrers/_indexed`);
+  assert.equal(referrersSubjectPath('a/b', s), `${R}/regate/referrers/a/b/_referrers/sha256/${s.encoded}`);
+  assert.equal(referrerEntryPath('a/b', s, d), `${R}/regate/referrers/a/b/_referrers/sha256/${s.encoded}/sha256/${H}`);
 });

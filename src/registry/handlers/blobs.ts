@@ -13,9 +13,10 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   // A HEAD may be answered from the blob descriptor cache; a GET reads storage anyway.
   const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest);
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
-  // The client may link this blob next instead of uploading it: a GC pass running now keeps it. A
-  // failed mark only weakens that protection, it never fails the read.
-  if (!ctx.settings.readOnly) await ctx.stores.blobs.noteRead(digest).catch(() => undefined);
+  // A HEAD is how a pushing client finds a layer it then skips uploading and links at its manifest
+  // PUT: a GC pass running now keeps it. (A GET is a pull; it costs no extra storage write.) A
+  // failed mark only weakens that protection, it never fails the request.
+  if (req.method === 'HEAD' && !ctx.settings.readOnly) await ctx.stores.blobs.noteRead(digest).catch(() => undefined);
   const etag = `"${digest}"`;
   const common = {
     'Docker-Content-Digest': digest.toString(),
