@@ -2,11 +2,9 @@
 // pass over the configured storage, safe while registries serve it (src/storage/gc.ts). A progress
 // bar on a terminal's stderr, the summary on stdout; exit 1 when the pass failed.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { loadConfig, parseDuration } from '../config/load-config.js';
-import { createDriver } from '../storage/factory.js';
-import { createBlobDescriptorCache } from '../storage/cache-factory.js';
+import { parseDuration } from '../config/load-config.js';
 import { collectGarbage, type GcProgress, type GcResult } from '../storage/gc.js';
+import { formatBytes, openStorage, progressBar } from './storage-tool.js';
 
 interface GcCommandOptions {
   config: string;
@@ -16,17 +14,6 @@ interface GcCommandOptions {
 }
 
 const PHASES: Record<GcProgress['phase'], string> = { mark: 'mark     ', untagged: 'untagged ', sweep: 'sweep    ' };
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 export function summary(result: GcResult): string {
   const verb = result.dryRun ? 'would delete' : 'deleted';
@@ -47,14 +34,10 @@ export function registerGcCommand(program: Command): void {
     .action(async (options: GcCommandOptions) => {
       let result: GcResult;
       try {
-        const config = loadConfig(options.config);
-        if (!config.storage) throw new Error('the config has no storage section (upstream mode keeps no data here)');
+        const { config, driver, cache } = openStorage(options.config);
         const delayMs = options.delay !== undefined ? parseDuration(options.delay) : config.regate.gc.delayMs;
         if (delayMs === undefined) throw new Error(`--delay: "${options.delay}" is not a duration (e.g. 30m, 2h, 0s)`);
-        const driver = createDriver(config.storage);
-        // Other processes read a shared (Redis) cache: what this pass deletes is forgotten there.
-        const cache = config.storage.cache?.blobDescriptor === 'redis' ? createBlobDescriptorCache(config.storage.cache) : undefined;
-        const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '{phase} [{bar}] {value}/{total}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+        const bar = progressBar('{phase} [{bar}] {value}/{total}');
         let phase: GcProgress['phase'] | undefined;
         result = await collectGarbage(driver, {
           dryRun: options.dryRun === true,

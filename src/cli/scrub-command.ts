@@ -3,12 +3,8 @@
 // blob and a summary on stdout. Exit 1 when corrupt blobs remain (not found, or not repaired), so a
 // cron job notices; 0 when everything is intact or was moved aside.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { loadConfig } from '../config/load-config.js';
-import { createDriver } from '../storage/factory.js';
-import { createBlobDescriptorCache } from '../storage/cache-factory.js';
 import { scrub, type ScrubResult } from '../storage/scrub.js';
-import { formatBytes } from './gc-command.js';
+import { formatBytes, openStorage, progressBar } from './storage-tool.js';
 
 export function scrubReport(result: ScrubResult, repair: boolean): string {
   const lines = result.corrupt.map((c) => {
@@ -30,12 +26,10 @@ export function registerScrubCommand(program: Command): void {
       const repair = options.repair === true;
       let result: ScrubResult;
       try {
-        const config = loadConfig(options.config);
-        if (!config.storage) throw new Error('the config has no storage section (upstream mode keeps no data here)');
-        const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'scrub [{bar}] {value}/{total} blobs', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+        const { config, driver, cache } = openStorage(options.config);
+        const bar = progressBar('scrub [{bar}] {value}/{total} blobs');
         let started = false;
-        const cache = config.storage.cache?.blobDescriptor === 'redis' ? createBlobDescriptorCache(config.storage.cache) : undefined;
-        result = await scrub(createDriver(config.storage), {
+        result = await scrub(driver, {
           repair,
           ...(cache ? { cache } : {}),
           linkWindowMs: config.regate.gc.linkWindowMs,

@@ -6,6 +6,7 @@
 // (Redis down) is a miss: slower, never wrong, never an error to the client.
 import { LRUCache } from 'lru-cache';
 import type { DigestParts } from './paths.js';
+import { digestString } from './links.js';
 
 export interface BlobDescriptorCache {
   /** The size of the digest's bytes, or undefined on a miss. Never throws. */
@@ -21,7 +22,6 @@ export interface BlobDescriptorCache {
   close(): Promise<void>;
 }
 
-const key = (d: DigestParts): string => `${d.algorithm}:${d.encoded}`;
 
 /**
  * In this process's memory, bounded. Entries also age out after a minute: another process (a
@@ -37,24 +37,24 @@ export class InMemoryBlobDescriptorCache implements BlobDescriptorCache {
   }
 
   async size(digest: DigestParts): Promise<number | undefined> {
-    return this.sizes.get(key(digest));
+    return this.sizes.get(digestString(digest));
   }
 
   async linked(name: string, digest: DigestParts): Promise<true | undefined> {
-    return this.links.get(`${name}\0${key(digest)}`);
+    return this.links.get(`${name}\0${digestString(digest)}`);
   }
 
   async remember(name: string, digest: DigestParts, size: number): Promise<void> {
-    this.sizes.set(key(digest), size);
-    this.links.set(`${name}\0${key(digest)}`, true);
+    this.sizes.set(digestString(digest), size);
+    this.links.set(`${name}\0${digestString(digest)}`, true);
   }
 
   async forgetLink(name: string, digest: DigestParts): Promise<void> {
-    this.links.delete(`${name}\0${key(digest)}`);
+    this.links.delete(`${name}\0${digestString(digest)}`);
   }
 
   async forget(digest: DigestParts): Promise<void> {
-    this.sizes.delete(key(digest));
+    this.sizes.delete(digestString(digest));
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,7 @@ export class BlobStore {
     return this.fence.refresh(claim);
   }
 
-  /** A blob found by a client (HEAD/GET) that may link it next instead of uploading it. */
+  /** A blob found by a client (HEAD) that may link it next instead of uploading it. */
   async noteRead(digest: DigestParts): Promise<void> {
     await this.fence.noteRead(digest);
   }

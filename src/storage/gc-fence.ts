@@ -14,9 +14,9 @@
 // claim (it claims again when it took longer). The pass keeps anything claimed since its start
 // minus that window, the listing lag and the configured delay.
 import type { StorageDriver } from './driver.js';
-import { PathNotFoundError } from './driver.js';
 import { blobCondemnedPath, blobUsePath, GC_CLOCK_PATH, type DigestParts } from './paths.js';
-import { unlessMissing } from './links.js';
+import { LRUCache } from 'lru-cache';
+import { digestString, unlessMissing } from './links.js';
 import { ContentBeingCollectedError } from './store-errors.js';
 
 /** How long a claim protects its content: the longest a request may take from claim to links. */
@@ -25,8 +25,10 @@ export const DEFAULT_LINK_WINDOW_MS = 60_000;
 export const CONDEMNED_TTL_MS = 30_000;
 /** A pass never deletes content it condemned longer ago than this (well inside the TTL). */
 export const CONDEMNED_ACT_WITHIN_MS = CONDEMNED_TTL_MS / 3;
-/** Claims by reads (blob HEAD/GET) are refreshed at most this often per process and digest (or a quarter window). */
+/** Claims by reads (blob HEAD) are refreshed at most this often per process and digest (or a quarter window). */
 const READ_TOUCH_EVERY_MS = 10_000;
+/** Slack for storage clocks of one-second resolution (Swift's Last-Modified), wherever claim times are compared. */
+export const CLOCK_SLACK_MS = 2_000;
 const WAIT_STEP_MS = 100;
 
 export interface Claim {
@@ -35,15 +37,17 @@ export interface Claim {
   readonly digests: readonly DigestParts[];
 }
 
-const key = (d: DigestParts): string => `${d.algorithm}:${d.encoded}`;
 
 export class GcFence {
-  private readonly readTouches = new Map<string, number>();
+  /** Digests this process claimed by a read recently: the entry's age is the refresh period. */
+  private readonly readTouches: LRUCache<string, true>;
 
   constructor(
     private readonly driver: StorageDriver,
     readonly linkWindowMs: number = DEFAULT_LINK_WINDOW_MS,
-  ) {}
+  ) {
+    this.readTouches = new LRUCache<string, true>({ max: 10_000, ttl: Math.min(READ_TOUCH_EVERY_MS, linkWindowMs / 4) });
+  }
 
   /**
    * Claims the digests before the caller checks that they exist and links them. Resolves once no
@@ -51,7 +55,7 @@ export class GcFence {
    * and must write its links within the link window (see refresh()).
    */
   async claim(digests: readonly DigestParts[]): Promise<Claim> {
-    const unique = [...new Map(digests.map((d) => [key(d), d])).values()];
+    const unique = [...new Map(digests.map((d) => [digestString(d), d])).values()];
     const started = performance.now();
     for (;;) {
       const at = performance.now();
@@ -59,7 +63,7 @@ export class GcFence {
       const condemned = await Promise.all(unique.map((d) => this.isCondemned(d)));
       if (!condemned.some(Boolean)) return { at, digests: unique };
       if (performance.now() - started > CONDEMNED_TTL_MS) {
-        throw new ContentBeingCollectedError(key(unique[condemned.findIndex(Boolean)]!));
+        throw new ContentBeingCollectedError(digestString(unique[condemned.findIndex(Boolean)]!));
       }
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
@@ -71,16 +75,13 @@ export class GcFence {
   }
 
   /**
-   * A read (blob HEAD or GET) of content a client may link next (it skips the upload of a layer it
+   * A read (blob HEAD) of content a client may link next (it skips the upload of a layer it
    * found): claimed without waiting, at most every few seconds per digest in this process.
    */
   async noteRead(digest: DigestParts): Promise<void> {
-    const k = key(digest);
-    const now = performance.now();
-    const last = this.readTouches.get(k);
-    if (last !== undefined && now - last < Math.min(READ_TOUCH_EVERY_MS, this.linkWindowMs / 4)) return;
-    if (this.readTouches.size >= 10_000) this.readTouches.clear();
-    this.readTouches.set(k, now);
+    const k = digestString(digest);
+    if (this.readTouches.has(k)) return;
+    this.readTouches.set(k, true);
     await this.touch(digest);
   }
 
@@ -111,7 +112,7 @@ export class GcFence {
 
   /** The use marker of content that is gone (called while condemned). */
   async forget(digest: DigestParts): Promise<void> {
-    this.readTouches.delete(key(digest));
+    this.readTouches.delete(digestString(digest));
     await unlessMissing(() => this.driver.delete(blobUsePath(digest)));
   }
 
@@ -120,14 +121,10 @@ export class GcFence {
   }
 
   private async isCondemned(digest: DigestParts): Promise<boolean> {
-    try {
-      const info = await this.driver.stat(blobCondemnedPath(digest));
-      // A marker left by a pass that died is ignored once old (storage clock on both sides).
-      const use = await unlessMissing(() => this.driver.stat(blobUsePath(digest)));
-      return !use || use.modTime.getTime() - info.modTime.getTime() < CONDEMNED_TTL_MS;
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return false;
-      throw err;
-    }
+    const info = await unlessMissing(() => this.driver.stat(blobCondemnedPath(digest)));
+    if (!info) return false;
+    // A marker left by a pass that died is ignored once old (storage clock on both sides).
+    const use = await unlessMissing(() => this.driver.stat(blobUsePath(digest)));
+    return !use || use.modTime.getTime() - info.modTime.getTime() < CONDEMNED_TTL_MS;
   }
 }

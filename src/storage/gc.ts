@@ -18,12 +18,11 @@ import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
 import { ReferrerStore } from './referrer-store.js';
 import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
-import { CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import { CLOCK_SLACK_MS, CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import { storedBlobs } from './stored-blobs.js';
 import { unlessMissing, digestString } from './links.js';
 import {
-  BLOBS_ROOT,
   baseName,
-  blobDigestOfDataPath,
   digestOfLinkDir,
   isRepositoryInternal,
   pathFor,
@@ -69,8 +68,6 @@ export interface GcResult {
   blobsKeptRecent: number;
 }
 
-/** Slack for storage clocks of one-second resolution (Swift's Last-Modified). */
-const CLOCK_SLACK_MS = 2_000;
 const PARALLEL = 8;
 
 interface Revision {
@@ -297,17 +294,6 @@ async function layerLinks(driver: StorageDriver, name: string): Promise<DigestPa
       if (digest) found.push(digest);
     }
   }
-  return found;
-}
-
-async function storedBlobs(driver: StorageDriver): Promise<{ digest: DigestParts; size: number; modTime: Date }[]> {
-  const found: { digest: DigestParts; size: number; modTime: Date }[] = [];
-  if (!(await unlessMissing(() => driver.stat(BLOBS_ROOT)))) return found;
-  await driver.walk(BLOBS_ROOT, (info) => {
-    if (info.isDir) return;
-    const digest = blobDigestOfDataPath(info.path);
-    if (digest) found.push({ digest, size: info.size, modTime: info.modTime });
-  });
   return found;
 }
 

@@ -11,13 +11,13 @@ import { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/cache-config.js';
 import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import type { DigestParts } from './paths.js';
+import { digestString } from './links.js';
 
 export interface CacheLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
   info(message: string, meta?: Record<string, unknown>): void;
 }
 
-const key = (d: DigestParts): string => `${d.algorithm}:${d.encoded}`;
 const MEDIA_TYPE = 'application/octet-stream';
 
 export class RedisBlobDescriptorCache implements BlobDescriptorCache {
@@ -50,17 +50,17 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
   }
 
   async size(digest: DigestParts): Promise<number | undefined> {
-    const value = await this.attempt(() => this.redis.hget(`blobs::${key(digest)}`, 'size'));
+    const value = await this.attempt(() => this.redis.hget(`blobs::${digestString(digest)}`, 'size'));
     const size = value === undefined || value === null ? NaN : Number(value);
     return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
   }
 
   async linked(name: string, digest: DigestParts): Promise<true | undefined> {
-    return (await this.attempt(() => this.redis.sismember(`repository::${name}::blobs`, key(digest)))) === 1 ? true : undefined;
+    return (await this.attempt(() => this.redis.sismember(`repository::${name}::blobs`, digestString(digest)))) === 1 ? true : undefined;
   }
 
   async remember(name: string, digest: DigestParts, size: number): Promise<void> {
-    const d = key(digest);
+    const d = digestString(digest);
     await this.attempt(() =>
       this.redis
         .multi()
@@ -74,12 +74,12 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
   }
 
   async forgetLink(name: string, digest: DigestParts): Promise<void> {
-    const d = key(digest);
+    const d = digestString(digest);
     await this.attempt(() => this.redis.multi().srem(`repository::${name}::blobs`, d).del(`repository::${name}::blobs::${d}`).exec());
   }
 
   async forget(digest: DigestParts): Promise<void> {
-    await this.attempt(() => this.redis.del(`blobs::${key(digest)}`));
+    await this.attempt(() => this.redis.del(`blobs::${digestString(digest)}`));
   }
 
   async close(): Promise<void> {
@@ -88,8 +88,7 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
 
   private async attempt<T>(command: () => Promise<T>): Promise<T | undefined> {
     try {
-      const result = await command();
-      return result;
+      return await command();
     } catch (err) {
       this.outage(err as Error);
       return undefined;

@@ -8,10 +8,11 @@
 // the link window may be linking it right now, so that blob is left for the next scrub.
 import { createHash, randomBytes } from 'node:crypto';
 import type { StorageDriver } from './driver.js';
-import { DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import { CLOCK_SLACK_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
+import { storedBlobs } from './stored-blobs.js';
 import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import { digestString, unlessMissing } from './links.js';
-import { BLOBS_ROOT, blobDigestOfDataPath, pathFor, quarantinePath, type DigestParts } from './paths.js';
+import { pathFor, quarantinePath, type DigestParts } from './paths.js';
 
 export interface ScrubOptions {
   repair?: boolean;
@@ -42,16 +43,9 @@ export interface ScrubResult {
 }
 
 const HASHES: Record<string, string> = { sha256: 'sha256', sha512: 'sha512' };
-const CLOCK_SLACK_MS = 2_000;
 
 export async function scrub(driver: StorageDriver, options: ScrubOptions = {}): Promise<ScrubResult> {
-  const blobs: { digest: DigestParts; size: number }[] = [];
-  if (await unlessMissing(() => driver.stat(BLOBS_ROOT))) {
-    await driver.walk(BLOBS_ROOT, (info) => {
-      const digest = info.isDir ? undefined : blobDigestOfDataPath(info.path);
-      if (digest) blobs.push({ digest, size: info.size });
-    });
-  }
+  const blobs = await storedBlobs(driver);
   const totalBytes = blobs.reduce((sum, b) => sum + b.size, 0);
   const result: ScrubResult = { blobs: 0, bytes: 0, corrupt: [], skipped: 0 };
   const fence = new GcFence(driver, options.linkWindowMs ?? DEFAULT_LINK_WINDOW_MS);

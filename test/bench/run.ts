@@ -347,40 +347,22 @@ function versionOf(cmd: string, args: string[]): string {
   }
 }
 
+/** `npm run bench -- <name>`: benches that run on their own, each loaded only when asked for. */
+const SINGLE_BENCHES: Record<string, () => Promise<void>> = {
+  swift: async () => (await import('./swift-bench.js')).runSwiftBench(),
+  catalog: async () => (await import('./catalog-bench.js')).runCatalogBench(),
+  referrers: async () => (await import('./referrers-bench.js')).runReferrersBench(),
+  blobcache: async () => (await import('./blobcache-bench.js')).runBlobCacheBench(),
+  push: async () => (await import('./push-scale-bench.js')).runPushScaleBench(),
+  'auth-load': async () => (await import('./auth-load-bench.js')).runAuthLoadBench(),
+  upstream: async () => (await import('./upstream-bench.js')).runUpstreamBench(),
+};
+
 async function main(): Promise<void> {
-  if (process.argv[2] === 'swift') {
-    const { runSwiftBench } = await import('./swift-bench.js');
-    await runSwiftBench();
-    return;
-  }
-  if (process.argv[2] === 'catalog') {
-    const { runCatalogBench } = await import('./catalog-bench.js');
-    await runCatalogBench();
-    return;
-  }
-  if (process.argv[2] === 'referrers') {
-    const { runReferrersBench } = await import('./referrers-bench.js');
-    await runReferrersBench();
-    return;
-  }
-  if (process.argv[2] === 'blobcache') {
-    const { runBlobCacheBench } = await import('./blobcache-bench.js');
-    await runBlobCacheBench();
-    return;
-  }
-  if (process.argv[2] === 'push') {
-    const { runPushScaleBench } = await import('./push-scale-bench.js');
-    await runPushScaleBench();
-    return;
-  }
-  if (process.argv[2] === 'auth-load') {
-    const { runAuthLoadBench } = await import('./auth-load-bench.js');
-    await runAuthLoadBench();
-    return;
-  }
-  if (process.argv[2] === 'upstream') {
-    const { runUpstreamBench } = await import('./upstream-bench.js');
-    await runUpstreamBench();
+  const name = process.argv[2] ?? '';
+  const single = Object.hasOwn(SINGLE_BENCHES, name) ? SINGLE_BENCHES[name] : undefined;
+  if (single) {
+    await single();
     return;
   }
   const options = parseOptions(process.argv.slice(2));
