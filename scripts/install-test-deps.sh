@@ -62,7 +62,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO chmod +x "$policy_rc_d"
     trap '$SUDO rm -f "$policy_rc_d"' EXIT
   fi
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A config file left on the machine (an /etc/swift/swift.conf of an earlier install) must not stop
+  # dpkg at a question nobody can answer: keep the file that is there.
+  dpkg_opts=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  apt_log=$(mktemp)
+  if ! $SUDO dpkg --configure -a --force-confdef --force-confold >"$apt_log" 2>&1 \
+     || ! $SUDO apt-get install -y -qq --no-install-recommends "${dpkg_opts[@]}" "${missing[@]}" >>"$apt_log" 2>&1; then
+    tail -n 40 "$apt_log" >&2
+    rm -f "$apt_log"
+    exit 1
+  fi
+  rm -f "$apt_log"
 fi
 
 # Docker verifies a registry's certificate only for names outside 127.0.0.0/8: the certs.d test

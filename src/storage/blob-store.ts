@@ -53,6 +53,7 @@ export class BlobStore {
 
   /** The blob as seen from a repository, asked of storage: it must be linked there and present globally. */
   async stat(name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
+    const since = this.cache?.now();
     if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) {
       await this.cache?.forgetLink(name, digest);
       return undefined;
@@ -62,7 +63,7 @@ export class BlobStore {
       await this.cache?.forget(digest);
       return undefined;
     }
-    await this.cache?.remember(name, digest, size);
+    if (since !== undefined) await this.cache?.remember(name, digest, size, since);
     return { digest, size };
   }
 
@@ -104,8 +105,9 @@ export class BlobStore {
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {
+    const since = this.cache?.now();
     await writeLink(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest);
-    if (size !== undefined) await this.cache?.remember(name, digest, size);
+    if (size !== undefined && since !== undefined) await this.cache?.remember(name, digest, size, since);
   }
 
   /** Removes the repository's link; the bytes stay until garbage collection. */

@@ -100,6 +100,35 @@ for (const factory of DRIVERS.filter((d) => d.name === 'filesystem' || d.name ==
           await unlinkInStorage('cache/c', digest);
           assert.equal((await reg.request('HEAD', `/v2/cache/c/blobs/${digest}`)).status, 200, 'served from Redis again');
         });
+
+        it('Redis unreachable but keeping its data (paused): a delete made meanwhile is replayed before Redis serves again', async () => {
+          const kept = await pushBlob(reg, 'cache/d', bytes(7000, 41));
+          const deleted = await pushBlob(reg, 'cache/d', bytes(7000, 42));
+          for (const d of [kept, deleted]) assert.equal((await reg.request('HEAD', `/v2/cache/d/blobs/${d}`)).status, 200);
+          assert.equal(await cache.linked('cache/d', parts(deleted)), true, 'both are in Redis');
+          warnings.length = 0;
+          redis!.pause();
+          try {
+            assert.equal((await reg.request('DELETE', `/v2/cache/d/blobs/${deleted}`)).status, 202, 'a delete never waits on Redis');
+            for (let i = 0; i < 5; i++) {
+              assert.equal((await reg.request('HEAD', `/v2/cache/d/blobs/${deleted}`)).status, 404);
+              assert.equal((await reg.request('HEAD', `/v2/cache/d/blobs/${kept}`)).status, 200);
+            }
+          } finally {
+            redis!.resume();
+          }
+          assert.equal(warnings.filter((w) => /Redis unavailable/.test(w)).length, 1, warnings.join('\n'));
+          // Redis still holds the deleted blob's entry until the replay reaches it; from then on it serves again.
+          let back = false;
+          for (let i = 0; i < 100 && !back; i++) {
+            await sleep(100);
+            assert.equal((await reg.request('HEAD', `/v2/cache/d/blobs/${deleted}`)).status, 404, `attempt ${i}: never the stale entry`);
+            back = (await cache.linked('cache/d', parts(kept))) === true;
+          }
+          assert.ok(back, 'the cache serves again once Redis answers');
+          assert.equal(await cache.linked('cache/d', parts(deleted)), undefined, 'the delete was replayed into Redis');
+          assert.equal((await reg.request('HEAD', `/v2/cache/d/blobs/${deleted}`)).status, 404);
+        });
       }
     });
   }

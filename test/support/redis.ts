@@ -10,6 +10,9 @@ export interface TestRedis {
   /** Stops the server (the outage); start() brings it back on the same port, empty. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and its data stays, it just stops answering. */
+  pause(): void;
+  resume(): void;
 }
 
 export async function startRedis(): Promise<TestRedis> {
@@ -29,7 +32,10 @@ export async function startRedis(): Promise<TestRedis> {
     addr: `127.0.0.1:${port}`,
     port,
     start,
+    pause: () => process.kill(server!.pid, 'SIGSTOP'),
+    resume: () => process.kill(server!.pid, 'SIGCONT'),
     async stop() {
+      if (server) process.kill(server.pid, 'SIGCONT');
       await server?.stop();
       server = undefined;
     },
