@@ -13,6 +13,7 @@ declare -A NEEDED=(
   [htpasswd]=apache2-utils
   [openssl]=openssl
   [pgrep]=procps
+  [/usr/bin/chrt]=util-linux          # the password threads' SCHED_IDLE policy (test/auth/password-pool.test.ts)
   [/usr/sbin/dockerd]=docker.io      # test/support/dockerd.ts: a private dockerd per test file
   [/usr/bin/docker]=docker.io        # the CLI of the same version as the daemon
   [/usr/bin/containerd]=containerd   # dockerd starts it as its child

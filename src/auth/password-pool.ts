@@ -1,9 +1,9 @@
-// Password checks in a small pool of worker threads at the lowest CPU priority (nice 19).
+// Password checks in a small pool of worker threads at the lowest CPU priority (SCHED_IDLE, nice 19).
 //
 // bcrypt is slow on purpose (≈ 50 ms at cost 10 with bcryptjs here). On the event loop, a burst of
 // cache misses (many users at once, or everyone right after a reload drops the cache) would stall
 // every transfer in flight; in an ordinary thread it would still take half the CPU from them on a
-// 2-core machine. At nice 19 the kernel gives the checks only what the transfers leave idle, and
+// 2-core machine. At the idle policy the kernel gives the checks only what the transfers leave idle, and
 // they still finish quickly once the machine is quiet.
 //
 // One check per thread at a time, the rest wait in order in the main thread; the threads start on
@@ -12,11 +12,11 @@
 // verifyPassword instead: slower for the event loop, never a wrong answer.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { PasswordReply, PasswordRequest } from './password-worker.js';
+import type { PasswordReply, PasswordRequest, ThreadPriority } from './password-worker.js';
 import { verifyPassword, type VerifyResult } from './password.js';
 
 export interface PasswordPoolOptions {
-  /** Threads (default: one per core). */
+  /** Threads (default: one per core but one, at least one). */
   size?: number;
   /** A thread with nothing to do for this long ends (default 30 s). */
   idleMs?: number;
@@ -34,7 +34,7 @@ interface Slot {
   job: Job | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   /** What the thread said about its priority when it started (tests, diagnostics). */
-  ready: Promise<{ tid?: number; nice?: number; error?: string }>;
+  ready: Promise<ThreadPriority>;
 }
 
 export class PasswordPool {
@@ -46,7 +46,10 @@ export class PasswordPool {
   private closed = false;
 
   constructor(options: PasswordPoolOptions = {}) {
-    this.size = Math.max(1, Math.floor(options.size ?? availableParallelism()));
+    // One core is left to the transfers: even at the idle policy, checks running on every core
+    // cost a TLS push on 2 cores about a fifth more of its speed than checks on one (measured with
+    // `npm run bench -- auth-load`), while 200 logins at once still answer within 17 s.
+    this.size = Math.max(1, Math.floor(options.size ?? availableParallelism() - 1));
     this.idleMs = Math.max(10, options.idleMs ?? 30_000);
   }
 
@@ -67,7 +70,7 @@ export class PasswordPool {
   }
 
   /** The priority report of every running thread (tests). */
-  threadPriorities(): Promise<Array<{ tid?: number; nice?: number; error?: string }>> {
+  threadPriorities(): Promise<ThreadPriority[]> {
     return Promise.all([...this.slots].map((s) => s.ready));
   }
 
@@ -109,14 +112,14 @@ export class PasswordPool {
     } catch {
       return undefined;
     }
-    let announce: (value: { tid?: number; nice?: number; error?: string }) => void = () => undefined;
+    let announce: (value: ThreadPriority) => void = () => undefined;
     const slot: Slot = {
       worker,
       job: undefined,
       idleTimer: undefined,
       ready: new Promise((resolve) => (announce = resolve)),
     };
-    worker.on('message', (msg: PasswordReply | { ready: { tid?: number; nice?: number; error?: string } }) => {
+    worker.on('message', (msg: PasswordReply | { ready: ThreadPriority }) => {
       if ('ready' in msg) {
         announce(msg.ready);
         return;

@@ -1,5 +1,5 @@
 // The password pool: the same answers as verifyPassword for every hash format, computed in worker
-// threads that run at nice 19 (read back from /proc, per thread), at most `size` at a time, the
+// threads that run under SCHED_IDLE at nice 19 (read back from /proc, per thread), at most `size` at a time, the
 // threads ending when idle, and a thread that dies mid-check answered in-thread, never wrongly.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,14 @@ function niceOf(tid: number): number {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
+
+/** The scheduling policy of one thread of this process (/proc/self/task/<tid>/sched; 5 is SCHED_IDLE). */
+function policyOf(tid: number): number {
+  const m = /^policy\s*:\s*(\d+)$/m.exec(readFileSync(`/proc/self/task/${tid}/sched`, 'utf8'));
+  return Number(m?.[1]);
+}
+const SCHED_IDLE = 5;
+const SCHED_NORMAL = 0;
 
 let pool: PasswordPool | undefined;
 afterEach(async () => {
@@ -40,7 +48,7 @@ describe('PasswordPool', () => {
     assert.deepEqual(await pool.verify('x', 'plaintext'), { ok: false });
   });
 
-  test('its threads run at nice 19; the main thread keeps its priority', async () => {
+  test('its threads run under SCHED_IDLE at nice 19; the main thread keeps its priority', async () => {
     pool = new PasswordPool({ size: 2 });
     const hash = await hashPassword('pw', 4);
     await Promise.all([pool.verify('pw', hash), pool.verify('pw', hash), pool.verify('pw', hash)]);
@@ -50,8 +58,11 @@ describe('PasswordPool', () => {
       assert.equal(t.error, undefined);
       assert.equal(t.nice, PASSWORD_THREAD_NICE);
       assert.equal(niceOf(t.tid!), 19, `thread ${t.tid} as the kernel sees it`);
+      assert.equal(t.policy, 'idle');
+      assert.equal(policyOf(t.tid!), SCHED_IDLE, `thread ${t.tid}'s policy as the kernel sees it`);
     }
     assert.equal(niceOf(process.pid), 0, 'the event loop thread is not lowered');
+    assert.equal(policyOf(process.pid), SCHED_NORMAL, 'the event loop thread keeps the normal policy');
   });
 
   test('at most `size` checks run at once; the rest wait in order and all complete', async () => {
