@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import { MAX_RENEWALS, SECOND_RENEWAL_DELAY_MS, TokenSource, type SwiftSession } from './auth.js';
 import { SwiftHttpError, isTransientError } from './errors.js';
 import { createAgents, discard, header, readBody, send, type HttpAgents } from './http.js';
-import type { SwiftOptions } from './swift-options.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, type SwiftOptions } from './swift-options.js';
 
 export interface ObjectInfo {
   readonly name: string;
@@ -51,8 +51,6 @@ export interface SwiftClientHooks {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 100, maxDelayMs: 3000 };
 
-/** No bytes at all on a connection for this long is a stalled backend. */
-const IDLE_TIMEOUT_MS = 60_000;
 
 export function encodeObjectName(name: string): string {
   return name.split('/').map(encodeURIComponent).join('/');
@@ -101,7 +99,11 @@ export class SwiftClient {
   hooks: SwiftClientHooks = {};
   #containerReady: Promise<void> | undefined;
 
+  /** No bytes at all on a connection for this long is a stalled backend. */
+  readonly idleTimeoutMs: number;
+
   constructor(readonly options: SwiftOptions) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.agents = createAgents(options.maxSockets, options.insecureSkipVerify);
     this.tokens = new TokenSource(options, this.agents);
     this.container = options.container;
@@ -140,7 +142,7 @@ export class SwiftClient {
           method,
           headers: { ...options.headers, 'x-auth-token': session.token },
           body: options.body,
-          timeoutMs: IDLE_TIMEOUT_MS,
+          timeoutMs: this.idleTimeoutMs,
         });
         const status = res.statusCode ?? 0;
         if (status === 401 && renewals < MAX_RENEWALS) {

@@ -26,7 +26,6 @@ function continueWait(client: SwiftClient): number {
   const known = expectBehaviour.get(client);
   return known === 'honoured' ? CONTINUE_WAIT_KNOWN_MS : known === 'ignored' ? CONTINUE_WAIT_IGNORED_MS : CONTINUE_WAIT_FIRST_MS;
 }
-const IDLE_TIMEOUT_MS = 60_000;
 
 export class StreamingPut {
   #failure: Error | undefined;
@@ -59,7 +58,7 @@ export class StreamingPut {
           expect: '100-continue',
           'x-auth-token': session.token,
         });
-        req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`Swift stalled for ${IDLE_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
+        req.setTimeout(client.idleTimeoutMs, () => req.destroy(Object.assign(new Error(`Swift stalled for ${client.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
         const response = new Promise<IncomingMessage>((resolve, reject) => {
           req.once('response', resolve);
           req.once('error', reject);

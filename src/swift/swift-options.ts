@@ -42,7 +42,15 @@ export interface SwiftOptions {
   tempUrlMethods: string[];
   /** Parallel connections to the proxy (keep-alive pool). */
   maxSockets: number;
+  /**
+   * Swift sending nothing for this long while regate waits on it (an answer, a body's next bytes)
+   * is a stalled backend: the request is aborted and, where it can be, retried. Default 60 s; not
+   * a configuration key (tests shorten it).
+   */
+  idleTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 export const DEFAULT_CHUNK_SIZE = 20 * 1024 * 1024;
 /** Distribution's floor for chunksize (1 MiB). */

@@ -45,6 +45,40 @@ async function openPiece(client: SwiftClient, piece: Piece, from: number): Promi
   return res;
 }
 
+/**
+ * The body's chunks, failing with ETIMEDOUT (transient: the piece resumes by Range) when Swift
+ * sends nothing for `idleMs` while we wait for it. Only the waits for Swift count: a sink that
+ * is slow to drain (a slow client) leaves the socket idle on purpose, and so do the requests sent
+ * ahead, whose bytes wait in socket buffers until their turn.
+ */
+async function* idleGuarded(res: IncomingMessage, idleMs: number, name: string): AsyncGenerator<Buffer> {
+  const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let waiting = false;
+  let fail: (err: Error) => void = () => undefined;
+  const stalled = new Promise<never>((_, reject) => (fail = reject));
+  stalled.catch(() => undefined);
+  const timer = setTimeout(function check() {
+    // Fired while the caller was busy with its sink: not a stall; the next wait re-arms it.
+    if (!waiting) return void timer.refresh();
+    const err = Object.assign(new Error(`Swift sent nothing of ${name} for ${idleMs} ms`), { code: 'ETIMEDOUT' });
+    res.destroy(err);
+    fail(err);
+  }, idleMs);
+  timer.unref();
+  try {
+    for (;;) {
+      waiting = true;
+      timer.refresh();
+      const next = await Promise.race([chunks.next(), stalled]);
+      waiting = false;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function copyPiece(client: SwiftClient, piece: Piece, first: Promise<IncomingMessage>, sink: Writable): Promise<void> {
   let position = piece.start;
   let pending: Promise<IncomingMessage> | undefined = first;
@@ -53,8 +87,8 @@ async function copyPiece(client: SwiftClient, piece: Piece, first: Promise<Incom
     try {
       res = await (pending ?? openPiece(client, piece, position));
       pending = undefined;
-      for await (const chunk of res) {
-        const buf = chunk as Buffer;
+      for await (const chunk of idleGuarded(res, client.idleTimeoutMs, piece.name)) {
+        const buf = chunk;
         const take = Math.min(buf.length, piece.end - position);
         if (take <= 0) break;
         await writeToSink(sink, take === buf.length ? buf : buf.subarray(0, take));
