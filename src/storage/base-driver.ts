@@ -159,9 +159,9 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
       return wrapWriter(w, name, path, call);
     },
 
-    async stat(path): Promise<FileInfo> {
+    async stat(path, options): Promise<FileInfo> {
       checkPath(path);
-      return call('stat', path, () => inner.stat(path));
+      return call('stat', path, () => inner.stat(path, options));
     },
 
     async list(path) {

@@ -1,7 +1,7 @@
 // Content-addressed blobs and the per-repository links that scope them. A blob's bytes are shared
 // by every repository; a repository can only see a blob it has a `_layers` link to.
 import type { Writable } from 'node:stream';
-import type { StorageDriver } from './driver.js';
+import { FILE_ONLY, type StorageDriver } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
 import { BlobUnknownError } from './store-errors.js';
@@ -47,7 +47,7 @@ export class BlobStore {
 
   /** Size of the blob in the global store, or undefined when it is not there. */
   async globalSize(digest: DigestParts): Promise<number | undefined> {
-    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'blobData', digest })));
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'blobData', digest }), FILE_ONLY));
     return info && !info.isDir ? info.size : undefined;
   }
 

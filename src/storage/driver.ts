@@ -42,6 +42,13 @@ export interface ReadOptions {
   length?: number;
 }
 
+export interface StatOptions {
+  file?: boolean;
+}
+
+/** stat() of a path that can only be a file. */
+export const FILE_ONLY: StatOptions = Object.freeze({ file: true });
+
 export interface StorageDriver {
   /** Short driver name (filesystem, inmemory, swift): carried by every error it raises. */
   readonly name: string;
@@ -56,7 +63,12 @@ export interface StorageDriver {
    */
   pipeTo(path: string, sink: Writable, options?: ReadOptions): Promise<void>;
   writer(path: string, append: boolean): Promise<FileWriter>;
-  stat(path: string): Promise<FileInfo>;
+  /**
+   * What is at path, a file or a directory; PathNotFoundError when nothing. With `file`, the
+   * caller knows only a file can be there: a missing one is not looked for as a directory (on an
+   * object store, where a directory is only a shared name prefix, that saves a listing).
+   */
+  stat(path: string, options?: StatOptions): Promise<FileInfo>;
   /** Direct children of a directory, as full paths. PathNotFoundError when it does not exist. */
   list(path: string): Promise<string[]>;
   /** Moves an object; the destination is replaced. Not atomic on every backend (copy + delete). */

@@ -13,7 +13,7 @@
 // A claim is fresh for `linkWindowMs`: a request must write its links within that time of its
 // claim (it claims again when it took longer). The pass keeps anything claimed since its start
 // minus that window, the listing lag and the configured delay.
-import type { StorageDriver } from './driver.js';
+import { FILE_ONLY, type StorageDriver } from './driver.js';
 import { blobCondemnedPath, blobUsePath, GC_CLOCK_PATH, type DigestParts } from './paths.js';
 import { LRUCache } from 'lru-cache';
 import { digestString, unlessMissing } from './links.js';
@@ -99,7 +99,7 @@ export class GcFence {
 
   /** When the content was last claimed (storage clock), or undefined when never. */
   async lastClaim(digest: DigestParts): Promise<Date | undefined> {
-    return (await unlessMissing(() => this.driver.stat(blobUsePath(digest))))?.modTime;
+    return (await unlessMissing(() => this.driver.stat(blobUsePath(digest), FILE_ONLY)))?.modTime;
   }
 
   /** Ends a condemnation: only this pass's own (two passes may race on the same content). */
@@ -121,10 +121,10 @@ export class GcFence {
   }
 
   private async isCondemned(digest: DigestParts): Promise<boolean> {
-    const info = await unlessMissing(() => this.driver.stat(blobCondemnedPath(digest)));
+    const info = await unlessMissing(() => this.driver.stat(blobCondemnedPath(digest), FILE_ONLY));
     if (!info) return false;
     // A marker left by a pass that died is ignored once old (storage clock on both sides).
-    const use = await unlessMissing(() => this.driver.stat(blobUsePath(digest)));
+    const use = await unlessMissing(() => this.driver.stat(blobUsePath(digest), FILE_ONLY));
     return !use || use.modTime.getTime() - info.modTime.getTime() < CONDEMNED_TTL_MS;
   }
 }

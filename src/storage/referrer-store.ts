@@ -8,7 +8,7 @@
 // so a shared object rewritten by concurrent pushes would lose entries. Separate objects make
 // every write and removal independent and idempotent.
 import type { StorageDriver } from './driver.js';
-import { PathNotFoundError } from './driver.js';
+import { FILE_ONLY, PathNotFoundError } from './driver.js';
 import { referrerEntryPath, referrersIndexedMarkerPath, referrersRootPath, referrersSubjectPath, type DigestParts } from './paths.js';
 import { unlessMissing } from './links.js';
 
@@ -69,7 +69,7 @@ export class ReferrerStore {
 
   /** Whether the backfill has run for this repository (read by name, never through a listing). */
   async isIndexed(name: string): Promise<boolean> {
-    return (await unlessMissing(() => this.driver.stat(referrersIndexedMarkerPath(name)))) !== undefined;
+    return (await unlessMissing(() => this.driver.stat(referrersIndexedMarkerPath(name), FILE_ONLY))) !== undefined;
   }
 
   async markIndexed(name: string): Promise<void> {

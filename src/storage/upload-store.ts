@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
-import { PathNotFoundError, WriteConflictError } from './driver.js';
+import { FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
 import type { BlobDescriptor, BlobStore } from './blob-store.js';
@@ -266,12 +266,12 @@ export class UploadStore {
   }
 
   private async requireSession(name: string, id: string): Promise<void> {
-    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadStartedAt', name, id })));
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadStartedAt', name, id }), FILE_ONLY));
     if (!info) throw new UploadUnknownError(id);
   }
 
   private async dataSize(name: string, id: string): Promise<number> {
-    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadData', name, id })));
+    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadData', name, id }), FILE_ONLY));
     return info?.size ?? 0;
   }
 

@@ -21,6 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import {
   DriverError,
+  FILE_ONLY,
   InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
@@ -232,6 +233,16 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
       it('a missing path is PathNotFoundError', async () => {
         const p = `${prefix('stat-missing')}/nothing`;
         await rejectsWith(driver.stat(p), PathNotFoundError, driver, p);
+      });
+
+      it('FILE_ONLY: a file is described the same, a missing one is PathNotFoundError', async () => {
+        const p = `${prefix('stat-file-only')}/file`;
+        await driver.putContent(p, Buffer.from('1234567'));
+        const info = await driver.stat(p, FILE_ONLY);
+        assert.equal(info.isDir, false);
+        assert.equal(info.size, 7);
+        const missing = `${prefix('stat-file-only')}/nothing`;
+        await rejectsWith(driver.stat(missing, FILE_ONLY), PathNotFoundError, driver, missing);
       });
     });
 

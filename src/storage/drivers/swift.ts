@@ -16,7 +16,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, type ReadOptions, type StorageDriver } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftWriter } from './swift-writer.js';
@@ -204,9 +204,10 @@ export class SwiftDriver implements StorageDriver {
     if (!(await this.client.copy(source, dest))) throw new PathNotFoundError(this.name, this.#path(r.info.name));
   }
 
-  async stat(path: string): Promise<FileInfo> {
+  async stat(path: string, options?: StatOptions): Promise<FileInfo> {
     const resolved = path === '/' ? undefined : await this.#resolve(path);
     if (resolved) return { path, size: this.#size(resolved), modTime: resolved.info.lastModified, isDir: false };
+    if (options?.file) throw new PathNotFoundError(this.name, path);
     await this.#ready();
     if (await this.#isDir(path)) return { path, size: 0, modTime: new Date(), isDir: true };
     throw new PathNotFoundError(this.name, path);
