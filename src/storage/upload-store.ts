@@ -119,7 +119,12 @@ export class UploadStore {
 
   private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
     const key = this.key(name, id);
-    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true);
+    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true).catch(async (err: unknown) => {
+      // Another process started writing this session's data at the same moment: it goes on, this
+      // request learns where the upload is (416).
+      if (err instanceof WriteConflictError) throw new UploadOffsetError(await this.dataSize(name, id), options.startOffset ?? 0);
+      throw err;
+    });
     const start = writer.size;
     if (options.startOffset !== undefined && options.startOffset !== start) {
       await writer.close();

@@ -5,15 +5,18 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DRIVERS, startTestRegistry, pushImage, pushBlob, errorCode, MT, type TestRegistry } from './harness.js';
 import { collectGarbage, type GcOptions, type GcResult } from '../../src/storage/gc.js';
-import { GcFence } from '../../src/storage/gc-fence.js';
+import { CLOCK_SLACK_MS, GcFence } from '../../src/storage/gc-fence.js';
 import { scheduleGarbageCollection } from '../../src/storage/gc-schedule.js';
 import { BLOBS_ROOT, blobDigestOfDataPath, pathFor } from '../../src/storage/paths.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { bytes, sha256 } from '../support/test-data.js';
 
 const LINK_WINDOW_MS = 500;
-/** Longer than the link window plus gc.ts's clock slack: content claimed before this is fair game. */
-const SETTLE_MS = LINK_WINDOW_MS + 2_600;
+/**
+ * Longer than the link window plus the fence's clock slack plus one second: Swift's Last-Modified
+ * is the write time rounded up to the whole second, so a claim can look up to 1 s younger.
+ */
+const SETTLE_MS = LINK_WINDOW_MS + CLOCK_SLACK_MS + 1_600;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function gc(reg: TestRegistry, options: Partial<GcOptions> = {}): Promise<GcResult> {

@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { DRIVERS, startTestRegistry, pushImage, pushBlob, type TestRegistry } from './harness.js';
 import { scrub } from '../../src/storage/scrub.js';
 import { pathFor } from '../../src/storage/paths.js';
+import { CLOCK_SLACK_MS } from '../../src/storage/gc-fence.js';
 import { sha256 } from '../support/test-data.js';
 
 const LINK_WINDOW_MS = 500;
-const SETTLE_MS = LINK_WINDOW_MS + 2_600;
+/** Past the link window and clock slack, plus 1 s: Swift's Last-Modified rounds up to the second. */
+const SETTLE_MS = LINK_WINDOW_MS + CLOCK_SLACK_MS + 1_600;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const factory of DRIVERS.filter((d) => d.name === 'filesystem' || d.name === 'swift')) {

@@ -8,7 +8,7 @@ import type { SwiftClient } from '../../swift/client.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { StreamingPut } from '../../swift/streaming-put.js';
 import { DriverError, WriteConflictError, type FileWriter } from '../driver.js';
-import { encodeSizes, segmentName, type SegmentSet } from './swift-segments.js';
+import { encodeSizes, segmentName } from './swift-segments.js';
 
 const MAX_UNFINISHED_SEGMENTS = 2;
 
@@ -23,8 +23,6 @@ export interface WriterStart {
   /** Sizes of the segments already there (append). */
   existing: number[];
   chunkSize: number;
-  /** The segments of a manifest this writer replaces: deleted once the new manifest is in place. */
-  replaces?: SegmentSet;
 }
 
 export class SwiftWriter implements FileWriter {
@@ -215,10 +213,6 @@ export class SwiftWriter implements FileWriter {
       throw this.#failed;
     }
     await this.#writeManifest(good);
-    const old = this.start.replaces;
-    if (old && old.prefix !== this.start.segmentPrefix) {
-      await Promise.allSettled(old.segments.map((s) => this.client.delete(s.name)));
-    }
   }
 
   async close(): Promise<void> {

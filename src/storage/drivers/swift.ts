@@ -16,9 +16,10 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
-import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, segmentName, type SegmentSet } from './swift-segments.js';
+import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
+import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
 import { TempUrlSigner } from '../../swift/temp-url.js';
 
@@ -187,15 +188,25 @@ export class SwiftDriver implements StorageDriver {
     // of a fresh set, by a server-side copy.
     const carried = append && resolved ? this.#size(resolved) : 0;
     if (carried > 0) await this.#copyInto(resolved!, segmentName(segmentPrefix, 0));
-    return new SwiftWriter(this.client, this.name, {
-      object,
-      path,
-      segmentPrefix,
-      first: carried > 0 ? 0 : 1,
-      existing: carried > 0 ? [carried] : [],
-      chunkSize,
-      replaces: resolved?.kind === 'segmented' && resolved.owned ? resolved.set : undefined,
-    });
+    const first = carried > 0 ? 0 : 1;
+    const existing = carried > 0 ? [carried] : [];
+    // The manifest comes before any segment: a writer that dies midway (kill -9) leaves its
+    // segments under a manifest that owns them, so deleting the object (cancel, purge) deletes them,
+    // instead of segments no object names, kept forever. A new object is created only if it is
+    // still missing: a second writer starting the same object at the same moment gets a conflict.
+    try {
+      await this.client.put(object, Buffer.alloc(0), {
+        'x-object-manifest': `${this.client.container}/${segmentPrefix}`,
+        ...encodeSizes(first, existing),
+        ...(current ? {} : { 'if-none-match': '*' }),
+      });
+    } catch (err) {
+      if (err instanceof SwiftHttpError && err.status === 412) throw new WriteConflictError(this.name, path);
+      throw err;
+    }
+    // What this replaced is unreferenced now: its segments go at once, not after the writer.
+    if (resolved?.kind === 'segmented' && resolved.owned && carried === 0) await this.#deleteSegments(resolved.set);
+    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, chunkSize });
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
@@ -265,8 +276,21 @@ export class SwiftDriver implements StorageDriver {
   /** Deletes one object, and the segments it owns after the manifest is gone. */
   async #deleteObject(r: Resolved): Promise<boolean> {
     const deleted = await this.client.delete(r.info.name);
-    if (r.kind === 'segmented' && r.owned) await this.#deleteMany(r.set.segments.map((s) => s.name));
+    if (r.kind === 'segmented' && r.owned) await this.#deleteSegments(r.set, r.info.meta[SEGMENTS_META] !== undefined);
     return deleted;
+  }
+
+  /**
+   * A set's segments. Its manifest lists those a writer finished; one that died midway left more
+   * under the prefix, found by a listing (a set resolved from a listing has them already).
+   */
+  async #deleteSegments(set: SegmentSet, strays = true): Promise<void> {
+    await this.#deleteMany(set.segments.map((s) => s.name));
+    if (!strays) return;
+    const known = new Set(set.segments.map((s) => s.name));
+    const left: string[] = [];
+    for await (const entry of this.client.list({ prefix: `${set.prefix}/` })) if (!entry.isSubdir && !known.has(entry.name)) left.push(entry.name);
+    await this.#deleteMany(left);
   }
 
   async #deleteMany(objects: string[]): Promise<void> {
