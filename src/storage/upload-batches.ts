@@ -49,6 +49,11 @@ export function releaseBatch(batch: Buffer): void {
   if (spare.length < MAX_SPARE) spare.push(batch);
 }
 
+/** Uploads waiting for a batch right now. */
+export function batchWaiters(): number {
+  return waiting.length;
+}
+
 /** For tests: batches currently held by uploads. */
 export function batchesInUse(): number {
   return outstanding;

@@ -4,7 +4,7 @@
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
-import { acquireBatch, BATCH_BYTES, releaseBatch, tryAcquireBatch } from './upload-batches.js';
+import { acquireBatch, BATCH_BYTES, batchWaiters, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
@@ -32,6 +32,13 @@ export interface AppendOptions {
  */
 const BATCHES_ALONE = 3;
 const BATCHES_WHEN_BUSY = 2;
+
+/**
+ * How long a body may send nothing while holding batches other uploads wait for: then it gives
+ * them back. Long enough that a client between two TCP windows keeps its pipeline.
+ */
+const IDLE_RELEASE_MS = 250;
+const IDLE = Symbol('idle');
 
 /** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
 const FAST_PATH_ALGORITHM = 'sha256';
@@ -161,7 +168,9 @@ export class UploadStore {
   /**
    * Body → batch → (hash ‖ driver). Batches take turns: one fills from the socket while the others
    * are hashed and written, and the socket is read no faster than both keep up with, so
-   * backpressure reaches the client and memory stays at a few batches.
+   * backpressure reaches the client and memory stays at a few batches. A body that stops arriving
+   * while other uploads wait for a batch gives its batches back (what it had is written) and takes
+   * one again when bytes come: slow or stalled clients never hold the budget others need.
    */
   private async pump(
     body: AsyncIterable<Buffer>,
@@ -172,21 +181,27 @@ export class UploadStore {
   ): Promise<{ received: number; hashIntact: boolean }> {
     const limit = options.maxTotalBytes ? options.maxTotalBytes : Infinity;
     const expected = options.expectedLength;
-    // One batch is needed to move at all (waited for under the global budget); the pipeline's
-    // further depth is taken only when free, so a crowd of uploads shares the budget.
-    const batches = [await acquireBatch()];
-    const depth = this.receiving > 0 ? BATCHES_WHEN_BUSY : BATCHES_ALONE;
-    while (batches.length < depth) {
-      const extra = tryAcquireBatch();
-      if (!extra) break;
-      batches.push(extra);
-    }
-    this.receiving++;
-    const inFlight: Array<Promise<void> | undefined> = batches.map(() => undefined);
+    let batches: Buffer[] = [];
+    let inFlight: Array<Promise<void> | undefined> = [];
     let current = 0;
     let filled = 0;
     let received = 0;
     let hashIntact = true;
+
+    // One batch is needed to move at all (waited for under the global budget); the pipeline's
+    // further depth is taken only when free, so a crowd of uploads shares the budget.
+    const take = async (): Promise<void> => {
+      const taken = [await acquireBatch()];
+      const depth = this.receiving > 1 ? BATCHES_WHEN_BUSY : BATCHES_ALONE;
+      while (taken.length < depth) {
+        const extra = tryAcquireBatch();
+        if (!extra) break;
+        taken.push(extra);
+      }
+      batches = taken;
+      inFlight = taken.map(() => undefined);
+      current = 0;
+    };
 
     const flush = async (): Promise<void> => {
       if (filled === 0) return;
@@ -203,14 +218,52 @@ export class UploadStore {
       if (previous) await previous;
     };
 
+    const giveBack = async (): Promise<void> => {
+      await flush();
+      for (const work of inFlight) if (work) await work;
+      const given = batches;
+      batches = [];
+      inFlight = [];
+      given.forEach(releaseBatch);
+    };
+
+    // Fires when no byte came for IDLE_RELEASE_MS; acted on only when someone waits for a batch.
+    let wakeIdle: (() => void) | undefined;
+    const idleTimer = setTimeout(function check() {
+      if (wakeIdle && batchWaiters() > 0) wakeIdle();
+      else idleTimer.refresh();
+    }, IDLE_RELEASE_MS);
+    idleTimer.unref();
+    const idle = (): Promise<typeof IDLE> => new Promise((resolve) => (wakeIdle = () => resolve(IDLE)));
+
+    this.receiving++;
+    const chunks = body[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<Buffer>> | undefined;
+    let ended = false;
     try {
-      for await (const chunk of body) {
+      await take();
+      for (;;) {
+        pending ??= chunks.next();
+        const step = batches.length > 0 ? await Promise.race([pending, idle()]) : await pending;
+        wakeIdle = undefined;
+        if (step === IDLE) {
+          await giveBack();
+          continue;
+        }
+        pending = undefined;
+        idleTimer.refresh();
+        if (step.done) {
+          ended = true;
+          break;
+        }
+        const chunk = step.value;
         received += chunk.length;
         noteReceived(chunk.length);
         if (expected !== undefined && received > expected) {
           throw new BodySizeError(`body is longer than the announced ${expected} bytes`, false);
         }
         if (start + received > limit) throw new BodySizeError(`upload exceeds the limit of ${limit} bytes`, true);
+        if (batches.length === 0) await take();
         let offset = 0;
         while (offset < chunk.length) {
           const n = Math.min(chunk.length - offset, BATCH_BYTES - filled);
@@ -235,8 +288,11 @@ export class UploadStore {
         if (filled > 0) await writer.write(batches[current]!.subarray(0, filled)).catch(() => undefined);
         await writer.close().catch(() => undefined);
       }
+      // As a for-await loop would: the body is not read any further.
+      if (!ended) await chunks.return?.().catch(() => undefined);
       throw err;
     } finally {
+      clearTimeout(idleTimer);
       this.receiving--;
       await Promise.allSettled(inFlight);
       batches.forEach(releaseBatch);

@@ -58,3 +58,38 @@ test('four times the budget of uploads at once: each completes, the budget is ne
   const stored = await blobs.getContent({ algorithm: 'sha256', encoded: createHash('sha256').update(bodies[5]!).digest('hex') });
   assert.ok(stored.equals(bodies[5]!));
 });
+
+test('uploads whose clients stall give their batches back: another upload completes meanwhile', async () => {
+  const driver = wrapDriver(new InMemoryDriver());
+  const blobs = new BlobStore(driver);
+  const uploads = new UploadStore(driver, blobs);
+  const digestOf = (data: Buffer) => ({ algorithm: 'sha256', encoded: createHash('sha256').update(data).digest('hex') });
+  let resume!: () => void;
+  const gate = new Promise<void>((resolve) => (resume = resolve));
+  // More stalled uploads than the budget has batches: each sent a little, then nothing.
+  async function* stalls(data: Buffer): AsyncGenerator<Buffer> {
+    yield data.subarray(0, 100_000);
+    await gate;
+    yield data.subarray(100_000);
+  }
+  const stalled = Array.from({ length: BATCH_BUDGET + 2 }, (_, i) => randomBytes(BATCH_BYTES + 1000 + i));
+  const stalledDone = stalled.map(async (data, i) => {
+    const name = `stall/app${i}`;
+    const id = await uploads.create(name);
+    return uploads.commit(name, id, digestOf(data), { body: stalls(data), options: { expectedLength: data.length } });
+  });
+  stalledDone.forEach((p) => p.catch(() => undefined));
+  await sleep(100);
+  const other = randomBytes(3 * BATCH_BYTES + 5);
+  const name = 'stall/other';
+  const id = await uploads.create(name);
+  const done = uploads.commit(name, id, digestOf(other), { body: (async function* () { yield other; })(), options: { expectedLength: other.length } });
+  const outcome = await Promise.race([done.then(() => 'completed'), sleep(15_000).then(() => 'still waiting')]);
+  assert.equal(outcome, 'completed', 'an upload with bytes to send is not held up by stalled ones');
+  assert.ok(batchesInUse() <= BATCH_BUDGET);
+  resume();
+  const results = await Promise.all(stalledDone);
+  results.forEach((r, i) => assert.equal(r.size, stalled[i]!.length));
+  for (const data of [...stalled, other]) assert.ok((await blobs.getContent(digestOf(data))).equals(data));
+  assert.equal(batchesInUse(), 0, 'every batch was given back');
+});

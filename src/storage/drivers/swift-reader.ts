@@ -53,24 +53,25 @@ async function openPiece(client: SwiftClient, piece: Piece, from: number): Promi
  */
 async function* idleGuarded(res: IncomingMessage, idleMs: number, name: string): AsyncGenerator<Buffer> {
   const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let waiting = false;
-  let fail: (err: Error) => void = () => undefined;
-  const stalled = new Promise<never>((_, reject) => (fail = reject));
-  stalled.catch(() => undefined);
+  // The wait in progress, failed by the timer. One promise per wait: racing every chunk against
+  // one long-lived promise would keep every chunk read alive until the piece ends.
+  let failWait: ((err: Error) => void) | undefined;
   const timer = setTimeout(function check() {
     // Fired while the caller was busy with its sink: not a stall; the next wait re-arms it.
-    if (!waiting) return void timer.refresh();
+    if (!failWait) return void timer.refresh();
     const err = Object.assign(new Error(`Swift sent nothing of ${name} for ${idleMs} ms`), { code: 'ETIMEDOUT' });
     res.destroy(err);
-    fail(err);
+    failWait(err);
   }, idleMs);
   timer.unref();
   try {
     for (;;) {
-      waiting = true;
       timer.refresh();
-      const next = await Promise.race([chunks.next(), stalled]);
-      waiting = false;
+      const next = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+        failWait = reject;
+        chunks.next().then(resolve, reject);
+      });
+      failWait = undefined;
       if (next.done) return;
       yield next.value;
     }
