@@ -153,9 +153,9 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
         }
       : {}),
 
-    async writer(path, append) {
+    async writer(path, append, options) {
       checkPath(path);
-      const w = await call('writer', path, () => inner.writer(path, append));
+      const w = await call('writer', path, () => inner.writer(path, append, options));
       return wrapWriter(w, name, path, call);
     },
 

@@ -42,6 +42,10 @@ export interface ReadOptions {
   length?: number;
 }
 
+export interface WriterOptions {
+  expectedBytes?: number;
+}
+
 export interface StatOptions {
   file?: boolean;
 }
@@ -62,7 +66,12 @@ export interface StorageDriver {
    * here, which a Readable handed to unknown consumers cannot.
    */
   pipeTo(path: string, sink: Writable, options?: ReadOptions): Promise<void>;
-  writer(path: string, append: boolean): Promise<FileWriter>;
+  /**
+   * `expectedBytes`: how many bytes the caller means to write (an upload body's Content-Length).
+   * A hint: a driver may send its pieces with known lengths; a writer given fewer bytes still
+   * closes, keeping what it stored whole.
+   */
+  writer(path: string, append: boolean, options?: WriterOptions): Promise<FileWriter>;
   /**
    * What is at path, a file or a directory; PathNotFoundError when nothing. With `file`, the
    * caller knows only a file can be there: a missing one is not looked for as a directory (on an

@@ -126,7 +126,7 @@ export class UploadStore {
 
   private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
     const key = this.key(name, id);
-    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true).catch(async (err: unknown) => {
+    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength }).catch(async (err: unknown) => {
       // Another process started writing this session's data at the same moment: it goes on, this
       // request learns where the upload is (416).
       if (err instanceof WriteConflictError) throw new UploadOffsetError(await this.dataSize(name, id), options.startOffset ?? 0);

@@ -1,8 +1,8 @@
-// An object PUT whose body streams as it arrives (chunked transfer encoding), for large-object
-// segments: nothing is buffered beyond the chunk being written. The request goes out with
-// `Expect: 100-continue`, so a refusal (401 with an expired token, 412 for a taken name, 503)
-// arrives before any byte is sent and the open is retried with a fresh token or after a backoff.
-// Once bytes flow a failure cannot be replayed here; the caller decides.
+// An object PUT whose body streams as it arrives (with its Content-Length when known, else
+// chunked), for large-object segments: nothing is buffered beyond the chunk being written. The
+// request goes out with `Expect: 100-continue`, so a refusal (401 with an expired token, 412 for
+// a taken name, 503) arrives before any byte is sent and the open is retried with a fresh token or
+// after a backoff. Once bytes flow a failure cannot be replayed here; the caller decides.
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { backoff, sleep, type SwiftClient } from './client.js';
 import { MAX_RENEWALS, SECOND_RENEWAL_DELAY_MS } from './auth.js';
@@ -44,7 +44,8 @@ export class StreamingPut {
   }
 
   /** Opens the upload; resolves once the server is ready for the body. */
-  static async open(client: SwiftClient, object: string, headers: OutgoingHttpHeaders = {}): Promise<StreamingPut> {
+  /** `length`: the body's exact size when known (sent as Content-Length, else chunked). */
+  static async open(client: SwiftClient, object: string, headers: OutgoingHttpHeaders = {}, length?: number): Promise<StreamingPut> {
     let session = await client.tokens.session();
     let renewals = 0;
     for (let attempt = 0; ; attempt++) {
@@ -54,7 +55,7 @@ export class StreamingPut {
         const req = startRequest(client.url(session, object), client.agents, 'PUT', {
           'content-type': 'application/octet-stream',
           ...headers,
-          'transfer-encoding': 'chunked',
+          ...(length === undefined ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(length) }),
           expect: '100-continue',
           'x-auth-token': session.token,
         });

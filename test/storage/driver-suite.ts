@@ -528,6 +528,28 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
         assert.ok(range.equals(Buffer.concat(chunks).subarray(offset, offset + 2 * chunkSize + 20)));
       });
 
+      it('expectedBytes: a writer given all it expects stores it whole; one given less keeps a prefix a new writer continues', async () => {
+        const base = prefix('writer-expected');
+        const data = randomBytes(2 * 1024 * 1024 + 333);
+        const whole = await driver.writer(`${base}/whole`, true, { expectedBytes: data.length });
+        for (let off = 0; off < data.length; off += 100_000) await whole.write(data.subarray(off, off + 100_000));
+        await whole.commit();
+        assert.ok((await driver.getContent(`${base}/whole`)).equals(data));
+
+        // The body stops after 1.5 MiB of the announced bytes (a client that went away).
+        const cut = await driver.writer(`${base}/cut`, true, { expectedBytes: data.length });
+        await cut.write(data.subarray(0, 1536 * 1024));
+        await cut.close();
+        const kept = (await driver.stat(`${base}/cut`)).size;
+        assert.ok(kept <= 1536 * 1024, `kept ${kept}`);
+        assert.ok((await driver.getContent(`${base}/cut`)).equals(data.subarray(0, kept)), 'what is kept is what was written, from the start');
+        const rest = await driver.writer(`${base}/cut`, true, { expectedBytes: data.length - kept });
+        assert.equal(rest.size, kept);
+        await rest.write(data.subarray(kept));
+        await rest.commit();
+        assert.ok((await driver.getContent(`${base}/cut`)).equals(data));
+      });
+
       it('a large upload resumed across writers is intact', async () => {
         const p = `${prefix('writer-resume')}/file`;
         const all: Buffer[] = [];

@@ -23,12 +23,19 @@ export interface WriterStart {
   /** Sizes of the segments already there (append). */
   existing: number[];
   chunkSize: number;
+  /**
+   * Bytes this writer expects: its segments then go out with their Content-Length rather than
+   * chunked (cheaper for Swift to receive). A segment the body stops short of is not stored.
+   */
+  expectedBytes?: number;
 }
 
 export class SwiftWriter implements FileWriter {
   readonly #sizes: number[];
   #current: StreamingPut | undefined;
   #currentIndex = 0;
+  /** The length the current segment was opened with; undefined when chunked. */
+  #currentLength: number | undefined;
   #unfinished: Array<{ index: number; done: Promise<void> }> = [];
   #failed: Error | undefined;
   #claimed = false;
@@ -37,6 +44,7 @@ export class SwiftWriter implements FileWriter {
   /** Another writer took our first segment number: we own nothing and must not write a manifest. */
   #conflict: WriteConflictError | undefined;
   #size: number;
+  readonly #initialSize: number;
   /** Segment numbers this writer created (cancel and failure cleanup). */
   readonly #created = new Set<number>();
   /** Indexes whose PUT completed. */
@@ -49,6 +57,7 @@ export class SwiftWriter implements FileWriter {
   ) {
     this.#sizes = [...start.existing];
     this.#size = start.existing.reduce((a, b) => a + b, 0);
+    this.#initialSize = this.#size;
   }
 
   get size(): number {
@@ -70,7 +79,7 @@ export class SwiftWriter implements FileWriter {
     while (offset < chunk.length) {
       if (!this.#current) await this.#openSegment();
       const current = this.#current!;
-      const room = this.start.chunkSize - current.bytes;
+      const room = (this.#currentLength ?? this.start.chunkSize) - current.bytes;
       const part = offset === 0 && chunk.length <= room ? chunk : chunk.subarray(offset, offset + Math.min(room, chunk.length - offset));
       try {
         await current.write(part);
@@ -80,7 +89,7 @@ export class SwiftWriter implements FileWriter {
       }
       offset += part.length;
       this.#size += part.length;
-      if (current.bytes >= this.start.chunkSize) this.#finishCurrent();
+      if (current.bytes >= (this.#currentLength ?? this.start.chunkSize)) this.#finishCurrent();
     }
   }
 
@@ -101,7 +110,10 @@ export class SwiftWriter implements FileWriter {
         this.#claimed = true;
         this.#placeholder = index;
       }
-      this.#current = await StreamingPut.open(this.client, name);
+      const expected = this.start.expectedBytes;
+      const left = expected === undefined ? 0 : expected - (this.#size - this.#initialSize);
+      this.#currentLength = left > 0 ? Math.min(this.start.chunkSize, left) : undefined;
+      this.#current = await StreamingPut.open(this.client, name, {}, this.#currentLength);
     } catch (err) {
       if (err instanceof SwiftHttpError && err.status === 412 && !this.#claimed) {
         this.#conflict = new WriteConflictError(this.driverName, this.start.path);
@@ -161,12 +173,15 @@ export class SwiftWriter implements FileWriter {
 
   async #drain(): Promise<void> {
     if (this.#current) {
-      if (this.#failed || this.#current.bytes === 0) {
-        // An opened segment with nothing in it: drop it rather than store an empty segment.
+      const short = this.#currentLength !== undefined && this.#current.bytes < this.#currentLength;
+      if (this.#failed || this.#current.bytes === 0 || short) {
+        // An opened segment with nothing in it, or less than its announced length (the body
+        // stopped early): dropped, so the object ends with its last whole segment.
         this.#current.abort();
         await this.#dropPlaceholder(this.#currentIndex);
         this.#created.delete(this.#currentIndex);
         this.#sizes.pop();
+        if (short) this.#size -= this.#current.bytes;
         this.#current = undefined;
       } else {
         this.#finishCurrent();

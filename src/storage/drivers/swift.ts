@@ -16,7 +16,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
@@ -166,7 +166,7 @@ export class SwiftDriver implements StorageDriver {
     return pipeObject(this.client, r.info.name, start, end, sink);
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, append: boolean, options: WriterOptions = {}): Promise<FileWriter> {
     await this.#ready();
     const object = this.#object(path);
     const current = await this.client.head(object, true);
@@ -181,6 +181,7 @@ export class SwiftDriver implements StorageDriver {
         first: firstIndex(set),
         existing: set.segments.map((s) => s.size),
         chunkSize,
+        expectedBytes: options.expectedBytes,
       });
     }
     const segmentPrefix = newSegmentPrefix(this.#root, path);
@@ -206,7 +207,7 @@ export class SwiftDriver implements StorageDriver {
     }
     // What this replaced is unreferenced now: its segments go at once, not after the writer.
     if (resolved?.kind === 'segmented' && resolved.owned && carried === 0) await this.#deleteSegments(resolved.set);
-    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, chunkSize });
+    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, chunkSize, expectedBytes: options.expectedBytes });
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
