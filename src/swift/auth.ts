@@ -1,6 +1,6 @@
 // Picks the auth protocol (Distribution's rules: `authversion`, else from the URL) and keeps one
 // token for the whole process: reused while valid, refreshed shortly before it expires, and
-// renewed when Swift answers 401 (twice at most, see MAX_RENEWALS). Concurrent callers share one auth round trip.
+// renewed when Swift answers 401 (see MAX_RENEWALS). Concurrent callers share one auth round trip.
 import { authenticateV1 } from './auth-v1.js';
 import { authenticateV2, authenticateV3 } from './auth-keystone.js';
 import { SwiftAuthError } from './errors.js';
@@ -17,9 +17,11 @@ export interface SwiftSession {
 /**
  * A 401 renews the token at most this often per request. Keystone's revocation events have a
  * one-second resolution: right after a password change or a revocation, a token issued within that
- * second is refused too, so the second renewal waits SECOND_RENEWAL_DELAY_MS first.
+ * second is refused too, so every renewal after the first waits SECOND_RENEWAL_DELAY_MS. Measured
+ * here: a Swift proxy behind Keystone can refuse fresh tokens for a further second or two after a
+ * revocation, so three renewals (≤ 2.2 s of waiting) before a 401 reaches the client.
  */
-export const MAX_RENEWALS = 2;
+export const MAX_RENEWALS = 3;
 export const SECOND_RENEWAL_DELAY_MS = 1100;
 
 /** Refresh this long before the announced expiry, so a request never carries a dying token. */
