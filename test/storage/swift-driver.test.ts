@@ -99,7 +99,7 @@ describe('swift driver: a writer that dies midway', () => {
     const a = open(container);
     const b = open(container);
     await a.putContent('/warm', Buffer.from('x')); // the container exists before the race
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 10; round++) {
       const path = `/race/new-${round}`;
       const contents = [randomBytes(MiB + 7), randomBytes(MiB + 9)];
       const results = await Promise.allSettled([a, b].map(async (d, i) => {

@@ -172,7 +172,10 @@ export class SwiftDriver implements StorageDriver {
     const current = await this.client.head(object, true);
     const resolved = current && (await this.#classify(current));
     const chunkSize = this.client.options.chunkSize;
-    if (append && resolved?.kind === 'segmented' && resolved.owned) {
+    // A set with no segment yet is only a writer's manifest written ahead (one at work, or one that
+    // died): nothing to keep, and joining it would race that writer for its first number. Such an
+    // append starts a set of its own; whichever writer closes last names the object's bytes.
+    if (append && resolved?.kind === 'segmented' && resolved.owned && resolved.set.segments.length > 0) {
       const { set } = resolved;
       return new SwiftWriter(this.client, this.name, {
         object,
@@ -206,7 +209,7 @@ export class SwiftDriver implements StorageDriver {
       throw err;
     }
     // What this replaced is unreferenced now: its segments go at once, not after the writer.
-    if (resolved?.kind === 'segmented' && resolved.owned && carried === 0) await this.#deleteSegments(resolved.set);
+    if (!append && resolved?.kind === 'segmented' && resolved.owned) await this.#deleteSegments(resolved.set);
     return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, chunkSize, expectedBytes: options.expectedBytes });
   }
 
