@@ -175,9 +175,9 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
       return call('move', sourcePath, () => inner.move(sourcePath, destPath));
     },
 
-    async delete(path) {
+    async delete(path, options) {
       checkPath(path);
-      return call('delete', path, () => inner.delete(path));
+      return call('delete', path, () => inner.delete(path, options));
     },
 
     async walk(path, visit) {

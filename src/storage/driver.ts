@@ -53,6 +53,13 @@ export interface StatOptions {
 /** stat() of a path that can only be a file. */
 export const FILE_ONLY: StatOptions = Object.freeze({ file: true });
 
+export interface DeleteOptions {
+  directory?: boolean;
+}
+
+/** delete() of a path that can only be a directory. */
+export const DIRECTORY_ONLY: DeleteOptions = Object.freeze({ directory: true });
+
 export interface StorageDriver {
   /** Short driver name (filesystem, inmemory, swift): carried by every error it raises. */
   readonly name: string;
@@ -82,8 +89,12 @@ export interface StorageDriver {
   list(path: string): Promise<string[]>;
   /** Moves an object; the destination is replaced. Not atomic on every backend (copy + delete). */
   move(sourcePath: string, destPath: string): Promise<void>;
-  /** Deletes an object or a whole tree. PathNotFoundError when nothing exists there. */
-  delete(path: string): Promise<void>;
+  /**
+   * Deletes an object or a whole tree. PathNotFoundError when nothing exists there. With
+   * `directory`, the caller knows only a tree can be there: no object is looked for at the path
+   * itself (on an object store, that saves a request).
+   */
+  delete(path: string, options?: DeleteOptions): Promise<void>;
   /**
    * Visits every file and directory below path, depth first, in lexical order. The callback may
    * return 'skip' on a directory to not descend into it.

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, batchWaiters, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
-import { FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
+import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
 import type { BlobDescriptor, BlobStore } from './blob-store.js';
@@ -126,12 +126,11 @@ export class UploadStore {
 
   private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
     const key = this.key(name, id);
-    const writer = await this.driver.writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength }).catch(async (err: unknown) => {
-      // Another process started writing this session's data at the same moment: it goes on, this
-      // request learns where the upload is (416).
-      if (err instanceof WriteConflictError) throw new UploadOffsetError(await this.dataSize(name, id), options.startOffset ?? 0);
-      throw err;
-    });
+    const writer = await this.driver
+      .writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength })
+      .catch(async (err: unknown) => {
+        throw await this.conflictAsOffset(err, name, id, options.startOffset ?? 0);
+      });
     const start = writer.size;
     if (options.startOffset !== undefined && options.startOffset !== start) {
       await writer.close();
@@ -155,10 +154,7 @@ export class UploadStore {
       // The hash may have seen bytes the driver never stored: drop it, the digest will be re-read.
       state?.hash.dispose();
       if (err instanceof BodySizeError) await this.cancelLocked(name, id);
-      // Another process appended to this session at the same moment (object stores cannot lock):
-      // none of our bytes went in, and the client learns where the upload really is (416).
-      if (err instanceof WriteConflictError) throw new UploadOffsetError(await this.dataSize(name, id), start);
-      throw err;
+      throw await this.conflictAsOffset(err, name, id, start);
     }
     await writer.close();
     if (state) this.hashes.put(key, { hash: state.hash, offset: start + received });
@@ -320,10 +316,19 @@ export class UploadStore {
   private async cancelLocked(name: string, id: string): Promise<void> {
     this.hashes.delete(this.key(name, id));
     try {
-      await this.driver.delete(pathFor({ kind: 'uploadDir', name, id }));
+      await this.driver.delete(pathFor({ kind: 'uploadDir', name, id }), DIRECTORY_ONLY);
     } catch (err) {
       if (!(err instanceof PathNotFoundError)) throw err;
     }
+  }
+
+  /**
+   * Another process started or appended to this session's data at the same moment (object stores
+   * cannot lock): it goes on, none of our bytes went in, and the client learns where the upload
+   * really is (416). Any other error is returned as it is.
+   */
+  private async conflictAsOffset(err: unknown, name: string, id: string, claimedStart: number): Promise<unknown> {
+    return err instanceof WriteConflictError ? new UploadOffsetError(await this.dataSize(name, id), claimedStart) : err;
   }
 
   private async requireSession(name: string, id: string): Promise<void> {

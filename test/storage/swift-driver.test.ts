@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WriteConflictError } from '../../src/storage/driver.js';
+import { DIRECTORY_ONLY, WriteConflictError } from '../../src/storage/driver.js';
 import { SwiftDriver } from '../../src/storage/drivers/swift.js';
 import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 import { swiftOptions } from '../support/swift-options.js';
@@ -111,6 +111,65 @@ describe('swift driver: a writer that dies midway', () => {
       assert.ok(results.some((r) => r.status === 'fulfilled'), `round ${round}: one writer went through`);
       const stored = await a.getContent(path);
       assert.ok(stored.equals(contents[0]!) || stored.equals(contents[1]!), `round ${round}: ${stored.length} bytes, one writer's`);
+    }
+  });
+});
+
+// Every request is a round trip and work for Swift's proxy, object and container servers: a write
+// and a session's cleanup cost what they must, nothing more.
+describe('swift driver: requests a write and a tree delete cost', () => {
+  const MiB = 1024 * 1024;
+  const methods = async (driver: SwiftDriver, run: () => Promise<void>): Promise<string[]> => {
+    const seen: string[] = [];
+    driver.client.hooks.beforeRequest = (method, object) => void seen.push(`${method} ${object ?? ''}`);
+    try {
+      await run();
+    } finally {
+      driver.client.hooks.beforeRequest = undefined;
+    }
+    return seen;
+  };
+
+  it('a new object: one HEAD, the manifest ahead, its segments, the manifest at close; no segment claimed', async () => {
+    const driver = new SwiftDriver(swiftOptions(swift, `cost-${randomBytes(3).toString('hex')}`));
+    try {
+      await driver.putContent('/warm', Buffer.from('x'));
+      const bytes = randomBytes(3 * MiB + 11);
+      const seen = await methods(driver, async () => {
+        const w = await driver.writer('/cost/new', false, { expectedBytes: bytes.length });
+        await w.write(bytes);
+        await w.commit();
+      });
+      assert.deepEqual(seen.map((s) => s.split(' ')[0]), ['HEAD', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT', 'PUT'], seen.join('\n'));
+      assert.equal(seen.filter((s) => s.includes('/0000000000000001')).length, 1, 'the first segment is PUT once');
+      assert.ok((await driver.getContent('/cost/new')).equals(bytes));
+    } finally {
+      driver.close();
+    }
+  });
+
+  it('an append to a set with segments still claims its first number, and a tree deleted as a directory is listed, not HEADed', async () => {
+    const driver = new SwiftDriver(swiftOptions(swift, `cost-${randomBytes(3).toString('hex')}`));
+    try {
+      const first = randomBytes(MiB);
+      const w = await driver.writer('/cost/dir/data', false);
+      await w.write(first);
+      await w.close();
+      const more = randomBytes(MiB);
+      const appended = await methods(driver, async () => {
+        const a = await driver.writer('/cost/dir/data', true);
+        await a.write(more);
+        await a.close();
+      });
+      assert.equal(appended.filter((s) => s.includes('/0000000000000002')).length, 3, `claim, bytes, check:\n${appended.join('\n')}`);
+      assert.ok((await driver.getContent('/cost/dir/data')).equals(Buffer.concat([first, more])));
+      await driver.putContent('/cost/dir/startedat', Buffer.from('now'));
+      const deleted = await methods(driver, () => driver.delete('/cost/dir', DIRECTORY_ONLY));
+      assert.ok(!deleted.includes('HEAD files/cost/dir'), deleted.join('\n'));
+      await assert.rejects(driver.stat('/cost/dir/startedat'));
+      await assert.rejects(driver.stat('/cost/dir/data'));
+    } finally {
+      driver.close();
     }
   });
 });

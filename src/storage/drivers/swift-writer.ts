@@ -1,9 +1,10 @@
 // Streaming writes into Swift: bytes go out as segments while they arrive (at most two segment
 // PUTs unfinished at once, nothing buffered beyond the caller's chunk), and close/commit writes the
 // DLO manifest that makes them readable, with the segment sizes in its metadata. Appending
-// continues the same segment numbering. The first new segment is created with
+// continues the same segment numbering; there the first new segment is claimed with
 // `If-None-Match: *`: a second writer appending to the same object at the same time finds the
-// number taken and fails with WriteConflictError instead of interleaving its bytes.
+// number taken and fails with WriteConflictError instead of interleaving its bytes. A writer that
+// starts a set of its own (a fresh random prefix) has nobody to race and claims nothing.
 import type { SwiftClient } from '../../swift/client.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { StreamingPut } from '../../swift/streaming-put.js';
@@ -22,6 +23,11 @@ export interface WriterStart {
   first: number;
   /** Sizes of the segments already there (append). */
   existing: number[];
+  /**
+   * The set is this writer's own, under a prefix nobody else knows until its manifest lists a
+   * segment (at close): no other writer can take its numbers, so they need no claim.
+   */
+  ownSet: boolean;
   chunkSize: number;
   /**
    * Bytes this writer expects: its segments then go out with their Content-Length rather than
@@ -38,7 +44,7 @@ export class SwiftWriter implements FileWriter {
   #currentLength: number | undefined;
   #unfinished: Array<{ index: number; done: Promise<void> }> = [];
   #failed: Error | undefined;
-  #claimed = false;
+  #claimed: boolean;
   /** The number claimed with an empty placeholder, until real bytes replace it. */
   #placeholder: number | undefined;
   /** Another writer took our first segment number: we own nothing and must not write a manifest. */
@@ -58,6 +64,7 @@ export class SwiftWriter implements FileWriter {
     this.#sizes = [...start.existing];
     this.#size = start.existing.reduce((a, b) => a + b, 0);
     this.#initialSize = this.#size;
+    this.#claimed = start.ownSet;
   }
 
   get size(): number {
@@ -139,7 +146,7 @@ export class SwiftWriter implements FileWriter {
     const done = current.finish().then(
       async (etag) => {
         // Two claims that raced within milliseconds: whoever's bytes are not in the segment lost.
-        if (firstOfWriter && etag) {
+        if (firstOfWriter && etag && !this.start.ownSet) {
           const stored = await this.client.head(segmentName(this.start.segmentPrefix, index), false);
           if (stored?.etag !== undefined && stored.etag !== etag) {
             this.#conflict = new WriteConflictError(this.driverName, this.start.path);

@@ -16,7 +16,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type ReadOptions, type StatOptions, type StorageDriver, type WriterOptions } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type ReadOptions, type StatOptions, type StorageDriver, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
@@ -183,6 +183,7 @@ export class SwiftDriver implements StorageDriver {
         segmentPrefix: set.prefix,
         first: firstIndex(set),
         existing: set.segments.map((s) => s.size),
+        ownSet: false,
         chunkSize,
         expectedBytes: options.expectedBytes,
       });
@@ -210,7 +211,7 @@ export class SwiftDriver implements StorageDriver {
     }
     // What this replaced is unreferenced now: its segments go at once, not after the writer.
     if (!append && resolved?.kind === 'segmented' && resolved.owned) await this.#deleteSegments(resolved.set);
-    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, chunkSize, expectedBytes: options.expectedBytes });
+    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet: true, chunkSize, expectedBytes: options.expectedBytes });
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
@@ -312,8 +313,8 @@ export class SwiftDriver implements StorageDriver {
     await Promise.all(Array.from({ length: Math.min(DELETE_PARALLELISM, objects.length) }, worker));
   }
 
-  async delete(path: string): Promise<void> {
-    const self = await this.#resolve(path);
+  async delete(path: string, options?: DeleteOptions): Promise<void> {
+    const self = options?.directory ? undefined : await this.#resolve(path);
     let found = false;
     if (self) found = (await this.#deleteObject(self)) || found;
     // The tree below: manifests first (each with the segments it owns), then everything else.
