@@ -36,20 +36,28 @@ interface Result {
   pullMBs: number;
   peakRssMiB?: number;
   /** CPU seconds during the push: the registry (none for raw), Swift's servers, the curl clients. */
-  pushCpu: { registry: number; swift: number; clients: number };
+  pushCpu: { registry: number; swift: number; proxy: number; clients: number };
 }
 
 const SWIFT_SERVERS = /swift-(proxy|object|container|account)-server/;
+// One process each (workers = 0): the proxy is the one every byte crosses twice, on one core.
+const SWIFT_PROXY = /swift-proxy-server/;
 
 /** Measures the CPU that `run` costs each party; `registryPid` may be undefined (raw Swift). */
 async function cpuDuring(registryPid: number | undefined, run: () => Promise<number>): Promise<{ seconds: number; cpu: Result['pushCpu'] }> {
   const registry = registryPid === undefined ? undefined : new RssSampler(registryPid);
   const swift = cpuOfMatching(SWIFT_SERVERS);
+  const proxy = cpuOfMatching(SWIFT_PROXY);
   const clients = waitedChildrenCpuSeconds();
   const seconds = await run();
   return {
     seconds,
-    cpu: { registry: registry?.stop().cpuSeconds ?? 0, swift: cpuOfMatching(SWIFT_SERVERS) - swift, clients: waitedChildrenCpuSeconds() - clients },
+    cpu: {
+      registry: registry?.stop().cpuSeconds ?? 0,
+      swift: cpuOfMatching(SWIFT_SERVERS) - swift,
+      proxy: cpuOfMatching(SWIFT_PROXY) - proxy,
+      clients: waitedChildrenCpuSeconds() - clients,
+    },
   };
 }
 
@@ -145,7 +153,7 @@ function format(results: Result[]): string {
   lines.push('');
   lines.push('CPU seconds during each push (2 cores shared by all):');
   for (const r of results) {
-    lines.push(`${pad(r.scenario, 14)}${pad(r.who, 30)}registry ${r.pushCpu.registry.toFixed(2).padStart(6)}   Swift servers ${r.pushCpu.swift.toFixed(2).padStart(6)}   curl ${r.pushCpu.clients.toFixed(2).padStart(6)}`);
+    lines.push(`${pad(r.scenario, 14)}${pad(r.who, 30)}registry ${r.pushCpu.registry.toFixed(2).padStart(6)}   Swift servers ${r.pushCpu.swift.toFixed(2).padStart(6)} (proxy ${r.pushCpu.proxy.toFixed(2)})   curl ${r.pushCpu.clients.toFixed(2).padStart(6)}`);
   }
   lines.push('targets (issue 9): regate push ≥ 0.8× raw, pull ≥ 0.7× raw, regate peak RSS ≤ 160 MiB');
   return lines.join('\n');
