@@ -398,8 +398,12 @@ function validateDebug(value: unknown, fail: Fail): DebugConfig | undefined {
   return { addr, host, port, prometheus: { enabled, path: path as string } };
 }
 
+const HTTP_KEYS: readonly string[] = ['addr', 'net', 'prefix', 'host', 'secret', 'relativeurls', 'draintimeout', 'tls', 'debug', 'headers', 'http2'];
+
 function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: string[]): HttpConfig {
   const h = value === undefined ? {} : isObject(value) ? value : fail('http', 'must be a mapping');
+  // Distribution 2.8's http keys (those regate does not act on get their own notice, distribution-keys.ts).
+  for (const key of Object.keys(h)) if (!HTTP_KEYS.includes(key)) warnings.push(`unknown key "http.${key}" ignored`);
   const addr = h.addr === undefined ? ':5000' : String(h.addr);
   const { host, port } = hostPort(addr, 'http.addr', fail);
   const headers: Record<string, string[]> = {};

@@ -228,6 +228,14 @@ test('Distribution keys with no effect on regate: accepted with a one-line notic
   }
   assert.ok(c.warnings.some((w) => w.includes('"http_unknown"')));
   assert.ok(!c.warnings.join('\n').includes('s3cr3t'));
+  assert.ok(!c.warnings.some((w) => w.startsWith('unknown key "http.')), 'Distribution\'s own http keys are known');
+});
+
+test('a misspelled http key is named in a notice (Distribution ignores it silently)', () => {
+  const c = validateConfig({ version: '0.1', storage: { inmemory: {} }, http: { adress: '127.0.0.1:5001', header: { X: ['y'] } } }, 't.yml', '/');
+  assert.ok(c.warnings.includes('unknown key "http.adress" ignored'), JSON.stringify(c.warnings));
+  assert.ok(c.warnings.includes('unknown key "http.header" ignored'), JSON.stringify(c.warnings));
+  assert.equal(c.http.addr, ':5000', 'the listener stays where it would have been');
 });
 
 const bad: Array<[object, string]> = [
