@@ -9,10 +9,12 @@ export const BATCH_BYTES = 1024 * 1024;
 /**
  * Batches all uploads may hold at once. On 2 cores a handful of uploads already keeps the hash
  * worker and the writes busy (measured: 16 MiB gives the same throughput at 32 and 128 concurrent
- * pushes as unbounded batches did, at a fraction of the memory; 12 MiB the same again, with a few MiB
- * less peak RSS at 128 concurrent pushes).
+ * pushes as unbounded batches did, at a fraction of the memory). 8 MiB against 12, alternating runs:
+ * 128 concurrent 64 MiB pushes 493–524 vs 408–439 MB/s at 114–117 vs 120–122 MiB peak RSS; 32
+ * concurrent 500–507 vs 524–576 MB/s (within this machine's run-to-run swing) at 104–108 vs 115 MiB.
+ * 6 MiB saves a few MiB more but lost throughput at 128 in one run of two.
  */
-export const BATCH_BUDGET = 12;
+export const BATCH_BUDGET = 8;
 
 // Spares kept for reuse once nobody is waiting: enough for a lone upload's pipeline.
 const MAX_SPARE = 4;
