@@ -162,6 +162,16 @@ describe('swift driver: requests a write and a tree delete cost', () => {
         await a.close();
       });
       assert.equal(appended.filter((s) => s.includes('/0000000000000002')).length, 3, `claim, bytes, check:\n${appended.join('\n')}`);
+      // A plain object appended to becomes segment 0 of a fresh set that its manifest lists at once:
+      // another writer could append to it, so the first new number is claimed there too.
+      await driver.putContent('/cost/plain', Buffer.from('plain bytes'));
+      const carried = await methods(driver, async () => {
+        const a = await driver.writer('/cost/plain', true);
+        await a.write(more);
+        await a.close();
+      });
+      assert.equal(carried.filter((s) => s.includes('/0000000000000001')).length, 3, `claim, bytes, check:\n${carried.join('\n')}`);
+      assert.ok((await driver.getContent('/cost/plain')).equals(Buffer.concat([Buffer.from('plain bytes'), more])));
       assert.ok((await driver.getContent('/cost/dir/data')).equals(Buffer.concat([first, more])));
       await driver.putContent('/cost/dir/startedat', Buffer.from('now'));
       const deleted = await methods(driver, () => driver.delete('/cost/dir', DIRECTORY_ONLY));

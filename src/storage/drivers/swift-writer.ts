@@ -24,8 +24,8 @@ export interface WriterStart {
   /** Sizes of the segments already there (append). */
   existing: number[];
   /**
-   * The set is this writer's own, under a prefix nobody else knows until its manifest lists a
-   * segment (at close): no other writer can take its numbers, so they need no claim.
+   * The set is this writer's own: a fresh prefix whose manifest lists no segment until this writer
+   * closes, so no other writer can append to it and its numbers need no claim.
    */
   ownSet: boolean;
   chunkSize: number;

@@ -211,7 +211,10 @@ export class SwiftDriver implements StorageDriver {
     }
     // What this replaced is unreferenced now: its segments go at once, not after the writer.
     if (!append && resolved?.kind === 'segmented' && resolved.owned) await this.#deleteSegments(resolved.set);
-    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet: true, chunkSize, expectedBytes: options.expectedBytes });
+    // A fresh set is this writer's alone until its manifest lists a segment; one that starts with a
+    // carried segment is listed already, so another writer may append to it and must be raced.
+    const ownSet = existing.length === 0;
+    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet, chunkSize, expectedBytes: options.expectedBytes });
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
