@@ -300,6 +300,9 @@ function nonNegativeInt(value: unknown, key: string, fail: Fail): number {
   return n as number;
 }
 
+/** Distribution's filesystem driver parameters (maxthreads has no effect here: Node's pool does the I/O). */
+const FILESYSTEM_KEYS: readonly string[] = ['rootdirectory', 'maxthreads'];
+
 function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageConfig {
   if (!isObject(value)) return fail('storage', 'is required');
   const driverKeys = Object.keys(value).filter((k) => !STORAGE_SECTIONS.has(k));
@@ -315,6 +318,10 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
   if (parametersRaw !== null && parametersRaw !== undefined && !isObject(parametersRaw)) fail(`storage.${driver}`, 'must be a mapping');
   const parameters: Record<string, unknown> = { ...((parametersRaw as Record<string, unknown> | null) ?? {}) };
   if (driver === 'filesystem') {
+    // A misspelt rootdirectory would silently store everything under the default path instead.
+    for (const key of Object.keys(parameters)) {
+      if (!FILESYSTEM_KEYS.includes(key)) fail(`storage.filesystem.${key}`, `is not a known key (storage.filesystem takes ${FILESYSTEM_KEYS.join(', ')})`);
+    }
     const root = parameters.rootdirectory ?? '/var/lib/registry';
     if (typeof root !== 'string' || root === '') fail('storage.filesystem.rootdirectory', 'must be a non-empty path');
     parameters.rootdirectory = resolve(baseDir, root as string);

@@ -387,3 +387,12 @@ test('storage.cache.blobdescriptor and redis: Distribution\'s keys, a misspelled
   ];
   for (const [raw, key] of refused) assert.throws(() => validateConfig(raw, 't.yml', '/'), key);
 });
+
+test('a misspelt storage.filesystem key is refused, naming it (it would store everything under the default root)', () => {
+  assert.throws(
+    () => validateConfig({ version: '0.1', storage: { filesystem: { rootdirectori: '/srv/registry' } } }, 't.yml', '/'),
+    (e: unknown) => e instanceof ConfigError && e.key === 'storage.filesystem.rootdirectori' && /rootdirectory, maxthreads/.test(e.message),
+  );
+  const ok = validateConfig({ version: '0.1', storage: { filesystem: { rootdirectory: '/srv/registry', maxthreads: 100 } } }, 't.yml', '/');
+  assert.equal(ok.storage?.parameters.rootdirectory, '/srv/registry');
+});
