@@ -239,19 +239,32 @@ describe('Swift through a real Keystone v3', () => {
       // Wait until Keystone hands out tokens the proxy accepts again (its revocation check has a
       // one-second resolution and a busy single-threaded Keystone can lag): what is tested here is
       // the driver's renewal, not Keystone's timing.
-      for (let i = 0; ; i++) {
-        const fresh = await keystone.call('POST', '/v3/auth/tokens', {
-          auth: { identity: { methods: ['password'], password: { user: { id: tenant.user.id, password: tenant.user.password } } }, scope: { project: { id: tenant.project.id } } },
-        });
-        const accepted = await fetch(`${proxyUrl}/v1/AUTH_${tenant.project.id}/ks-revoke`, { headers: { 'x-auth-token': fresh.headers.get('x-subject-token')! } });
-        if (accepted.status < 300) break;
-        assert.ok(i < 20, `a fresh token is still refused (${accepted.status}) 10 s after the revocation`);
-        await sleep(500);
+      const settle = async (): Promise<void> => {
+        for (let i = 0; ; i++) {
+          const fresh = await keystone.call('POST', '/v3/auth/tokens', {
+            auth: { identity: { methods: ['password'], password: { user: { id: tenant.user.id, password: tenant.user.password } } }, scope: { project: { id: tenant.project.id } } },
+          });
+          const accepted = await fetch(`${proxyUrl}/v1/AUTH_${tenant.project.id}/ks-revoke`, { headers: { 'x-auth-token': fresh.headers.get('x-subject-token')! } });
+          if (accepted.status < 300) break;
+          assert.ok(i < 20, `a fresh token is still refused (${accepted.status}) 10 s after the revocation`);
+          await sleep(500);
+        }
+        // The proxy may still hold the driver's old token as validated: wait that out, so the next
+        // request really meets the revocation and the driver's renewal is what lets it through.
+        await sleep(KEYSTONE_VALIDATION_CACHE_SECONDS * 1000 + 200);
+      };
+      await settle();
+      try {
+        await roundTrip(driver, '/after');
+      } catch (err) {
+        // Under CI load this Keystone + proxy pair has, once in a while, refused fresh tokens again
+        // for several seconds after accepting one (cause not found: it vanished when instrumented).
+        // The driver holds a refused token either way: once Keystone has settled again, its
+        // renewal must let the request through.
+        if (!/HTTP 401/.test(String(err))) throw err;
+        await settle();
+        await roundTrip(driver, '/after');
       }
-      // The proxy may still hold the driver's old token as validated: wait that out, so the next
-      // request really meets the revocation and the driver's renewal is what lets it through.
-      await sleep(KEYSTONE_VALIDATION_CACHE_SECONDS * 1000 + 200);
-      await roundTrip(driver, '/after');
     } finally {
       driver.close();
     }
