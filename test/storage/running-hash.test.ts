@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { OffThreadHash } from '../../src/storage/running-hash.js';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { heldMemoriesForTest, OffThreadHash } from '../../src/storage/running-hash.js';
 import { acquireBatch, BATCH_BYTES, releaseBatch } from '../../src/storage/upload-batches.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -66,4 +68,33 @@ test('a dead hash worker fails its hashes at once, and uploads still complete by
   const fresh = new OffThreadHash(); // the pool starts a new worker
   await fresh.update(Buffer.from('abc'));
   assert.equal(await fresh.digest(), sha256(Buffer.from('abc')));
+
+  // Batches the dead worker had been given are given to the new one again, not named by number only.
+  const batch = await acquireBatch();
+  try {
+    data.copy(batch, 0, 0, BATCH_BYTES);
+    const again = new OffThreadHash();
+    await again.update(batch);
+    assert.equal(await again.digest(), sha256(data.subarray(0, BATCH_BYTES)));
+  } finally {
+    releaseBatch(batch);
+  }
+});
+
+test('shared memory is given to the worker once, and let go once it is garbage here', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const before = heldMemoriesForTest();
+  let memory: Buffer | undefined = Buffer.from(new SharedArrayBuffer(4096));
+  memory.fill(7);
+  const hash = new OffThreadHash();
+  for (let i = 0; i < 3; i++) await hash.update(memory.subarray(i * 1000, i * 1000 + 1000));
+  assert.equal(await hash.digest(), sha256(Buffer.alloc(3000, 7)));
+  assert.equal(heldMemoriesForTest(), before + 1, 'one memory, held once, whatever the number of updates');
+  memory = undefined;
+  for (let i = 0; i < 50 && heldMemoriesForTest() > before; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(heldMemoriesForTest(), before);
 });
