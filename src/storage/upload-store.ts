@@ -46,6 +46,12 @@ const FAST_PATH_ALGORITHM = 'sha256';
 export class UploadStore {
   private readonly hashes = new HashStateCache();
   private readonly locks = new KeyedMutex();
+  /**
+   * One commit at a time per digest: two uploads of the same missing blob (CI jobs pushing one base
+   * layer) would otherwise both move their bytes into place, and on an object store the loser's
+   * segments would be named by nothing, kept forever. The second finds the blob and drops its copy.
+   */
+  private readonly blobLocks = new KeyedMutex();
   /** Bodies being received right now (sizes the batch pipeline). */
   private receiving = 0;
 
@@ -100,7 +106,9 @@ export class UploadStore {
       }
       // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
       const claim = await this.blobs.claim([digest]);
-      if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
+      await this.blobLocks.run(digestString(digest), async () => {
+        if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
+      });
       await this.blobs.refreshClaim(claim);
       await this.blobs.link(name, digest, size);
       await this.cancelLocked(name, id);

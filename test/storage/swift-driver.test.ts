@@ -183,3 +183,36 @@ describe('swift driver: requests a write and a tree delete cost', () => {
     }
   });
 });
+
+// CI farms push the same base layer from many jobs at once. Each upload's segments are handed to
+// the blob by its commit; two commits racing for one missing blob must not both hand theirs over,
+// or the loser's segments end up named by nothing and are kept forever.
+describe('swift: uploads of the same blob committed at once', () => {
+  it('the blob is one of them, whole, and no segment is left that nothing names', async () => {
+    const { wrapDriver } = await import('../../src/storage/base-driver.js');
+    const { BlobStore } = await import('../../src/storage/blob-store.js');
+    const { UploadStore } = await import('../../src/storage/upload-store.js');
+    const { createHash } = await import('node:crypto');
+    const { Readable } = await import('node:stream');
+    const raw = new SwiftDriver(swiftOptions(swift, `same-blob-${randomBytes(3).toString('hex')}`));
+    try {
+      const driver = wrapDriver(raw);
+      const blobs = new BlobStore(driver);
+      const uploads = new UploadStore(driver, blobs);
+      const data = randomBytes(3 * 1024 * 1024 + 5);
+      const digest = { algorithm: 'sha256', encoded: createHash('sha256').update(data).digest('hex') };
+      const sessions = await Promise.all(['ci/a', 'ci/b', 'ci/c', 'ci/d'].map(async (name) => ({ name, id: await uploads.create(name) })));
+      await Promise.all(sessions.map((s) => uploads.append(s.name, s.id, Readable.from([data]))));
+      await Promise.all(sessions.map((s) => uploads.commit(s.name, s.id, digest)));
+      assert.ok((await blobs.getContent(digest)).equals(data));
+      const blobManifest = await raw.client.head(`files/docker/registry/v2/blobs/sha256/${digest.encoded.slice(0, 2)}/${digest.encoded}/data`, true);
+      assert.ok(blobManifest?.dloManifest, 'the blob is a manifest over segments');
+      const named = decodeURIComponent(blobManifest.dloManifest).split('/').slice(1).join('/');
+      const left: string[] = [];
+      for await (const e of raw.client.list({ prefix: 'segments/' })) if (!e.name.startsWith(`${named}/`)) left.push(e.name);
+      assert.deepEqual(left, [], 'segments of the uploads that did not become the blob are deleted');
+    } finally {
+      raw.close();
+    }
+  });
+});
