@@ -216,3 +216,100 @@ describe('swift: uploads of the same blob committed at once', () => {
     }
   });
 });
+
+describe('swift driver: a move into a destination', () => {
+  const MiB = 1024 * 1024;
+  const manifestPrefix = async (driver: SwiftDriver, path: string): Promise<string> => {
+    const info = await driver.client.head(`files${path}`, true);
+    assert.ok(info?.dloManifest, `${path} is a large-object manifest`);
+    return decodeURIComponent(info.dloManifest).split('/').slice(1).join('/');
+  };
+  const segmentsOutside = async (driver: SwiftDriver, prefix: string): Promise<string[]> => {
+    const left: string[] = [];
+    for await (const e of driver.client.list({ prefix: 'segments/' })) if (!e.name.startsWith(`${prefix}/`)) left.push(e.name);
+    return left;
+  };
+  const write = async (driver: SwiftDriver, path: string, bytes: Buffer): Promise<void> => {
+    const w = await driver.writer(path, false);
+    await w.write(bytes);
+    await w.commit();
+  };
+
+  it('that holds segments of its own: they go with what it held', async () => {
+    const driver = new SwiftDriver(swiftOptions(swift, `move-over-${randomBytes(3).toString('hex')}`));
+    try {
+      await write(driver, '/blob', randomBytes(3 * MiB));
+      const bytes = randomBytes(2 * MiB + 3);
+      await write(driver, '/upload', bytes);
+      await driver.move('/upload', '/blob');
+      assert.ok((await driver.getContent('/blob')).equals(bytes));
+      assert.deepEqual(await segmentsOutside(driver, await manifestPrefix(driver, '/blob')), []);
+      await assert.rejects(driver.stat('/upload'));
+    } finally {
+      driver.close();
+    }
+  });
+
+  it('moved into by another process while it was missing: the later move drops the set it replaced', async () => {
+    const container = `move-race-${randomBytes(3).toString('hex')}`;
+    const [a, b] = [new SwiftDriver(swiftOptions(swift, container)), new SwiftDriver(swiftOptions(swift, container))];
+    try {
+      const bytes = randomBytes(3 * MiB + 1);
+      await Promise.all([write(a, '/a', bytes), write(b, '/b', bytes)]);
+      // b found the destination missing; a moves into it before b writes it.
+      let aMoved!: () => void;
+      const aDone = new Promise<void>((resolve) => (aMoved = resolve));
+      let bWaits!: () => void;
+      const bAboutToWrite = new Promise<void>((resolve) => (bWaits = resolve));
+      const bSaw: string[] = [];
+      b.client.hooks.beforeRequest = async (method, object) => {
+        bSaw.push(`${method} ${object ?? ''}`);
+        if (method === 'PUT' && object === 'files/blob' && bSaw.filter((r) => r === 'PUT files/blob').length === 1) {
+          bWaits();
+          await aDone;
+        }
+      };
+      const bMove = b.move('/b', '/blob');
+      await bAboutToWrite;
+      await a.move('/a', '/blob');
+      aMoved();
+      await bMove;
+      b.client.hooks.beforeRequest = undefined;
+      assert.equal(bSaw.filter((r) => r === 'PUT files/blob').length, 2, `b's first write was refused, it wrote again:\n${bSaw.join('\n')}`);
+      assert.ok((await a.getContent('/blob')).equals(bytes));
+      await assert.rejects(a.stat('/a'));
+      await assert.rejects(a.stat('/b'));
+      assert.deepEqual(await segmentsOutside(a, await manifestPrefix(a, '/blob')), [], 'no segment is left that nothing names');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('cut off after the destination took the segments: a retry only finishes it, no copy, nothing lost', async () => {
+    const driver = new SwiftDriver(swiftOptions(swift, `move-retry-${randomBytes(3).toString('hex')}`));
+    try {
+      const bytes = randomBytes(3 * MiB + 7);
+      await write(driver, '/upload', bytes);
+      driver.client.hooks.beforeRequest = (method, object) => {
+        if (method === 'DELETE' && object === 'files/upload') throw new Error('cut off');
+      };
+      await assert.rejects(driver.move('/upload', '/blob'), /cut off/);
+      const seen: string[] = [];
+      driver.client.hooks.beforeRequest = (method, object) => void seen.push(`${method} ${object ?? ''}`);
+      await driver.move('/upload', '/blob');
+      driver.client.hooks.beforeRequest = undefined;
+      assert.ok(!seen.some((s) => s.startsWith('PUT files/blob')), `the destination is not written again:\n${seen.join('\n')}`);
+      assert.ok((await driver.getContent('/blob')).equals(bytes));
+      await assert.rejects(driver.stat('/upload'));
+      assert.deepEqual(await segmentsOutside(driver, await manifestPrefix(driver, '/blob')), []);
+      await driver.delete('/blob');
+      const left: string[] = [];
+      for await (const e of driver.client.list({ prefix: 'segments/' })) left.push(e.name);
+      assert.deepEqual(left, [], 'the blob owned its segments');
+    } finally {
+      driver.client.hooks.beforeRequest = undefined;
+      driver.close();
+    }
+  });
+});

@@ -260,25 +260,49 @@ export class SwiftDriver implements StorageDriver {
     const source = await this.#resolve(sourcePath);
     if (!source) throw new PathNotFoundError(this.name, sourcePath);
     const dest = this.#object(destPath);
+    // What the destination holds now: once replaced, its segments are named by nothing.
+    let replaced = await this.#resolve(destPath);
     if (source.kind !== 'segmented') {
       await this.#copyInto(source, dest);
       await this.client.delete(source.info.name);
+      await this.#dropReplaced(replaced);
       return;
     }
     const { set } = source;
+    if (!source.owned && source.info.meta[HANDED_OVER_META] === destPath && replaced?.kind === 'segmented' && replaced.set.prefix === set.prefix) {
+      // A move cut off after the destination took the segments: only its last step is left.
+      await this.client.delete(source.info.name);
+      return;
+    }
     if (set.segments.length <= 1 || !source.owned) {
       // Small (one segment) or not ours to hand over: the destination gets its own plain copy.
       if (set.segments.length === 0) await this.client.put(dest, Buffer.alloc(0));
       else await this.#copyInto(source, dest);
       await this.#deleteObject(source);
+      await this.#dropReplaced(replaced);
       return;
     }
     const manifest = `${this.client.container}/${set.prefix}`;
     const sizes = encodeSizes(firstIndex(set), set.segments.map((s) => s.size)) ?? {};
     // 1. The source gives its segments up; 2. the destination takes them; 3. the source goes.
     await this.client.put(source.info.name, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes, [`x-object-meta-${HANDED_OVER_META}`]: destPath });
-    await this.client.put(dest, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes });
+    try {
+      // A destination that was missing is created only if it still is: another process moving
+      // into it at the same moment (the same blob pushed twice) is then seen and its segments
+      // dropped, instead of both handing theirs over and one set being named by nothing.
+      await this.client.put(dest, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes, ...(replaced ? {} : { 'if-none-match': '*' }) });
+    } catch (err) {
+      if (!(err instanceof SwiftHttpError && err.status === 412)) throw err;
+      replaced = await this.#resolve(destPath);
+      await this.client.put(dest, Buffer.alloc(0), { 'x-object-manifest': manifest, ...sizes });
+    }
     await this.client.delete(source.info.name);
+    if (!(replaced?.kind === 'segmented' && replaced.set.prefix === set.prefix)) await this.#dropReplaced(replaced);
+  }
+
+  /** The segments of an object a move replaced, when it owned them. */
+  async #dropReplaced(replaced: Resolved | undefined): Promise<void> {
+    if (replaced?.kind === 'segmented' && replaced.owned) await this.#deleteSegments(replaced.set, replaced.info.meta[SEGMENTS_META] !== undefined);
   }
 
   /** Deletes one object, and the segments it owns after the manifest is gone. */
