@@ -36,7 +36,7 @@ export function openRegistry(
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   const stopGc =
     gc?.enabled && !storage.readOnly
-      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger, (result) => recordGcPass(result.bytesFreed))
+      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger, (result) => recordGcPass(result.bytesFreed + (result.unnamed?.bytesFreed ?? 0)))
       : () => undefined;
   health?.start();
   const close = (): void => {

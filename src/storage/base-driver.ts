@@ -18,6 +18,7 @@ import {
   type FileWriter,
   type ReadOptions,
   type StorageDriver,
+  type UnnamedSweepOptions,
 } from './driver.js';
 import { operationMetrics, type OperationMetrics, type StorageErrorKind } from '../metrics/metrics.js';
 
@@ -149,6 +150,14 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
           async redirectUrl(path: string, method: 'GET') {
             checkPath(path);
             return call('redirectUrl', path, () => inner.redirectUrl!(path, method));
+          },
+        }
+      : {}),
+
+    ...(inner.sweepUnnamed
+      ? {
+          async sweepUnnamed(options: UnnamedSweepOptions) {
+            return call('sweepUnnamed', '/', () => inner.sweepUnnamed!(options));
           },
         }
       : {}),

@@ -106,6 +106,26 @@ export interface StorageDriver {
    * backend would serve through a rate-limited manifest). PathNotFoundError when it does not exist.
    */
   redirectUrl?(path: string, method: 'GET'): Promise<string | undefined>;
+  /**
+   * Storage the driver keeps beside the paths that nothing names any more (an object store's
+   * large-object segments whose manifest is gone): deleted once passes at least `minAgeMs` apart
+   * found it unnamed and untouched (a listing that lags must not make named storage look unnamed).
+   */
+  sweepUnnamed?(options: UnnamedSweepOptions): Promise<UnnamedSweepResult>;
+}
+
+export interface UnnamedSweepOptions {
+  minAgeMs: number;
+  /** Count what would be deleted, delete nothing. */
+  dryRun: boolean;
+}
+
+export interface UnnamedSweepResult {
+  /** Pieces (segment sets) found unnamed in this pass. */
+  found: number;
+  /** Pieces deleted (or that a dry run would delete), and their bytes. */
+  deleted: number;
+  bytesFreed: number;
 }
 
 /** The closed set of typed errors a driver raises; anything else is a DriverError. */

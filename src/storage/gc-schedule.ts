@@ -14,7 +14,8 @@ export function scheduleGarbageCollection(driver: StorageDriver, schedule: GcSch
     const started = performance.now();
     const result = await collectGarbage(driver, schedule);
     onPass?.(result);
-    logger.info(`garbage collection: deleted ${result.blobsDeleted} blobs (${result.bytesFreed} bytes) and ${result.manifestsDeleted} untagged manifests`, {
+    const unnamed = result.unnamed ? `, ${result.unnamed.deleted} unnamed segment sets (${result.unnamed.bytesFreed} bytes)` : '';
+    logger.info(`garbage collection: deleted ${result.blobsDeleted} blobs (${result.bytesFreed} bytes) and ${result.manifestsDeleted} untagged manifests${unnamed}`, {
       ...result,
       durationMs: Math.round(performance.now() - started),
     });

@@ -5,6 +5,7 @@
 // with deleteUntagged only those reachable from a tag (through indexes) and the referrers of kept
 // ones. Sweep: a blob no kept manifest names, older than the delay, is deleted, with its
 // repositories' layer links; untagged manifests (deleteUntagged) lose their revision links first.
+// Last, the driver's own leftovers that nothing names (Swift's orphaned segment sets), if any.
 //
 // Nothing a concurrent request links is deleted: every deletion goes through the fence
 // (gc-fence.ts): condemn, then check the content was not claimed since this pass began (minus the
@@ -12,7 +13,7 @@
 // before they check it exists, so a request either sees the condemnation and waits, or this pass
 // sees its claim and keeps the content.
 import { randomBytes } from 'node:crypto';
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver, UnnamedSweepResult } from './driver.js';
 import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
@@ -66,6 +67,11 @@ export interface GcResult {
   bytesFreed: number;
   /** Unreferenced blobs kept because they are younger than the delay or were claimed meanwhile. */
   blobsKeptRecent: number;
+  /**
+   * Storage the driver keeps beside the paths that nothing names (Swift: segment sets whose
+   * manifest is gone), when the driver has any; deleted on the second pass that finds it.
+   */
+  unnamed?: UnnamedSweepResult;
 }
 
 const PARALLEL = 8;
@@ -167,6 +173,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
     }
     progress({ phase: 'sweep', done: ++done, total: stored.length });
   });
+  if (driver.sweepUnnamed) result.unnamed = await driver.sweepUnnamed({ minAgeMs: Math.max(options.delayMs, options.listingLagMs ?? 0), dryRun });
   return result;
 }
 

@@ -16,11 +16,12 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type ReadOptions, type StatOptions, type StorageDriver, type WriterOptions } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
+import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
 import { TempUrlSigner } from '../../swift/temp-url.js';
 
 /** Metadata on a manifest whose segments now belong to another manifest (see move). */
@@ -298,6 +299,11 @@ export class SwiftDriver implements StorageDriver {
     }
     await this.client.delete(source.info.name);
     if (!(replaced?.kind === 'segmented' && replaced.set.prefix === set.prefix)) await this.#dropReplaced(replaced);
+  }
+
+  async sweepUnnamed(options: UnnamedSweepOptions): Promise<UnnamedSweepResult> {
+    await this.#ready();
+    return sweepUnnamedSegments(this.client, { root: this.#root, files: this.#files }, (objects) => this.#deleteMany(objects), options);
   }
 
   /** The segments of an object a move replaced, when it owned them. */
