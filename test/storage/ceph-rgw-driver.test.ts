@@ -6,6 +6,7 @@ import { SwiftDriver } from '../../src/storage/drivers/swift.js';
 import { startCephRgw, type CephRgw } from '../support/ceph-rgw.js';
 import { swiftOptions } from '../support/swift-options.js';
 import { runDriverSuite } from './driver-suite.js';
+import { runUnnamedSweepTests } from './unnamed-sweep-suite.js';
 
 let rgw: CephRgw;
 before(async () => {
@@ -19,3 +20,5 @@ runDriverSuite('swift (Ceph RGW)', async () => {
   const driver = new SwiftDriver(swiftOptions(rgw, `suite-${randomBytes(4).toString('hex')}`));
   return { driver, cleanup: async () => driver.close() };
 });
+
+runUnnamedSweepTests('Ceph RGW', () => new SwiftDriver(swiftOptions(rgw, `unnamed-${randomBytes(3).toString('hex')}`)));

@@ -86,10 +86,16 @@ function lowerBound(sorted: readonly string[], key: string): number {
   return lo;
 }
 
-/** Every prefix a large-object manifest under `files/` names (manifests are zero-byte objects). */
+/**
+ * Every prefix a large-object manifest under `files/` names. Manifests are listed as zero-byte
+ * objects by OpenStack Swift; whatever a backend lists them as, every blob's and upload's `data`
+ * is asked too (the only names Distribution's layout stores as large objects).
+ */
 async function namedPrefixes(client: SwiftClient, files: string): Promise<Set<string>> {
   const candidates: string[] = [];
-  for await (const entry of client.list({ prefix: `${files}/` })) if (!entry.isSubdir && entry.bytes === 0) candidates.push(entry.name);
+  for await (const entry of client.list({ prefix: `${files}/` })) {
+    if (!entry.isSubdir && (entry.bytes === 0 || entry.name.endsWith('/data'))) candidates.push(entry.name);
+  }
   const named = new Set<string>();
   let next = 0;
   const worker = async (): Promise<void> => {
