@@ -23,7 +23,8 @@ type Record_ = Record<string, number>;
 export async function sweepUnnamedSegments(
   client: SwiftClient,
   layout: { root: string; files: string },
-  deleteMany: (objects: string[]) => Promise<void>,
+  /** Deletes every object under a set's prefix. */
+  deleteSet: (prefix: string) => Promise<void>,
   options: UnnamedSweepOptions,
 ): Promise<UnnamedSweepResult> {
   const now = Date.now();
@@ -55,21 +56,14 @@ export async function sweepUnnamedSegments(
   for (const [set, seen] of sets) {
     if (isNamed(set)) continue;
     result.found++;
-    const firstSeen = previous[set] ?? now;
-    const due = now - firstSeen >= options.minAgeMs && now - seen.newest >= options.minAgeMs && previous[set] !== undefined;
-    if (!due) {
-      next[set] = firstSeen;
-      continue;
+    const firstSeen = previous[set];
+    const due = firstSeen !== undefined && now - firstSeen >= options.minAgeMs && now - seen.newest >= options.minAgeMs;
+    if (due) {
+      result.deleted++;
+      result.bytesFreed += seen.bytes;
     }
-    result.deleted++;
-    result.bytesFreed += seen.bytes;
-    if (options.dryRun) {
-      next[set] = firstSeen;
-      continue;
-    }
-    const names: string[] = [];
-    for await (const entry of client.list({ prefix: `${set}/` })) if (!entry.isSubdir) names.push(entry.name);
-    await deleteMany(names);
+    if (due && !options.dryRun) await deleteSet(set);
+    else next[set] = firstSeen ?? now;
   }
   if (!options.dryRun) await writeRecord(client, recordName, next, previous);
   return result;

@@ -18,7 +18,7 @@ import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
 import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
-import { encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
+import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
 import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
@@ -306,7 +306,8 @@ export class SwiftDriver implements StorageDriver {
 
   async sweepUnnamed(options: UnnamedSweepOptions): Promise<UnnamedSweepResult> {
     await this.#ready();
-    return sweepUnnamedSegments(this.client, { root: this.#root, files: this.#files }, (objects) => this.#deleteMany(objects), options);
+    // A set without a known segment: #deleteSegments lists its prefix and deletes all it finds.
+    return sweepUnnamedSegments(this.client, { root: this.#root, files: this.#files }, (prefix) => this.#deleteSegments(buildSet(prefix, 1, [])), options);
   }
 
   /** The segments of an object a move replaced, when it owned them. */
