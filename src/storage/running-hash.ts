@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HashReply, HashRequest } from './hash-worker.js';
+import { copyIntoShared } from './upload-batches.js';
 
 export interface RunningHash {
   /** Hashes the bytes; resolves once they are consumed and their memory may be reused. */
@@ -197,7 +198,7 @@ export class OffThreadHash implements RunningHash {
     } else {
       // Not from the batch pool: the worker needs memory it can see, for this update only.
       const shared = new SharedArrayBuffer(chunk.length);
-      chunk.copy(new Uint8Array(shared));
+      copyIntoShared(Buffer.from(shared), 0, chunk);
       message = { op: 'update', id: this.id, memory: 0, data: shared, offset: 0, length: chunk.length };
     }
     return new Promise<void>((resolve, reject) => {

