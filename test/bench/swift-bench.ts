@@ -5,7 +5,9 @@
 //   regate         POST, curl -T PATCH, PUT ?digest= (20 MiB segments, the default); GET
 //   Distribution   the same through its swift driver (20 MiB segments, DLO, reads through the manifest)
 // Scenarios: one 1 GiB layer, then 8 concurrent 128 MiB layers (BENCH_QUICK=1: 256 MiB and 8×32
-// MiB; BENCH_SCENARIO=one or many runs one of them). Every pull, raw ones included, is hashed by
+// MiB; BENCH_SCENARIO=one or many runs one of them), each BENCH_REPEAT times (default 3; quick: 1)
+// in rotated order, since raw Swift alone swings from 240 to 460 MB/s between runs on this machine.
+// Every pull, raw ones included, is hashed by
 // this process as it arrives, to prove the bytes came back: the same client work on every row. The registry's peak
 // RSS is sampled every 50 ms. Prints a table with ratios to raw Swift and the issue's targets.
 import { spawn } from 'node:child_process';
@@ -19,6 +21,7 @@ import { startDistribution, startRegate, type RegistryHandle } from '../support/
 import { regateConfigYaml } from '../support/processes.js';
 import { pullDigest, startUpload, uploadAndCommit } from './curl.js';
 import { cpuOfMatching, RssSampler, waitedChildrenCpuSeconds } from './proc-stats.js';
+import { median } from './phase.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -101,9 +104,9 @@ async function timedAll<T>(items: T[], fn: (item: T, i: number) => Promise<void>
   return (performance.now() - start) / 1000;
 }
 
-async function rawSwift(swift: SwiftAio, scenario: string, layers: Layer[]): Promise<Result> {
+async function rawSwift(swift: SwiftAio, scenario: string, layers: Layer[], n: number): Promise<Result> {
   const { storageUrl, token } = await swiftSession(swift);
-  const container = `${storageUrl}/raw-${scenario.replace(/[^a-z0-9]/gi, '')}`;
+  const container = `${storageUrl}/raw-${scenario.replace(/[^a-z0-9]/gi, '')}-${n}`;
   await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${token}`, container]);
   const total = layers.reduce((a, l) => a + l.size, 0);
   const { seconds: push, cpu } = await cpuDuring(undefined, () => timedAll(layers, async (l, i) => {
@@ -137,30 +140,70 @@ async function throughRegistry(who: string, registry: RegistryHandle, scenario: 
   return { who, scenario, pushMBs: total / MB / push, pullMBs: total / MB / pull, peakRssMiB: stats.peakRssBytes / MiB, pushCpu: cpu };
 }
 
-function format(results: Result[]): string {
+/** One party's runs of one scenario, each paired with raw Swift's run of the same round. */
+interface Summary {
+  who: string;
+  scenario: string;
+  runs: Result[];
+  /** Ratios to raw Swift within each round (the machine drifts between rounds, not within one). */
+  pushRatios: number[];
+  pullRatios: number[];
+}
+
+function summarize(rounds: Result[][]): Summary[] {
+  const summaries = new Map<string, Summary>();
+  for (const round of rounds) {
+    const raw = round.find((r) => r.who.startsWith('raw'))!;
+    for (const r of round) {
+      const key = `${r.scenario}\u0000${r.who}`;
+      let s = summaries.get(key);
+      if (!s) summaries.set(key, (s = { who: r.who, scenario: r.scenario, runs: [], pushRatios: [], pullRatios: [] }));
+      s.runs.push(r);
+      s.pushRatios.push(r.pushMBs / raw.pushMBs);
+      s.pullRatios.push(r.pullMBs / raw.pullMBs);
+    }
+  }
+  return [...summaries.values()];
+}
+
+function format(summaries: Summary[], repeat: number): string {
   const lines: string[] = [];
   const pad = (s: string, n: number): string => s.padEnd(n);
+  const mid = (s: Summary, f: (r: Result) => number): number => median(s.runs.map(f));
+  lines.push(`median of ${repeat} round(s); each round runs raw Swift, regate and Distribution one after another, in rotated order;`);
+  lines.push('×raw is the median of the ratios to raw Swift within each round; peak RSS is the highest');
   lines.push(`${pad('scenario', 14)}${pad('who', 30)}${pad('push MB/s', 11)}${pad('×raw', 7)}${pad('pull MB/s', 11)}${pad('×raw', 7)}peak RSS`);
-  for (const scenario of [...new Set(results.map((r) => r.scenario))]) {
-    const rows = results.filter((r) => r.scenario === scenario);
-    const raw = rows.find((r) => r.who.startsWith('raw'))!;
-    for (const r of rows) {
-      lines.push(
-        `${pad(scenario, 14)}${pad(r.who, 30)}${pad(r.pushMBs.toFixed(0), 11)}${pad((r.pushMBs / raw.pushMBs).toFixed(2), 7)}${pad(r.pullMBs.toFixed(0), 11)}${pad((r.pullMBs / raw.pullMBs).toFixed(2), 7)}${r.peakRssMiB === undefined ? '' : `${r.peakRssMiB.toFixed(0)} MiB`}`,
-      );
+  for (const s of summaries) {
+    const rss = s.runs.map((r) => r.peakRssMiB).filter((v): v is number => v !== undefined);
+    lines.push(
+      `${pad(s.scenario, 14)}${pad(s.who, 30)}${pad(mid(s, (r) => r.pushMBs).toFixed(0), 11)}${pad(median(s.pushRatios).toFixed(2), 7)}${pad(mid(s, (r) => r.pullMBs).toFixed(0), 11)}${pad(median(s.pullRatios).toFixed(2), 7)}${rss.length === 0 ? '' : `${Math.max(...rss).toFixed(0)} MiB`}`,
+    );
+  }
+  if (repeat > 1) {
+    lines.push('');
+    lines.push('runs (push MB/s ×raw / pull MB/s ×raw, in round order):');
+    for (const s of summaries) {
+      const runs = s.runs.map((r, i) => `${r.pushMBs.toFixed(0)} ${s.pushRatios[i]!.toFixed(2)} / ${r.pullMBs.toFixed(0)} ${s.pullRatios[i]!.toFixed(2)}`);
+      lines.push(`${pad(s.scenario, 14)}${pad(s.who, 30)}${runs.join(', ')}`);
     }
   }
   lines.push('');
-  lines.push('CPU seconds during each push (2 cores shared by all):');
-  for (const r of results) {
-    lines.push(`${pad(r.scenario, 14)}${pad(r.who, 30)}registry ${r.pushCpu.registry.toFixed(2).padStart(6)}   Swift servers ${r.pushCpu.swift.toFixed(2).padStart(6)} (proxy ${r.pushCpu.proxy.toFixed(2)})   curl ${r.pushCpu.clients.toFixed(2).padStart(6)}`);
+  lines.push('CPU seconds during each push, median of the rounds (2 cores shared by all):');
+  for (const s of summaries) {
+    const cpu = (f: (c: Result['pushCpu']) => number): string => mid(s, (r) => f(r.pushCpu)).toFixed(2);
+    lines.push(`${pad(s.scenario, 14)}${pad(s.who, 30)}registry ${cpu((c) => c.registry).padStart(6)}   Swift servers ${cpu((c) => c.swift).padStart(6)} (proxy ${cpu((c) => c.proxy)})   curl ${cpu((c) => c.clients).padStart(6)}`);
   }
   lines.push('targets (issue 9): regate push ≥ 0.8× raw, pull ≥ 0.7× raw, regate peak RSS ≤ 160 MiB');
   return lines.join('\n');
 }
 
+type Party = 'raw' | 'regate' | 'distribution';
+const PARTIES: Party[] = ['raw', 'regate', 'distribution'];
+
 export async function runSwiftBench(): Promise<void> {
   const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+  const repeat = Number(process.env.BENCH_REPEAT ?? (quick ? 1 : 3));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`BENCH_REPEAT: a whole number ≥ 1, not ${process.env.BENCH_REPEAT}`);
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-swift-'));
   let swift: SwiftAio | undefined;
   const running: RegistryHandle[] = [];
@@ -172,28 +215,40 @@ export async function runSwiftBench(): Promise<void> {
     process.stderr.write('bench swift: starting OpenStack Swift…\n');
     swift = await startSwiftAio();
     const section = { authurl: swift.authUrl, username: swift.username, password: swift.password };
-    const results: Result[] = [];
+    const rounds: Result[][] = [];
     const only = process.env.BENCH_SCENARIO;
     const scenarios = ([['one', quick ? '1×256MiB' : '1×1GiB', big], ['many', quick ? '8×32MiB' : '8×128MiB', many]] as const).filter(([key]) => !only || only === key);
+    let containers = 0;
+    const run = async (party: Party, scenario: string, layers: readonly Layer[]): Promise<Result> => {
+      if (party === 'raw') return rawSwift(swift!, scenario, [...layers], ++containers);
+      const container = `${party}-${++containers}`;
+      const registry = party === 'regate'
+        ? await startRegate({ configYaml: regateConfigYaml({ swift: { ...section, container } }) })
+        // Redirects off: regate serves the bytes itself, so Distribution must too (no TempURL hop).
+        : await startDistribution({ swift: { ...section, container }, extraYaml: 'storage: {redirect: {disable: true}}' });
+      running.push(registry);
+      try {
+        return await throughRegistry(party === 'regate' ? 'regate' : 'Distribution 2.8.2 (swift)', registry, scenario, [...layers]);
+      } finally {
+        await registry.stop();
+      }
+    };
     for (const [, scenario, layers] of scenarios) {
-      process.stderr.write(`bench swift: ${scenario} raw…\n`);
-      results.push(await rawSwift(swift, scenario, [...layers]));
-      process.stderr.write(`bench swift: ${scenario} regate…\n`);
-      const regate = await startRegate({ configYaml: regateConfigYaml({ swift: { ...section, container: `regate-${results.length}` } }) });
-      running.push(regate);
-      results.push(await throughRegistry('regate', regate, scenario, [...layers]));
-      await regate.stop();
-      process.stderr.write(`bench swift: ${scenario} Distribution…\n`);
-      // Redirects off: regate serves the bytes itself, so Distribution must too (no TempURL hop).
-      const distribution = await startDistribution({ swift: { ...section, container: `distribution-${results.length}` }, extraYaml: 'storage: {redirect: {disable: true}}' });
-      running.push(distribution);
-      results.push(await throughRegistry('Distribution 2.8.2 (swift)', distribution, scenario, [...layers]));
-      await distribution.stop();
+      for (let round = 0; round < repeat; round++) {
+        const order = PARTIES.map((_, i) => PARTIES[(i + round) % PARTIES.length]!);
+        const results: Result[] = [];
+        for (const party of order) {
+          process.stderr.write(`bench swift: ${scenario} round ${round + 1}/${repeat}: ${party}…\n`);
+          results.push(await run(party, scenario, layers));
+        }
+        // Table rows in one order whatever order the round ran in.
+        rounds.push(PARTIES.map((_, i) => results[order.indexOf(PARTIES[i]!)]!));
+      }
     }
-    const table = format(results);
+    const table = format(summarize(rounds), repeat);
     process.stdout.write(`\n${table}\n`);
     mkdirSync('.bench', { recursive: true });
-    writeFileSync(join('.bench', 'swift-results.json'), JSON.stringify(results, null, 2));
+    writeFileSync(join('.bench', 'swift-results.json'), JSON.stringify(rounds, null, 2));
   } finally {
     for (const r of running) await r.stop().catch(() => undefined);
     await swift?.stop();

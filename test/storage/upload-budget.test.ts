@@ -8,7 +8,21 @@ import { wrapDriver } from '../../src/storage/base-driver.js';
 import { InMemoryDriver } from '../../src/storage/drivers/inmemory.js';
 import { BlobStore } from '../../src/storage/blob-store.js';
 import { UploadStore } from '../../src/storage/upload-store.js';
-import { acquireBatch, BATCH_BUDGET, BATCH_BYTES, batchesInUse, releaseBatch, tryAcquireBatch } from '../../src/storage/upload-batches.js';
+import { acquireBatch, BATCH_BUDGET, BATCH_BYTES, batchesInUse, copyIntoShared, releaseBatch, tryAcquireBatch } from '../../src/storage/upload-batches.js';
+
+test('a chunk copied into a shared batch lands at its offset, touching nothing around it', () => {
+  const batch = Buffer.from(new SharedArrayBuffer(64));
+  batch.fill(0xee);
+  const chunk = randomBytes(20);
+  copyIntoShared(batch, 7, chunk.subarray(3, 13));
+  assert.ok(batch.subarray(7, 17).equals(chunk.subarray(3, 13)));
+  assert.equal(batch[6], 0xee);
+  assert.equal(batch[17], 0xee);
+  copyIntoShared(batch, 64, Buffer.alloc(0)); // an empty chunk at the very end is nothing to copy
+  copyIntoShared(batch, 44, chunk); // up to the last byte
+  assert.ok(batch.subarray(44).equals(chunk));
+  assert.throws(() => copyIntoShared(batch, 50, chunk), RangeError, 'never past the batch');
+});
 
 test('past the budget a batch is waited for, handed over in order, and nothing is lost', async () => {
   const held = await Promise.all(Array.from({ length: BATCH_BUDGET }, () => acquireBatch()));
