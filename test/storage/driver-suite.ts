@@ -600,6 +600,20 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
         assert.equal(sha256(await driver.getContent(`${base}/dst`)), sha256(data));
       });
 
+      it('a large file written by a writer replaces a large destination', async () => {
+        const base = prefix('move-replace-large');
+        const old = randomBytes(3 * 1024 * 1024 + 1);
+        const fresh = randomBytes(2 * 1024 * 1024 + 9);
+        for (const [path, bytes] of [[`${base}/dst`, old], [`${base}/src`, fresh]] as const) {
+          const w = await driver.writer(path, false);
+          await w.write(bytes);
+          await w.commit();
+        }
+        await driver.move(`${base}/src`, `${base}/dst`);
+        assert.equal(sha256(await driver.getContent(`${base}/dst`)), sha256(fresh));
+        await rejectsWith(driver.stat(`${base}/src`), PathNotFoundError, driver);
+      });
+
       it('a missing source is PathNotFoundError and the destination is untouched', async () => {
         const base = prefix('move-missing');
         await driver.putContent(`${base}/dst`, Buffer.from('keep'));
