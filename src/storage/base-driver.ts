@@ -178,10 +178,10 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
       return call('list', path, () => inner.list(path));
     },
 
-    async move(sourcePath, destPath) {
+    async move(sourcePath, destPath, options) {
       checkPath(sourcePath);
       checkPath(destPath);
-      return call('move', sourcePath, () => inner.move(sourcePath, destPath));
+      return call('move', sourcePath, () => inner.move(sourcePath, destPath, options));
     },
 
     async delete(path, options) {
@@ -235,6 +235,9 @@ function wrapWriter(inner: FileWriter, driverName: string, path: string, call: C
   return {
     get size() {
       return inner.size;
+    },
+    get version() {
+      return inner.version;
     },
     write(chunk: Buffer): Promise<void> {
       if (state !== 'open') return refuse('write');

@@ -100,8 +100,9 @@ export class BlobStore {
   }
 
   /** Moves verified upload data into the content-addressed store. */
-  async adopt(sourcePath: string, digest: DigestParts): Promise<void> {
-    await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }));
+  /** Moves verified bytes into place; `version`: the content that was verified (see MoveOptions). */
+  async adopt(sourcePath: string, digest: DigestParts, version?: string): Promise<void> {
+    await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }), { version });
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {

@@ -11,6 +11,20 @@ export interface FileInfo {
   readonly size: number;
   readonly modTime: Date;
   readonly isDir: boolean;
+  /**
+   * Names the stored content: it changes whenever any writer, in any process, replaces or extends
+   * the file. Undefined where the driver cannot tell (then nothing is compared).
+   */
+  readonly version?: string;
+}
+
+/** A move's precondition. */
+export interface MoveOptions {
+  /**
+   * The source must still hold this content (FileInfo.version, FileWriter.version): otherwise the
+   * move fails with WriteConflictError and changes nothing. Ignored by drivers without versions.
+   */
+  version?: string;
 }
 
 /**
@@ -21,6 +35,11 @@ export interface FileInfo {
 export interface FileWriter {
   /** Total bytes at the path once committed: pre-existing bytes (append) plus bytes written. */
   readonly size: number;
+  /**
+   * FileInfo.version of the content this writer continues (when opened: undefined for nothing),
+   * then of what it stored (after close or commit). Undefined where the driver has no versions.
+   */
+  readonly version?: string;
   /**
    * Resolves when the backend has taken the chunk; awaiting it is the backpressure. The caller may
    * reuse the chunk's memory only after that (uploads recycle their batch buffers), so a driver
@@ -88,7 +107,7 @@ export interface StorageDriver {
   /** Direct children of a directory, as full paths. PathNotFoundError when it does not exist. */
   list(path: string): Promise<string[]>;
   /** Moves an object; the destination is replaced. Not atomic on every backend (copy + delete). */
-  move(sourcePath: string, destPath: string): Promise<void>;
+  move(sourcePath: string, destPath: string, options?: MoveOptions): Promise<void>;
   /**
    * Deletes an object or a whole tree. PathNotFoundError when nothing exists there. With
    * `directory`, the caller knows only a tree can be there: no object is looked for at the path
@@ -163,8 +182,8 @@ export class InvalidOffsetError extends StorageDriverError {
  * this writer got nothing in. The caller should re-read the size and try again.
  */
 export class WriteConflictError extends StorageDriverError {
-  constructor(driverName: string, readonly path: string) {
-    super(driverName, `another writer is appending to ${path}`);
+  constructor(driverName: string, readonly path: string, message = `another writer is appending to ${path}`) {
+    super(driverName, message);
   }
 }
 

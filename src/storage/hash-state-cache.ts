@@ -7,6 +7,11 @@ export interface HashState {
   readonly hash: RunningHash;
   /** Number of bytes the hash has consumed; valid only if it equals the stored size. */
   readonly offset: number;
+  /**
+   * The version of the content the hash has consumed (FileWriter.version after the write): valid
+   * only while the stored content still has it. Another process may have written the same upload.
+   */
+  readonly version?: string;
 }
 
 export class HashStateCache {

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, batchWaiters, copyIntoShared, releaseBatch, tryAcquireBatch } from './upload-batches.js';
-import type { StorageDriver, FileWriter } from './driver.js';
+import type { StorageDriver, FileInfo, FileWriter } from './driver.js';
 import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
@@ -94,12 +94,14 @@ export class UploadStore {
       await this.requireSession(name, id);
       if (lastChunk) await this.appendLocked(name, id, lastChunk.body, lastChunk.options);
       const dataPath = pathFor({ kind: 'uploadData', name, id });
-      const size = await this.dataSize(name, id);
-      if (size === 0) {
+      let data = await this.dataInfo(name, id);
+      if (!data || data.size === 0) {
         // An empty upload has no data object yet; the empty blob is still a valid blob.
         await this.driver.putContent(dataPath, Buffer.alloc(0));
+        data = undefined;
       }
-      const actual = await this.digestOf(name, id, digest.algorithm, size);
+      const size = data?.size ?? 0;
+      const actual = await this.digestOf(name, id, digest.algorithm, size, data?.version);
       if (actual !== digest.encoded) {
         await this.cancelLocked(name, id);
         throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
@@ -107,7 +109,12 @@ export class UploadStore {
       // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
       const claim = await this.blobs.claim([digest]);
       await this.blobLocks.run(digestString(digest), async () => {
-        if ((await this.blobs.globalSize(digest)) !== size) await this.blobs.adopt(dataPath, digest);
+        if ((await this.blobs.globalSize(digest)) === size) return;
+        // Only the content whose digest was just checked moves: another process appending to the
+        // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
+        await this.blobs.adopt(dataPath, digest, data?.version).catch(async (err: unknown) => {
+          throw await this.conflictAsOffset(err, name, id, size);
+        });
       });
       await this.blobs.refreshClaim(claim);
       await this.blobs.link(name, digest, size);
@@ -145,7 +152,9 @@ export class UploadStore {
       throw new UploadOffsetError(start, options.startOffset);
     }
     let state: HashState | undefined = this.hashes.take(key);
-    if (state?.offset !== start) {
+    // The running hash goes on only over the very content it has seen: the same size is not enough
+    // when another process may have replaced the session's data with other bytes meanwhile.
+    if (state?.offset !== start || state.version !== writer.version) {
       state?.hash.dispose();
       state = start === 0 ? { hash: new OffThreadHash(), offset: 0 } : undefined;
     }
@@ -165,7 +174,7 @@ export class UploadStore {
       throw await this.conflictAsOffset(err, name, id, start);
     }
     await writer.close();
-    if (state) this.hashes.put(key, { hash: state.hash, offset: start + received });
+    if (state) this.hashes.put(key, { hash: state.hash, offset: start + received, version: writer.version });
     return start + received;
   }
 
@@ -304,9 +313,13 @@ export class UploadStore {
     return { received, hashIntact };
   }
 
-  private async digestOf(name: string, id: string, algorithm: string, size: number): Promise<string> {
+  /**
+   * The digest of the stored upload: the running hash when it has consumed exactly the stored
+   * content (its size and, where the driver names contents, its version), else a re-read.
+   */
+  private async digestOf(name: string, id: string, algorithm: string, size: number, version: string | undefined): Promise<string> {
     const state = this.hashes.take(this.key(name, id));
-    if (state && state.offset === size && algorithm === FAST_PATH_ALGORITHM) {
+    if (state && state.offset === size && state.version === version && algorithm === FAST_PATH_ALGORITHM) {
       try {
         return await state.hash.digest();
       } catch {
@@ -345,8 +358,11 @@ export class UploadStore {
   }
 
   private async dataSize(name: string, id: string): Promise<number> {
-    const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadData', name, id }), FILE_ONLY));
-    return info?.size ?? 0;
+    return (await this.dataInfo(name, id))?.size ?? 0;
+  }
+
+  private async dataInfo(name: string, id: string): Promise<FileInfo | undefined> {
+    return unlessMissing(() => this.driver.stat(pathFor({ kind: 'uploadData', name, id }), FILE_ONLY));
   }
 
   private key(name: string, id: string): string {

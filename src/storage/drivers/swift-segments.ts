@@ -38,6 +38,19 @@ export function firstIndex(set: SegmentSet): number {
   return m ? Number(m[1]) : 1;
 }
 
+/**
+ * FileInfo.version of a segmented object: which set and which of its segments the manifest names.
+ * Every writer that starts a set draws a fresh random prefix, and every append changes the sizes.
+ */
+export function setVersion(prefix: string, first: number, sizes: readonly number[]): string {
+  return `set:${prefix}:${first}:${sizes.join(',')}`;
+}
+
+/** FileInfo.version of a plain object: its ETag, the MD5 of its bytes. */
+export function plainVersion(etag: string | undefined): string | undefined {
+  return etag === undefined ? undefined : `md5:${etag}`;
+}
+
 /** A fresh, random segment prefix (Distribution's shape: `segments/<3 hex>/<37 hex>`). */
 export function newSegmentPrefix(root: string, path: string): string {
   const hex = createHash('sha1').update(path).update(randomBytes(32)).digest('hex');

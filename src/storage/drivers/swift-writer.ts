@@ -9,7 +9,7 @@ import type { SwiftClient } from '../../swift/client.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { StreamingPut } from '../../swift/streaming-put.js';
 import { DriverError, WriteConflictError, type FileWriter } from '../driver.js';
-import { encodeSizes, segmentName } from './swift-segments.js';
+import { encodeSizes, plainVersion, segmentName, setVersion } from './swift-segments.js';
 
 const MAX_UNFINISHED_SEGMENTS = 2;
 
@@ -34,7 +34,12 @@ export interface WriterStart {
    * chunked (cheaper for Swift to receive). A segment the body stops short of is not stored.
    */
   expectedBytes?: number;
+  /** The version of the content this writer continues (undefined: none). */
+  baseVersion?: string;
 }
+
+/** The ETag of no bytes: what an empty object's version is made of. */
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 export class SwiftWriter implements FileWriter {
   readonly #sizes: number[];
@@ -51,6 +56,7 @@ export class SwiftWriter implements FileWriter {
   #conflict: WriteConflictError | undefined;
   #size: number;
   readonly #initialSize: number;
+  #version: string | undefined;
   /** Segment numbers this writer created (cancel and failure cleanup). */
   readonly #created = new Set<number>();
   /** Indexes whose PUT completed. */
@@ -65,10 +71,15 @@ export class SwiftWriter implements FileWriter {
     this.#size = start.existing.reduce((a, b) => a + b, 0);
     this.#initialSize = this.#size;
     this.#claimed = start.ownSet;
+    this.#version = start.baseVersion;
   }
 
   get size(): number {
     return this.#size;
+  }
+
+  get version(): string | undefined {
+    return this.#version;
   }
 
   /** Writes run one after another in call order, even when the caller does not await each. */
@@ -212,6 +223,7 @@ export class SwiftWriter implements FileWriter {
     if (sizes.length === 0) {
       // Nothing at all: an empty plain object, as an empty file.
       await this.client.put(this.start.object, Buffer.alloc(0));
+      this.#version = plainVersion(EMPTY_MD5);
       return;
     }
     const meta = encodeSizes(this.start.first, sizes) ?? {};
@@ -219,6 +231,7 @@ export class SwiftWriter implements FileWriter {
       'x-object-manifest': `${this.client.container}/${this.start.segmentPrefix}`,
       ...meta,
     });
+    this.#version = setVersion(this.start.segmentPrefix, this.start.first, sizes);
   }
 
   async #end(): Promise<void> {

@@ -16,9 +16,9 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
-import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, resolveSegments, SEGMENTS_META, segmentName, type SegmentSet } from './swift-segments.js';
+import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainVersion, resolveSegments, SEGMENTS_META, segmentName, setVersion, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
 import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
@@ -90,6 +90,12 @@ export class SwiftDriver implements StorageDriver {
 
   #size(r: Resolved): number {
     return r.kind === 'segmented' ? r.set.size : r.info.bytes;
+  }
+
+  #version(r: Resolved | undefined): string | undefined {
+    if (!r) return undefined;
+    if (r.kind === 'segmented') return setVersion(r.set.prefix, firstIndex(r.set), r.set.segments.map((s) => s.size));
+    return plainVersion(r.info.etag);
   }
 
   /** True when something exists below `path` (a pseudo-directory). */
@@ -190,6 +196,7 @@ export class SwiftDriver implements StorageDriver {
         ownSet: false,
         chunkSize,
         expectedBytes: options.expectedBytes,
+        baseVersion: this.#version(resolved),
       });
     }
     const segmentPrefix = newSegmentPrefix(this.#root, path);
@@ -218,7 +225,7 @@ export class SwiftDriver implements StorageDriver {
     // A fresh set is this writer's alone until its manifest lists a segment; one that starts with a
     // carried segment is listed already, so another writer may append to it and must be raced.
     const ownSet = existing.length === 0;
-    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet, chunkSize, expectedBytes: options.expectedBytes });
+    return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet, chunkSize, expectedBytes: options.expectedBytes, baseVersion: append ? this.#version(resolved) : undefined });
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
@@ -229,7 +236,7 @@ export class SwiftDriver implements StorageDriver {
 
   async stat(path: string, options?: StatOptions): Promise<FileInfo> {
     const resolved = path === '/' ? undefined : await this.#resolve(path);
-    if (resolved) return { path, size: this.#size(resolved), modTime: resolved.info.lastModified, isDir: false };
+    if (resolved) return { path, size: this.#size(resolved), modTime: resolved.info.lastModified, isDir: false, version: this.#version(resolved) };
     if (options?.file) throw new PathNotFoundError(this.name, path);
     await this.#ready();
     if (await this.#isDir(path)) return { path, size: 0, modTime: new Date(), isDir: true };
@@ -260,9 +267,14 @@ export class SwiftDriver implements StorageDriver {
     return children.map((c) => c.path);
   }
 
-  async move(sourcePath: string, destPath: string): Promise<void> {
+  async move(sourcePath: string, destPath: string, options: MoveOptions = {}): Promise<void> {
     const source = await this.#resolve(sourcePath);
     if (!source) throw new PathNotFoundError(this.name, sourcePath);
+    // Another process extended or replaced the source after its content was checked: what moves is
+    // exactly what was checked or nothing. (A handover pins the segments resolved here.)
+    if (options.version !== undefined && this.#version(source) !== options.version) {
+      throw new WriteConflictError(this.name, sourcePath, `${sourcePath} changed since it was checked`);
+    }
     const dest = this.#object(destPath);
     // What the destination holds now: once replaced, its segments are named by nothing.
     let replaced = await this.#resolve(destPath);
