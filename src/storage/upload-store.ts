@@ -96,9 +96,10 @@ export class UploadStore {
       const dataPath = pathFor({ kind: 'uploadData', name, id });
       let data = await this.dataInfo(name, id);
       if (!data || data.size === 0) {
-        // An empty upload has no data object yet; the empty blob is still a valid blob.
+        // An empty upload has no data object yet; the empty blob is still a valid blob. Its version
+        // is what the move must still find.
         await this.driver.putContent(dataPath, Buffer.alloc(0));
-        data = undefined;
+        data = await this.dataInfo(name, id);
       }
       const size = data?.size ?? 0;
       const actual = await this.digestOf(name, id, digest.algorithm, size, data?.version);
@@ -173,7 +174,11 @@ export class UploadStore {
       if (err instanceof BodySizeError) await this.cancelLocked(name, id);
       throw await this.conflictAsOffset(err, name, id, start);
     }
-    await writer.close();
+    // Closing can find another writer won (the set was claimed, moved or replaced meanwhile).
+    await writer.close().catch(async (err: unknown) => {
+      state?.hash.dispose();
+      throw await this.conflictAsOffset(err, name, id, start);
+    });
     if (state) this.hashes.put(key, { hash: state.hash, offset: start + received, version: writer.version });
     return start + received;
   }
@@ -329,7 +334,9 @@ export class UploadStore {
       state?.hash.dispose();
     }
     const hash = createHash(algorithm);
-    const stream = await this.driver.reader(pathFor({ kind: 'uploadData', name, id }), { offset: 0 });
+    // Exactly the bytes whose size was read: what another process appends meanwhile is for the
+    // move's precondition to refuse (416), not a mismatch that would cancel the session.
+    const stream = await this.driver.reader(pathFor({ kind: 'uploadData', name, id }), { offset: 0, length: size });
     for await (const chunk of stream) hash.update(chunk as Buffer);
     return hash.digest('hex');
   }

@@ -14,6 +14,8 @@ import { SwiftDriver } from '../../src/storage/drivers/swift.js';
 import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 import { startCephRgw, type CephRgw } from '../support/ceph-rgw.js';
 import { swiftOptions } from '../support/swift-options.js';
+import { DIRECTORY_ONLY } from '../../src/storage/driver.js';
+import { pathFor } from '../../src/storage/paths.js';
 import { bytes, errorCode, sha256, startTestRegistry, type TestRegistry } from './harness.js';
 
 let swift: SwiftAio;
@@ -98,6 +100,37 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       assert.equal(errorCode(put), 'DIGEST_INVALID');
       assert.equal((await a.reg.request('HEAD', `/v2/shared/poison/blobs/${sha256(mine)}`)).status, 404, 'no blob under a digest its bytes do not have');
       assert.equal((await b.reg.request('HEAD', `/v2/shared/poison/blobs/${sha256(mine)}`)).status, 404);
+    });
+
+    it('an append still under way when the other process commits the session: it writes no manifest over the blob\'s segments, and removing the upload leaves the blob whole', async () => {
+      const [a, b] = await pair(backend());
+      const mine = bytes(2 * 1024 * 1024 + 7, 75);
+      const more = bytes(1024 * 1024 + 2, 76);
+      const location = (await a.reg.request('POST', '/v2/shared/handover/blobs/uploads/')).header('location')!;
+      const id = location.split('/').pop()!;
+      assert.equal((await patch(a.reg, location, mine, 0)).status, 202);
+      // b has opened its append (it found a's segment set) when a commits and hands the set over.
+      const bOpened = signal();
+      const aCommitted = signal();
+      b.inner.client.hooks.beforeRequest = async (method, object) => {
+        if (method === 'PUT' && object?.startsWith('segments/')) {
+          bOpened.fire();
+          await aCommitted.fired;
+        }
+      };
+      const bPatch = patch(b.reg, location, more, mine.length);
+      await bOpened.fired;
+      const put = await finish(a.reg, location, sha256(mine));
+      aCommitted.fire();
+      const rb = await bPatch;
+      b.inner.client.hooks.beforeRequest = undefined;
+      assert.equal(put.status, 201, put.body.toString());
+      assert.ok(rb.status === 416 || rb.status === 404, `the late append is refused: ${rb.status} ${rb.body.toString()}`);
+      // What a purge of the abandoned session would do: delete whatever is left under it.
+      await b.inner.delete(pathFor({ kind: 'uploadDir', name: 'shared/handover', id }), DIRECTORY_ONLY).catch(() => undefined);
+      const got = await b.reg.request('GET', `/v2/shared/handover/blobs/${sha256(mine)}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(mine), 'the committed blob is whole');
     });
 
     it('bytes appended by the other process while the commit runs: the move refuses (416), nothing committed, the session goes on', async () => {

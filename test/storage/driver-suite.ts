@@ -385,6 +385,21 @@ export function runDriverSuite(name: string, makeDriver: MakeDriver): void {
     });
 
     describe('writer', () => {
+      it('names the content it stored as stat does, and an appending writer starts from that name', async () => {
+        const p = `${prefix('writer-version')}/file`;
+        const first = await driver.writer(p, false);
+        await first.write(randomBytes(2 * 1024 * 1024 + 1));
+        await first.close();
+        const stored = (await driver.stat(p)).version;
+        assert.equal(first.version, stored, 'the version a writer reports is the one stat reads back');
+        const next = await driver.writer(p, true);
+        assert.equal(next.version, stored, 'an append continues the content stat names');
+        await next.write(randomBytes(1024 * 1024 + 3));
+        await next.close();
+        assert.equal(next.version, (await driver.stat(p)).version);
+        if (stored !== undefined) assert.notEqual(next.version, stored, 'an append changes the name');
+      });
+
       it('writes a new file, readable after commit', async () => {
         const p = `${prefix('writer-new')}/file`;
         const w = await driver.writer(p, false);

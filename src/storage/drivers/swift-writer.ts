@@ -36,6 +36,12 @@ export interface WriterStart {
   expectedBytes?: number;
   /** The version of the content this writer continues (undefined: none). */
   baseVersion?: string;
+  /**
+   * For a writer extending a set it does not own alone: whether the object still owns that set,
+   * asked right before the manifest is written. When not, no manifest is written and the segments
+   * this writer added are deleted (WriteConflictError).
+   */
+  stillOwned?: () => Promise<boolean>;
 }
 
 /** The ETag of no bytes: what an empty object's version is made of. */
@@ -238,6 +244,15 @@ export class SwiftWriter implements FileWriter {
     if (this.#conflict) throw this.#conflict;
     await this.#drain();
     if (this.#conflict) throw this.#conflict;
+    // A failed writer whose check fails too reports its own failure (the backend is likely down).
+    const owned = this.start.stillOwned ? await this.start.stillOwned().catch((err: unknown) => {
+      throw this.#failed ?? err;
+    }) : true;
+    if (!owned) {
+      this.#conflict = new WriteConflictError(this.driverName, this.start.path, `${this.start.path} was moved or replaced while being appended to`);
+      await Promise.allSettled([...this.#created].map((i) => this.client.delete(segmentName(this.start.segmentPrefix, i))));
+      throw this.#conflict;
+    }
     const good = this.#goodSizes();
     if (this.#failed) {
       // Keep what was stored whole, so the upload can resume from there; drop strays past a gap.

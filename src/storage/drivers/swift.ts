@@ -197,6 +197,13 @@ export class SwiftDriver implements StorageDriver {
         chunkSize,
         expectedBytes: options.expectedBytes,
         baseVersion: this.#version(resolved),
+        // The set may have been handed over to a blob meanwhile (a commit in another process): a
+        // manifest written over it then would own the blob's segments, and deleting the upload
+        // (cancel, purge) would delete them.
+        stillOwned: async () => {
+          const now = await this.#resolve(path);
+          return now?.kind === 'segmented' && now.owned && now.set.prefix === set.prefix;
+        },
       });
     }
     const segmentPrefix = newSegmentPrefix(this.#root, path);
