@@ -99,8 +99,10 @@ export class BlobStore {
     await this.driver.putContent(pathFor({ kind: 'blobData', digest }), content);
   }
 
-  /** Moves verified upload data into the content-addressed store. */
-  /** Moves verified bytes into place; `version`: the content that was verified (see MoveOptions). */
+  /**
+   * Moves verified upload data into the content-addressed store; `version` names the content that
+   * was verified, and the move refuses if the data no longer has it (see MoveOptions).
+   */
   async adopt(sourcePath: string, digest: DigestParts, version?: string): Promise<void> {
     await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }), { version });
   }
