@@ -52,6 +52,23 @@ function signal(): { fire: () => void; fired: Promise<void> } {
   return { fire, fired };
 }
 
+/**
+ * Holds the first request of `driver` that `matches` until released: `reached` resolves when it
+ * arrives. Later requests pass.
+ */
+function holdAt(driver: SwiftDriver, matches: (method: string, object: string | undefined) => boolean): { reached: Promise<void>; release: () => void } {
+  const reached = signal();
+  const released = signal();
+  let held = false;
+  driver.client.hooks.beforeRequest = async (method, object) => {
+    if (held || !matches(method, object)) return;
+    held = true;
+    reached.fire();
+    await released.fired;
+  };
+  return { reached: reached.fired, release: released.fire };
+}
+
 for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', () => rgw]] as const) {
   describe(`one upload session written by two processes (${label})`, () => {
     it('alone on its session, a chunked upload keeps its running hash across PATCHes: the commit reads no stored byte back', async () => {
@@ -110,18 +127,11 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       const id = location.split('/').pop()!;
       assert.equal((await patch(a.reg, location, mine, 0)).status, 202);
       // b has opened its append (it found a's segment set) when a commits and hands the set over.
-      const bOpened = signal();
-      const aCommitted = signal();
-      b.inner.client.hooks.beforeRequest = async (method, object) => {
-        if (method === 'PUT' && object?.startsWith('segments/')) {
-          bOpened.fire();
-          await aCommitted.fired;
-        }
-      };
+      const bAppending = holdAt(b.inner, (method, object) => method === 'PUT' && object?.startsWith('segments/') === true);
       const bPatch = patch(b.reg, location, more, mine.length);
-      await bOpened.fired;
+      await bAppending.reached;
       const put = await finish(a.reg, location, sha256(mine));
-      aCommitted.fire();
+      bAppending.release();
       const rb = await bPatch;
       b.inner.client.hooks.beforeRequest = undefined;
       assert.equal(put.status, 201, put.body.toString());
@@ -140,18 +150,11 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       const location = (await a.reg.request('POST', '/v2/shared/append/blobs/uploads/')).header('location')!;
       assert.equal((await patch(a.reg, location, mine, 0)).status, 202);
       // a's commit has verified its bytes and looks for an existing blob; b appends right then.
-      const aChecking = signal();
-      const bAppended = signal();
-      a.inner.client.hooks.beforeRequest = async (method, object) => {
-        if (method === 'HEAD' && object?.includes('/blobs/sha256/')) {
-          aChecking.fire();
-          await bAppended.fired;
-        }
-      };
+      const aChecking = holdAt(a.inner, (method, object) => method === 'HEAD' && object?.includes('/blobs/sha256/') === true);
       const aPut = finish(a.reg, location, sha256(mine));
-      await aChecking.fired;
+      await aChecking.reached;
       const rb = await patch(b.reg, location, more, mine.length);
-      bAppended.fire();
+      aChecking.release();
       const put = await aPut;
       a.inner.client.hooks.beforeRequest = undefined;
       assert.equal(rb.status, 202, rb.body.toString());
