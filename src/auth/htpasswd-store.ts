@@ -22,6 +22,7 @@ import { bcryptCost, classifyHash, parseHtpasswd, type HtpasswdParseError } from
 import { LiveFile, type LineError, type LiveFileProblem } from './live-file.js';
 import { DEFAULT_BCRYPT_COST, DUMMY_BCRYPT_HASH, dummyBcryptHash, type VerifyResult } from './password.js';
 import { sharedPasswordPool } from './password-pool.js';
+import { cliCommand } from '../cli-invocation.js';
 
 export { RACY_WINDOW_MS } from './live-file.js';
 
@@ -180,7 +181,7 @@ export class HtpasswdStore extends EventEmitter {
       this.warnedLegacy.add(user);
       this.logger.warn(
         `htpasswd: user "${user}" authenticated with a legacy ${result.legacy === 'apr1' ? '$apr1$ (Apache MD5)' : '{SHA}'} hash; ` +
-          `replace it with bcrypt (regate user passwd ${user})`,
+          `replace it with bcrypt (${cliCommand()} user passwd ${user})`,
         { path: this.path, user, hash: result.legacy },
       );
     }

@@ -1,11 +1,12 @@
 // First start without a users file: create it with one user and a random password, as
 // Distribution 2.7+ does, so a fresh install is never open. The caller prints the password once.
 import { randomBytes } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createFileExclusive } from '../fs/atomic-file.js';
 import { DEFAULT_BCRYPT_COST, hashPassword } from './password.js';
 import { setUser } from './htpasswd-file.js';
+import { cliCommand } from '../cli-invocation.js';
 
 /** The users file when none is configured, relative to the working directory (gateway and CLI alike). */
 export const DEFAULT_HTPASSWD_PATH = 'htpasswd/htpasswd';
@@ -18,8 +19,8 @@ export function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-const HEADER =
-  '# regate users (htpasswd format, bcrypt). Manage with: regate user add|passwd|rm|list|verify <user> --file <this file>\n';
+const header = (): string =>
+  `# regate users (htpasswd format, bcrypt). Manage with: ${cliCommand()} user add|passwd|rm|list|verify <user> --file <this file>\n`;
 
 /**
  * Creates `path` when it does not exist: its directory (0700, only the levels that are missing) and
@@ -28,6 +29,7 @@ const HEADER =
  * process created `path` meanwhile (then nothing is created here and `created` is false).
  */
 export async function ensureHtpasswdFile(path: string, options: { cost?: number } = {}): Promise<EnsureHtpasswdResult> {
+  await tightenDefaultDirectory(path);
   try {
     await stat(path);
     return { created: false };
@@ -37,7 +39,23 @@ export async function ensureHtpasswdFile(path: string, options: { cost?: number 
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const password = generatePassword();
-  const text = setUser(HEADER, INITIAL_USER, await hashPassword(password, options.cost ?? DEFAULT_BCRYPT_COST));
+  const text = setUser(header(), INITIAL_USER, await hashPassword(password, options.cost ?? DEFAULT_BCRYPT_COST));
   if (!(await createFileExclusive(path, text, 0o600))) return { created: false };
   return { created: true, user: INITIAL_USER, password };
+}
+
+/**
+ * The default users directory comes with the checkout, where git makes it 0755: it is made 0700
+ * (owner only) as a directory regate creates would be. A configured path's directory is the
+ * operator's and is left as it is.
+ */
+async function tightenDefaultDirectory(path: string): Promise<void> {
+  if (resolve(path) !== resolve(DEFAULT_HTPASSWD_PATH)) return;
+  const dir = dirname(resolve(path));
+  try {
+    const st = await stat(dir);
+    if (st.isDirectory() && (st.mode & 0o077) !== 0) await chmod(dir, st.mode & 0o700);
+  } catch {
+    // Missing (created 0700 below) or not ours to change (another user's checkout): left alone.
+  }
 }

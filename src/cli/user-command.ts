@@ -16,6 +16,7 @@ import type { Command } from 'commander';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
+import { cliCommand } from '../cli-invocation.js';
 import { hasUser, parseHtpasswd, removeUser, setUser, UserNotFoundError, validateUserName } from '../auth/htpasswd-file.js';
 import { withFileLock, writeFileAtomic } from '../auth/lock.js';
 import {
@@ -337,7 +338,7 @@ export function registerUserCommand(program: Command): void {
         if (result.legacy) {
           process.stderr.write(
             `regate: warning: user "${name}" has a legacy ${result.legacy === 'apr1' ? '$apr1$' : '{SHA}'} hash; ` +
-              `change it to bcrypt with: regate user passwd ${name}\n`,
+              `change it to bcrypt with: ${cliCommand()} user passwd ${name}\n`,
           );
         }
       })(),

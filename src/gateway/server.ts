@@ -10,6 +10,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { RegateConfig } from '../config/config-types.js';
@@ -19,10 +20,12 @@ import { HtpasswdStore } from '../auth/htpasswd-store.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { GroupsStore } from '../access/groups-file.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
+import { cliCommand } from '../cli-invocation.js';
 import { createApp } from './app.js';
 import { openUpstream } from './upstream.js';
 import { Notifier, type NotifierOptions } from '../notifications/notifier.js';
 import { answerClientErrors } from './client-error.js';
+import { answerPlainHttpOnTls, type PlainHttpGuard } from './plain-http-on-tls.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
 import { startDebugServer, type RunningDebugServer } from '../debug/debug-server.js';
@@ -91,7 +94,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           `regate: created the users file ${path} with one user (shown once, write it down):`,
           `  user:     ${created.user}`,
           `  password: ${created.password}`,
-          `  change it with: regate user passwd ${created.user} --file ${path}`,
+          `  change it with: ${cliCommand()} user passwd ${created.user} --file ${path}`,
           '',
         ].join('\n'),
       );
@@ -162,7 +165,9 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     handler(req, res);
   });
   answerClientErrors(server);
+  let plainHttp: PlainHttpGuard | undefined;
   if (tls) {
+    plainHttp = answerPlainHttpOnTls(server as unknown as TlsServer, { firstByteTimeoutMs: timeouts.headersTimeoutMs });
     server.on('tlsClientError', (err: Error) => gatewayLog.debug(`TLS handshake failed: ${err.message}`));
   }
 
@@ -221,6 +226,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           // http.draintimeout to finish (a push mid-upload completes) before they are cut.
           server.close(() => resolveClose());
           server.closeIdleConnections();
+          plainHttp?.destroyWaiting();
           const cut = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
           cut.unref();
           server.once('close', () => clearTimeout(cut));

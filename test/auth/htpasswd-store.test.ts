@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { HtpasswdStore, type HtpasswdReloadErrorEvent, type HtpasswdReloadEvent } from '../../src/auth/htpasswd-store.js';
+import { SUSPECT_HOLD_MS } from '../../src/auth/live-file.js';
 import { bcryptCost } from '../../src/auth/htpasswd-file.js';
 import { DUMMY_BCRYPT_HASH, hashPassword, verifyPassword, type VerifyResult } from '../../src/auth/password.js';
 import { addUserToFile, removeUserFromFile, setPasswordInFile } from '../../src/cli/user-command.js';
@@ -245,6 +246,29 @@ describe('HtpasswdStore', () => {
     assert.equal(await store.verify('alice', PW.alice), false);
     writeFileSync(file, `alice:${await h(PW.alice)}\n`);
     await within(1000, 'created file applied', () => store.verify('alice', PW.alice));
+  });
+
+  test('a file that suddenly holds no users keeps them in service until it has stayed empty for 2 s, then serves none', async () => {
+    // An in-place rewrite (htpasswd, cp) is empty for an instant; an operator emptying the file
+    // for good is believed only once it has stayed so for SUSPECT_HOLD_MS. Both sides are checked.
+    const { store, file } = await startStore(await aliceAndBob());
+    writeFileSync(file, '# nobody\n'); // parses to no users, well past the 120 ms settle time
+    const written = performance.now();
+    let inService = 0;
+    while (performance.now() - written < 1700) {
+      await sleep(100);
+      const ok = await store.verify('alice', PW.alice);
+      // Only a sample that ended inside the hold counts (a late timer must not turn into a failure).
+      if (performance.now() - written < SUSPECT_HOLD_MS - 100) {
+        assert.equal(ok, true, `alice refused ${Math.round(performance.now() - written)} ms after the file was emptied`);
+        inService += 1;
+      }
+    }
+    assert.ok(inService >= 5, `only ${inService} samples inside the hold`);
+    const took = await within(SUSPECT_HOLD_MS + 1500, 'the empty file believed', async () => !(await store.verify('alice', PW.alice)));
+    assert.ok(performance.now() - written >= SUSPECT_HOLD_MS, `believed ${Math.round(performance.now() - written)} ms after, before the hold (${took} ms polling)`);
+    assert.deepEqual(store.users(), []);
+    assert.equal(await store.verify('bob', PW.bob), false);
   });
 
   test('a file that disappears keeps the previous map until it is back', async () => {

@@ -60,9 +60,10 @@ describe('regate.access on the embedded registry', () => {
   let gw: Gateway;
   let groupsFile: string;
   const data = bytes(4096, 7);
+  const tmp = makeTempDir('regate-access-groups-');
+  after(() => tmp.remove());
 
   before(async () => {
-    const tmp = makeTempDir('regate-access-groups-');
     groupsFile = join(tmp.path, 'groups');
     writeFileSync(groupsFile, GROUPS);
     gw = await startGateway({ users: { ...PW }, config: { regate: { access: accessConfig(groupsFile) } } });
@@ -192,6 +193,17 @@ describe('regate.access in upstream mode, in front of Distribution 2.8.2', () =>
       path = link ? /<([^>]+)>/.exec(link)![1] : undefined;
     }
     assert.deepEqual(seen, ['public/base', 'team-b/app']);
+  });
+
+  test('a cross-repository mount needs pull on the source: from an unreadable one the upstream gets a plain upload', async () => {
+    const digest = sha256(bytes(512, 9)); // in team-b/app and public/base, pushed by root
+    const refused = await gw.send('POST', `/v2/team-a/mounted/blobs/uploads/?mount=${digest}&from=team-b/app`, { auth: AS('ann') });
+    assert.equal(refused.status, 202, `no mount from an unreadable repository: ${refused.status} ${refused.text()}`);
+    const direct = await fetch(`${distribution.url}/v2/team-a/mounted/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(direct.status, 404, 'Distribution mounted nothing: the from it got was dropped');
+    const mounted = await gw.send('POST', `/v2/team-a/mounted/blobs/uploads/?mount=${digest}&from=public/base`, { auth: AS('ann') });
+    assert.equal(mounted.status, 201, `a readable source mounts: ${mounted.text()}`);
+    assert.equal((await fetch(`${distribution.url}/v2/team-a/mounted/blobs/${digest}`, { method: 'HEAD' })).status, 200);
   });
 
   test('nothing the upstream would read differently gets through: %-encoded paths, duplicate or unparsable mount sources, form bodies', async () => {

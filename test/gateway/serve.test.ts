@@ -5,7 +5,7 @@
 //     Distribution does, with a warning for each at start.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, REGATE_MAIN, spawnServer, type SpawnedServer } from '../support/processes.js';
 import { send } from '../support/gateway.js';
@@ -41,6 +41,10 @@ describe('no config file: TLS + auth by default', () => {
   let ca = '';
 
   test('first start: https URL, generated CA, admin password printed once on stdout', async () => {
+    // As a git checkout holds it: htpasswd/ with its README, 0755.
+    mkdirSync(join(tmp.path, 'htpasswd'));
+    chmodSync(join(tmp.path, 'htpasswd'), 0o755);
+    writeFileSync(join(tmp.path, 'htpasswd', 'README.md'), '# htpasswd/\n');
     server = await serve(tmp.path);
     assert.equal(server.match[1], 'https');
     port = Number(server.match[2]);
@@ -52,7 +56,10 @@ describe('no config file: TLS + auth by default', () => {
     assert.match(stdout, /^ {2}user: {5}admin$/m);
     const htpasswd = join(tmp.path, 'htpasswd', 'htpasswd');
     assert.ok(stdout.includes(`created the users file ${htpasswd}`), stdout);
-    assert.ok(stdout.includes(`regate user passwd admin --file ${htpasswd}`), stdout);
+    // A hint that works from where regate was started: this temp directory is no checkout and
+    // the test does not put regate on the PATH.
+    assert.ok(stdout.includes(`change it with: node ${REGATE_MAIN} user passwd admin --file ${htpasswd}`), stdout);
+    assert.equal(statSync(join(tmp.path, 'htpasswd')).mode & 0o777, 0o700, 'the checked-out htpasswd/ is tightened to 0700');
     const caPath = join(tmp.path, 'certs', 'ca.crt');
     assert.ok(stdout.includes(`CA certificate: ${caPath}`), stdout);
     assert.ok(stdout.includes(`sudo cp ${caPath} /etc/docker/certs.d/127.0.0.1:${port}/ca.crt`), stdout);

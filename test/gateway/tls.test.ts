@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync 
 import { request as httpsRequest } from 'node:https';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import { Writable } from 'node:stream';
 import { generate } from 'selfsigned';
@@ -92,6 +93,42 @@ describe('generated CA and server certificate', () => {
     // By name too ("localhost" → 127.0.0.1).
     const byName = await send({ https: true, port: gw.port, ca: gw.ca, host: 'localhost' }, 'GET', '/v2/', { auth: ALICE });
     assert.equal(byName.status, 200);
+  });
+
+  test('a plain http:// request to the TLS port gets 400 saying so, in the envelope; HTTPS keeps working on the same port', async () => {
+    // Distribution (Go's net/http) answers the same: an empty reply would leave the user guessing.
+    const plain = await fetch(`http://127.0.0.1:${gw.port}/v2/`, { method: 'PUT', body: 'x'.repeat(200_000) });
+    assert.equal(plain.status, 400);
+    assert.equal(plain.headers.get('docker-distribution-api-version'), 'registry/2.0');
+    assert.deepEqual(await plain.json(), { errors: [{ code: 'UNSUPPORTED', message: 'Client sent an HTTP request to an HTTPS server' }] });
+    // A raw socket that sends only part of a request line gets the same answer and a close.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = netConnect({ host: '127.0.0.1', port: gw.port }, () => socket.write('GET /_ping HTTP/1.1\r\n'));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(raw, /Client sent an HTTP request to an HTTPS server/);
+    const secure = await send({ https: true, port: gw.port, ca: gw.ca }, 'GET', '/v2/', { auth: ALICE });
+    assert.equal(secure.status, 200);
+  });
+
+  test('a connection that never sends a byte is closed within the headers timeout', async () => {
+    const gw2 = await startGateway({ users: { [ALICE[0]]: ALICE[1] }, config: { regate: { http: { headerstimeout: '300ms' } } } });
+    try {
+      const started = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        const socket = netConnect({ host: '127.0.0.1', port: gw2.port });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+        setTimeout(() => reject(new Error('still open after 5 s')), 5000).unref();
+      });
+      assert.ok(Date.now() - started >= 250, 'not closed before the timeout');
+    } finally {
+      await gw2.close();
+    }
   });
 
   test('without the CA the certificate is refused (it is not trusted by accident)', async () => {

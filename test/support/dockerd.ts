@@ -9,7 +9,8 @@
 // It does not touch the system dockerd, its socket or /var/lib/docker. What it still touches of the
 // machine, whatever the flags say: it writes /etc/docker/key.json, creates /run/docker/plugins, and
 // reads registry trust from /etc/docker/certs.d/HOST:PORT/ca.crt (see installDockerCa, which adds
-// and removes only its own HOST:PORT directory).
+// and removes only its own HOST:PORT directory). Once the last engine and CA of a test process are
+// gone, key.json, certs.d and /etc/docker are removed again unless they were there before.
 //
 // dockerd starts its own containerd as a child (`containerd --config TMP/exec/containerd/...`):
 // stop() SIGTERMs dockerd, waits, and then makes sure every process it had started is gone too.
@@ -19,7 +20,7 @@
 // login` writes its credentials there and never into ~/.docker.
 //
 // Images are made offline: `docker import` of a tar holding Debian's static busybox.
-import { existsSync, mkdirSync, readFileSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTar, type TarEntry } from './image-builder.js';
 import { makeTempDir, runCommand, spawnServer, stopProcess, type CommandResult, type SpawnedServer } from './processes.js';
@@ -29,6 +30,8 @@ export const DOCKERD_BINARY = '/usr/sbin/dockerd';
 export const DOCKER_CLI = '/usr/bin/docker';
 export const BUSYBOX_BINARY = '/bin/busybox';
 export const DOCKER_CERTS_D = '/etc/docker/certs.d';
+const ETC_DOCKER = '/etc/docker';
+const DOCKER_KEY_JSON = '/etc/docker/key.json';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -87,12 +90,14 @@ export async function startDockerd(options: { timeoutMs?: number } = {}): Promis
   delete env.DOCKER_CERT_PATH;
   delete env.DOCKER_CONTEXT;
 
+  const etc = holdEtcDocker();
   let server: SpawnedServer;
   try {
     server = await spawnServer({ name: 'dockerd', command: dockerd, args, env: { ...process.env, PATH: path }, ready: /API listen on /, timeoutMs });
   } catch (err) {
     await killLeftovers(dir);
     tmp.remove();
+    etc.release();
     throw err;
   }
 
@@ -114,6 +119,7 @@ export async function startDockerd(options: { timeoutMs?: number } = {}): Promis
     } finally {
       await unmountUnder(dir);
       tmp.remove();
+      etc.release();
     }
   };
 
@@ -227,6 +233,44 @@ export async function imageId(engine: DockerEngine, ref: string): Promise<string
 }
 
 // ---------------------------------------------------------------------------------------------
+// What dockerd and the certs.d trust leave in /etc/docker
+
+/** What of /etc/docker existed before the first engine or CA of this process, and how many hold it. */
+let etcDocker: { holders: number; before: { dir: boolean; keyJson: boolean; certsD: boolean } } | undefined;
+
+/**
+ * Notes what /etc/docker held before this process's first engine or installed CA; once the last
+ * one is gone, release() removes what they added (dockerd's key.json, an empty certs.d, an empty
+ * /etc/docker), so the suite leaves the machine as it found it.
+ */
+function holdEtcDocker(): { release(): void } {
+  etcDocker ??= { holders: 0, before: { dir: existsSync(ETC_DOCKER), keyJson: existsSync(DOCKER_KEY_JSON), certsD: existsSync(DOCKER_CERTS_D) } };
+  etcDocker.holders += 1;
+  let released = false;
+  return {
+    release: () => {
+      if (released || !etcDocker) return;
+      released = true;
+      etcDocker.holders -= 1;
+      if (etcDocker.holders > 0) return;
+      const { before } = etcDocker;
+      etcDocker = undefined;
+      if (!before.keyJson) rmSync(DOCKER_KEY_JSON, { force: true });
+      if (!before.certsD) removeIfEmpty(DOCKER_CERTS_D);
+      if (!before.dir) removeIfEmpty(ETC_DOCKER);
+    },
+  };
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // Gone already, or not empty: someone else's.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registry trust through /etc/docker/certs.d
 
 /**
@@ -236,9 +280,16 @@ export async function imageId(engine: DockerEngine, ref: string): Promise<string
 export function installDockerCa(hostPortName: string, caFile: string): { dir: string; remove(): void } {
   const dir = join(DOCKER_CERTS_D, hostPortName);
   if (existsSync(dir)) throw new Error(`${dir} already exists; not touching another test's (or the machine's) registry trust`);
+  const etc = holdEtcDocker();
   mkdirSync(DOCKER_CERTS_D, { recursive: true });
   mkdirSync(dir);
-  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    rmSync(dir, { recursive: true, force: true });
+    etc.release();
+  };
   try {
     copyFileSync(caFile, join(dir, 'ca.crt'));
   } catch (err) {

@@ -97,7 +97,6 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'regate-gateway-'));
   const htpasswdPath = join(dir, 'htpasswd');
   const storageRoot = join(dir, 'data');
-  if (options.users) writeFileSync(htpasswdPath, await htpasswdText(options.users), { mode: 0o600 });
   const base: RawConfig = {
     version: '0.1',
     log: { level: 'info', formatter: 'json', fields: { service: 'regate-test' } },
@@ -107,7 +106,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     regate: { tls: { generate: true, dir: join(dir, 'certs') } },
   };
   const raw = dropNulls(deepMerge(base, options.config ?? {}));
-  const config = validateConfig(raw, 'gateway-test', dir);
+  let config: RegateConfig;
+  try {
+    if (options.users) writeFileSync(htpasswdPath, await htpasswdText(options.users), { mode: 0o600 });
+    config = validateConfig(raw, 'gateway-test', dir);
+  } catch (err) {
+    // A refused config leaves nothing behind either.
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
