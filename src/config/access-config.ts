@@ -14,11 +14,12 @@
 import { resolve } from 'node:path';
 import { ACCESS_ACTIONS, globProblem, type AccessAction, type AccessRule } from '../access/access-policy.js';
 import type { AccessConfig } from './config-types.js';
+import { keysUnder } from './config-keys.js';
 
 type Fail = (key: string, problem: string) => never;
 
-const KEYS = ['groupsfile', 'rules'];
-const RULE_KEYS = ['users', 'groups', 'repositories', 'actions'];
+const KEYS = keysUnder('regate.access');
+const RULE_KEYS = keysUnder('regate.access.rules[]');
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

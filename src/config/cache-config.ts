@@ -1,5 +1,7 @@
 // storage.cache and the top-level redis section, Distribution's keys: the blob descriptor cache
 // (src/storage/blob-descriptor-cache.ts). A misspelled key is an error naming it.
+import { keysUnder } from './config-keys.js';
+
 export interface RedisConfig {
   /** host:port */
   addr: string;
@@ -23,6 +25,7 @@ type Duration = (value: unknown, key: string) => number;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Refuses, by path, a key config-keys.ts does not list under `path` (`known` is keysUnder(path)). */
 function onlyKeys(value: Record<string, unknown>, path: string, known: readonly string[], fail: Fail): void {
   for (const key of Object.keys(value)) if (!known.includes(key)) fail(`${path}.${key}`, `is not a known key (${path} takes ${known.join(', ')})`);
 }
@@ -30,7 +33,7 @@ function onlyKeys(value: Record<string, unknown>, path: string, known: readonly 
 export function parseCache(cache: unknown, redis: unknown, fail: Fail, duration: Duration): CacheConfig | undefined {
   if (cache === undefined || cache === null) return undefined;
   if (!isObject(cache)) return fail('storage.cache', 'must be a mapping');
-  onlyKeys(cache, 'storage.cache', ['blobdescriptor', 'blobdescriptorsize'], fail);
+  onlyKeys(cache, 'storage.cache', keysUnder('storage.cache'), fail);
   const kind = cache.blobdescriptor;
   if (kind === undefined || kind === null || kind === '') return undefined;
   if (kind !== 'inmemory' && kind !== 'redis') return fail('storage.cache.blobdescriptor', 'must be inmemory or redis');
@@ -43,7 +46,7 @@ export function parseCache(cache: unknown, redis: unknown, fail: Fail, duration:
 
 export function parseRedis(redis: unknown, fail: Fail, duration: Duration): RedisConfig {
   if (!isObject(redis)) return fail('redis', 'must be a mapping with addr (storage.cache.blobdescriptor is redis)');
-  onlyKeys(redis, 'redis', ['addr', 'password', 'db', 'dialtimeout', 'readtimeout', 'writetimeout', 'pool', 'tls'], fail);
+  onlyKeys(redis, 'redis', keysUnder('redis'), fail);
   if (typeof redis.addr !== 'string' || !/^[^\s:]+:\d+$/.test(redis.addr)) fail('redis.addr', 'must be host:port');
   if (redis.password !== undefined && redis.password !== null && typeof redis.password !== 'string') fail('redis.password', 'must be a string');
   const db = redis.db ?? 0;
@@ -51,12 +54,12 @@ export function parseRedis(redis: unknown, fail: Fail, duration: Duration): Redi
   if (redis.pool !== undefined && redis.pool !== null) {
     // One multiplexed connection serves every request; the pool sizes have nothing to size.
     if (!isObject(redis.pool)) fail('redis.pool', 'must be a mapping');
-    onlyKeys(redis.pool as Record<string, unknown>, 'redis.pool', ['maxidle', 'maxactive', 'idletimeout'], fail);
+    onlyKeys(redis.pool as Record<string, unknown>, 'redis.pool', keysUnder('redis.pool'), fail);
   }
   let tls = false;
   if (redis.tls !== undefined && redis.tls !== null) {
     if (!isObject(redis.tls)) fail('redis.tls', 'must be a mapping');
-    onlyKeys(redis.tls as Record<string, unknown>, 'redis.tls', ['enabled'], fail);
+    onlyKeys(redis.tls as Record<string, unknown>, 'redis.tls', keysUnder('redis.tls'), fail);
     tls = (redis.tls as Record<string, unknown>).enabled === true;
   }
   const config: RedisConfig = {

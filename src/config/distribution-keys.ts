@@ -45,6 +45,9 @@ const RULES: readonly Rule[] = [
   { path: 'log.reportcaller', notice: 'log.reportcaller: no effect' },
 ];
 
+/** The paths the rules answer, and whether each is refused; config-keys.ts lists every one (a unit test checks). */
+export const DISTRIBUTION_KEY_RULES: ReadonlyArray<{ path: string; refused: boolean }> = RULES.map((rule) => ({ path: rule.path, refused: 'refuse' in rule }));
+
 function lookup(raw: Record<string, unknown>, path: string): { found: boolean; value: unknown } {
   let node: unknown = raw;
   for (const part of path.split('.')) {

@@ -2,11 +2,11 @@
 // raw config + environment in, new raw config out. Keys match case-insensitively; values are
 // parsed as YAML scalars, as Distribution does, so `true` and `5000` keep their types.
 import { parse as parseYaml } from 'yaml';
+import { STORAGE_SECTIONS } from './config-keys.js';
 
 export type RawConfig = Record<string, unknown>;
 
 const PREFIX = 'REGISTRY_';
-const STORAGE_SECTIONS = new Set(['delete', 'cache', 'maintenance', 'redirect']);
 
 /** A YAML mapping (not null, not a list). */
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -13,6 +13,7 @@ import { parseNotifications } from './notifications-config.js';
 import { checkDistributionKeys } from './distribution-keys.js';
 import { parseSwiftParameters } from './swift-config.js';
 import { compileTrustedProxies } from '../gateway/client-address.js';
+import { keysUnder, refusedUnder, STORAGE_DRIVERS, STORAGE_SECTIONS } from './config-keys.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -45,11 +46,16 @@ export const DEBUG_HEALTH_PATH = '/debug/health';
 
 export const DEFAULT_PING_PATHS: readonly string[] = ['/_ping', '/v1/_ping', '/'];
 
-const KNOWN_REGATE = new Set(['manifestmaxbytes', 'blobmaxbytes', 'tls', 'ping', 'http', 'auth', 'upstream', 'access', 'gc']);
-const KNOWN_TOP = new Set(['version', 'log', 'loglevel', 'storage', 'http', 'auth', 'health', 'notifications', 'redis', 'middleware', 'reporting', 'proxy', 'compatibility', 'validation', 'policy', 'regate']);
-const DRIVERS: readonly StorageDriverName[] = ['filesystem', 'inmemory', 'swift'];
-const DISTRIBUTION_ONLY_DRIVERS = ['s3', 'azure', 'gcs', 'oss', 'swift-legacy'];
-const STORAGE_SECTIONS = new Set(['delete', 'cache', 'maintenance', 'redirect']);
+// The known keys of each section come from config-keys.ts, the list docs/configuration.md documents.
+const KNOWN_REGATE = new Set(keysUnder('regate'));
+const KNOWN_TOP = new Set(keysUnder(''));
+const LOG_KEYS = keysUnder('log');
+/** The auth kinds regate provides (htpasswd); Distribution's others (silly, token) and any other name are refused. */
+const AUTH_KINDS = keysUnder('auth').filter((kind) => !refusedUnder('auth').includes(kind));
+const STORAGE_HEALTH_KEYS = keysUnder('health.storagedriver');
+const DRIVERS: readonly StorageDriverName[] = STORAGE_DRIVERS;
+/** Distribution's drivers regate does not provide (storage.s3, …): refused by name. */
+const DISTRIBUTION_ONLY_DRIVERS = refusedUnder('storage');
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const LOG_FORMATTERS: readonly LogFormatter[] = ['text', 'json', 'logstash'];
 
@@ -89,7 +95,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   checkDistributionKeys(raw, fail, warnings);
 
   const log = isObject(raw.log) ? raw.log : {};
-  for (const key of Object.keys(log)) if (!['level', 'formatter', 'fields', 'accesslog', 'hooks', 'reportcaller'].includes(key)) warnings.push(`unknown key "log.${key}" ignored`);
+  for (const key of Object.keys(log)) if (!LOG_KEYS.includes(key)) warnings.push(`unknown key "log.${key}" ignored`);
   const level = String(log.level ?? raw.loglevel ?? 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(level)) fail('log.level', `must be one of ${LOG_LEVELS.join(', ')}`);
   const formatter = String(log.formatter ?? 'text').toLowerCase() as LogFormatter;
@@ -121,7 +127,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
       if (typeof h.path !== 'string' || h.path === '') fail('auth.htpasswd.path', 'is required');
       auth = { htpasswd: { realm: typeof h.realm === 'string' ? h.realm : 'basic-realm', path: resolve(baseDir, h.path as string) } };
     }
-    for (const key of Object.keys(a)) if (key !== 'htpasswd') fail(`auth.${key}`, 'is not supported (regate supports auth.htpasswd)');
+    for (const key of Object.keys(a)) if (!AUTH_KINDS.includes(key)) fail(`auth.${key}`, 'is not supported (regate supports auth.htpasswd)');
   }
 
   if (raw.regate !== undefined && raw.regate !== null && !isObject(raw.regate)) fail('regate', 'must be a mapping');
@@ -131,7 +137,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (manifestMaxBytes === 0) fail('regate.manifestmaxbytes', 'must be positive');
   const blobMaxBytes = nonNegativeInt(own.blobmaxbytes ?? 0, 'regate.blobmaxbytes', fail);
 
-  const ownTls = section(own, 'tls', 'regate.tls', fail, warnings, ['generate', 'dir', 'hosts']);
+  const ownTls = section(own, 'tls', 'regate.tls', fail, warnings);
   if (ownTls.generate !== undefined && typeof ownTls.generate !== 'boolean') fail('regate.tls.generate', 'must be true or false');
   const tlsMode: TlsMode = http.tls ? 'files' : ownTls.generate === true ? 'generated' : 'off';
   if (ownTls.dir !== undefined && (typeof ownTls.dir !== 'string' || ownTls.dir === '')) fail('regate.tls.dir', 'must be a non-empty path');
@@ -145,7 +151,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     if (why) fail('regate.ping', `"${path}" ${why}`);
   }
 
-  const ownHttp = section(own, 'http', 'regate.http', fail, warnings, ['headerstimeout', 'keepalivetimeout', 'idletimeout', 'trustedproxies']);
+  const ownHttp = section(own, 'http', 'regate.http', fail, warnings);
   const headersTimeoutMs = duration(ownHttp.headerstimeout ?? '60s', 'regate.http.headerstimeout', fail);
   if (headersTimeoutMs === 0) fail('regate.http.headerstimeout', 'must be positive (it is what cuts off slowloris clients)');
   const keepAliveTimeoutMs = duration(ownHttp.keepalivetimeout ?? '30s', 'regate.http.keepalivetimeout', fail);
@@ -158,13 +164,13 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     fail('regate.http.trustedproxies', (err as Error).message);
   }
 
-  const ownAuth = section(own, 'auth', 'regate.auth', fail, warnings, ['maxfailures', 'failurewindow']);
+  const ownAuth = section(own, 'auth', 'regate.auth', fail, warnings);
   const maxFailures = nonNegativeInt(ownAuth.maxfailures ?? 10, 'regate.auth.maxfailures', fail);
   if (maxFailures === 0) fail('regate.auth.maxfailures', 'must be positive');
   const failureWindowMs = duration(ownAuth.failurewindow ?? '1m', 'regate.auth.failurewindow', fail);
   if (failureWindowMs === 0) fail('regate.auth.failurewindow', 'must be positive');
 
-  const ownGc = section(own, 'gc', 'regate.gc', fail, warnings, ['enabled', 'interval', 'delay', 'deleteuntagged', 'listinglag', 'linkwindow']);
+  const ownGc = section(own, 'gc', 'regate.gc', fail, warnings);
   if (ownGc.enabled !== undefined && typeof ownGc.enabled !== 'boolean') fail('regate.gc.enabled', 'must be true or false');
   if (ownGc.deleteuntagged !== undefined && typeof ownGc.deleteuntagged !== 'boolean') fail('regate.gc.deleteuntagged', 'must be true or false');
   const objectStore = storage?.driver === 'swift';
@@ -215,7 +221,28 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   const storageHealth = validateStorageHealth(raw.health, fail);
   if (storageHealth && upstream) warnings.push('health.storagedriver has no effect in upstream mode (there is no storage driver here)');
   else if (storageHealth) config.storageHealth = storageHealth;
+  noticeUnknownKeys(raw, warnings);
   return config;
+}
+
+/**
+ * Sections whose validators read only the keys they use: a misspelling there would do nothing,
+ * silently (`storage.delete.enable: true` leaves deletes off), so it is named in a notice and
+ * ignored, as at the top level.
+ */
+const NOTICED_SECTIONS = [
+  'storage.inmemory', 'storage.delete', 'storage.maintenance', 'storage.maintenance.readonly', 'storage.maintenance.uploadpurging',
+  'log.accesslog', 'auth.htpasswd', 'health', 'compatibility', 'compatibility.schema1', 'validation',
+];
+
+function noticeUnknownKeys(raw: RawConfig, warnings: string[]): void {
+  for (const section of NOTICED_SECTIONS) {
+    let node: unknown = raw;
+    for (const part of section.split('.')) node = isObject(node) ? node[part] : undefined;
+    if (!isObject(node)) continue;
+    const known = keysUnder(section);
+    for (const key of Object.keys(node)) if (!known.includes(key)) warnings.push(`unknown key "${section}.${key}" ignored`);
+  }
 }
 
 type Fail = (key: string, problem: string) => never;
@@ -227,7 +254,7 @@ function validateStorageHealth(health: unknown, fail: Fail): RegateConfig['stora
   const sd = health.storagedriver;
   if (sd === undefined || sd === null) return undefined;
   if (!isObject(sd)) return fail('health.storagedriver', 'must be a mapping');
-  for (const key of Object.keys(sd)) if (!['enabled', 'interval', 'threshold'].includes(key)) fail(`health.storagedriver.${key}`, 'is not a known key (enabled, interval, threshold)');
+  for (const key of Object.keys(sd)) if (!STORAGE_HEALTH_KEYS.includes(key)) fail(`health.storagedriver.${key}`, `is not a known key (${STORAGE_HEALTH_KEYS.join(', ')})`);
   if (sd.enabled !== undefined && typeof sd.enabled !== 'boolean') fail('health.storagedriver.enabled', 'must be true or false');
   if (sd.enabled !== true) return undefined;
   const intervalMs = duration(sd.interval ?? '10s', 'health.storagedriver.interval', fail);
@@ -243,11 +270,12 @@ function accessLogDisabled(value: unknown, fail: Fail): boolean {
   return value.disabled === true;
 }
 
-/** An optional mapping under `parent`; unknown keys are warned about. */
-function section(parent: Record<string, unknown>, name: string, key: string, fail: Fail, warnings: string[], known: string[]): Record<string, unknown> {
+/** An optional mapping under `parent` at path `key`; keys config-keys.ts does not list under it are warned about. */
+function section(parent: Record<string, unknown>, name: string, key: string, fail: Fail, warnings: string[]): Record<string, unknown> {
   const value = parent[name];
   if (value === undefined || value === null) return {};
   if (!isObject(value)) return fail(key, 'must be a mapping');
+  const known = keysUnder(key);
   for (const k of Object.keys(value)) if (!known.includes(k)) warnings.push(`unknown key "${key}.${k}" ignored`);
   return value;
 }
@@ -301,7 +329,8 @@ function nonNegativeInt(value: unknown, key: string, fail: Fail): number {
 }
 
 /** Distribution's filesystem driver parameters (maxthreads has no effect here: Node's pool does the I/O). */
-const FILESYSTEM_KEYS: readonly string[] = ['rootdirectory', 'maxthreads'];
+const FILESYSTEM_KEYS: readonly string[] = keysUnder('storage.filesystem');
+const REDIRECT_KEYS: readonly string[] = keysUnder('storage.redirect');
 
 function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageConfig {
   if (!isObject(value)) return fail('storage', 'is required');
@@ -338,7 +367,7 @@ function validateStorage(value: unknown, fail: Fail, baseDir: string): StorageCo
   if (value.redirect !== undefined && value.redirect !== null) {
     if (!isObject(value.redirect)) fail('storage.redirect', 'must be a mapping');
     const r = value.redirect as Record<string, unknown>;
-    for (const key of Object.keys(r)) if (key !== 'disable') fail(`storage.redirect.${key}`, 'is not a known key (storage.redirect takes disable)');
+    for (const key of Object.keys(r)) if (!REDIRECT_KEYS.includes(key)) fail(`storage.redirect.${key}`, `is not a known key (storage.redirect takes ${REDIRECT_KEYS.join(', ')})`);
     if (r.disable !== undefined && typeof r.disable !== 'boolean') fail('storage.redirect.disable', 'must be true or false');
     redirect = r.disable !== true;
   }
@@ -379,8 +408,8 @@ function hostPort(addr: string, key: string, fail: Fail): { host: string; port: 
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
-const DEBUG_KEYS = ['addr', 'prometheus'];
-const PROMETHEUS_KEYS = ['enabled', 'path'];
+const DEBUG_KEYS = keysUnder('http.debug');
+const PROMETHEUS_KEYS = keysUnder('http.debug.prometheus');
 
 /** http.debug (Distribution's keys: addr, prometheus.enabled, prometheus.path); undefined without an addr. */
 function validateDebug(value: unknown, fail: Fail): DebugConfig | undefined {
@@ -405,7 +434,10 @@ function validateDebug(value: unknown, fail: Fail): DebugConfig | undefined {
   return { addr, host, port, prometheus: { enabled, path: path as string } };
 }
 
-const HTTP_KEYS: readonly string[] = ['addr', 'net', 'prefix', 'host', 'secret', 'relativeurls', 'draintimeout', 'tls', 'debug', 'headers', 'http2'];
+const HTTP_KEYS: readonly string[] = keysUnder('http');
+const TLS_KEYS: readonly string[] = keysUnder('http.tls');
+/** Distribution's client-certificate and ACME keys: refused rather than serving without them. */
+const TLS_REFUSED_KEYS: readonly string[] = refusedUnder('http.tls');
 
 function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: string[]): HttpConfig {
   const h = value === undefined ? {} : isObject(value) ? value : fail('http', 'must be a mapping');
@@ -434,11 +466,11 @@ function validateHttp(value: unknown, fail: Fail, baseDir: string, warnings: str
   if (h.tls !== undefined && h.tls !== null) {
     if (!isObject(h.tls)) fail('http.tls', 'must be a mapping');
     const t = h.tls as Record<string, unknown>;
-    for (const key of ['clientcas', 'letsencrypt']) {
+    for (const key of TLS_REFUSED_KEYS) {
       if (t[key] !== undefined) fail(`http.tls.${key}`, 'is not supported by regate');
     }
     for (const key of Object.keys(t)) {
-      if (!['certificate', 'key', 'minimumtls', 'clientcas', 'letsencrypt'].includes(key)) warnings.push(`unknown or unsupported key "http.tls.${key}" ignored`);
+      if (!TLS_KEYS.includes(key)) warnings.push(`unknown or unsupported key "http.tls.${key}" ignored`);
     }
     const hasCert = t.certificate !== undefined && t.certificate !== '';
     const hasKey = t.key !== undefined && t.key !== '';

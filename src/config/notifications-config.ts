@@ -17,14 +17,15 @@
 // Every key is known or refused by name. Header values are never echoed into a message (they
 // usually carry the receiver's credentials).
 import type { EndpointConfig, NotificationsConfig } from './config-types.js';
+import { keysUnder } from './config-keys.js';
 
 type Fail = (key: string, problem: string) => never;
 type Duration = (value: unknown, key: string) => number;
 
-const KEYS = ['events', 'endpoints'];
-const EVENTS_KEYS = ['includereferences'];
-const ENDPOINT_KEYS = ['name', 'disabled', 'url', 'headers', 'timeout', 'threshold', 'backoff', 'ignoredmediatypes', 'ignore'];
-const IGNORE_KEYS = ['mediatypes', 'actions'];
+const KEYS = keysUnder('notifications');
+const EVENTS_KEYS = keysUnder('notifications.events');
+const ENDPOINT_KEYS = keysUnder('notifications.endpoints[]');
+const IGNORE_KEYS = keysUnder('notifications.endpoints[].ignore');
 /** The actions Distribution's events carry. */
 const EVENT_ACTIONS = ['push', 'pull', 'mount', 'delete'];
 /** Distribution's defaults (notifications/endpoint.go), used when a value is absent or not positive. */

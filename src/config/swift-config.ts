@@ -3,16 +3,12 @@
 // `rootdirectory` under swift and wrote to the container's root), and no value is ever echoed
 // into a message: these sections hold passwords and tokens.
 import { DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, type AuthVersion, type EndpointType, type SwiftOptions } from '../swift/swift-options.js';
+import { keysUnder } from './config-keys.js';
 
 type Fail = (key: string, problem: string) => never;
 
-const STRING_KEYS = [
-  'authurl', 'username', 'userid', 'password', 'container', 'region', 'tenant', 'tenantid', 'domain', 'domainid',
-  'tenantdomain', 'tenantdomainid', 'trustid', 'prefix', 'secretkey', 'accesskey', 'storageurl', 'authtoken',
-  'applicationcredentialid', 'applicationcredentialname', 'applicationcredentialsecret',
-] as const;
-const OTHER_KEYS = ['authversion', 'endpointtype', 'insecureskipverify', 'chunksize', 'tempurlcontainerkey', 'tempurlmethods', 'maxconnections'] as const;
-export const SWIFT_KEYS: readonly string[] = [...STRING_KEYS, ...OTHER_KEYS];
+/** storage.swift's keys (config-keys.ts; the reference documents each). */
+export const SWIFT_KEYS: readonly string[] = keysUnder('storage.swift');
 
 const ENDPOINT_TYPES: readonly EndpointType[] = ['public', 'internal', 'admin'];
 
@@ -24,7 +20,7 @@ export function parseSwiftParameters(p: Record<string, unknown>, fail: Fail): Sw
       fail(key(k), `is not a storage.swift key${hint}; known keys: ${SWIFT_KEYS.join(', ')}`);
     }
   }
-  const str = (k: (typeof STRING_KEYS)[number]): string | undefined => {
+  const str = (k: string): string | undefined => {
     const v = p[k];
     if (v === undefined || v === null || v === '') return undefined;
     if (typeof v === 'number') return String(v); // YAML reads a numeric tenant id or password as a number

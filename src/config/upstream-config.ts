@@ -2,11 +2,12 @@
 // Every key is known or refused by name, and no value is echoed into a message (the section may
 // hold the gateway's own upstream password).
 import type { UpstreamConfig } from './config-types.js';
+import { keysUnder } from './config-keys.js';
 
 type Fail = (key: string, problem: string) => never;
 type Duration = (value: unknown, key: string) => number;
 
-const KEYS = ['url', 'passauthorization', 'username', 'password', 'idletimeout', 'maxconnections', 'insecureskipverify'];
+const KEYS = keysUnder('regate.upstream');
 
 export function parseUpstream(value: unknown, fail: Fail, duration: Duration): UpstreamConfig | undefined {
   if (value === undefined || value === null) return undefined;

@@ -1,4 +1,4 @@
-// THE gateway: the ordered middleware list, top to bottom, in one place (ARCHITECTURE.md, principle 6).
+// THE gateway: the ordered middleware list, top to bottom, in one place (docs/architecture.md, "The request path").
 //
 //   1. request id + access log        every request gets an id (X-Request-Id) and one access line;
 //      + request metrics              the client's address is decided here (regate.http.trustedproxies);

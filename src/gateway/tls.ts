@@ -6,7 +6,7 @@
 //     written atomically. Later starts reuse them. The server certificate is reissued (by the same CA,
 //     so clients that trust ca.crt keep trusting it) when it is missing, unreadable, not signed by
 //     ca.crt, does not match its key, expires within RENEW_BEFORE_MS, or its SANs no longer cover the
-//     required names (localhost, 127.0.0.1, ::1, ip6-localhost, the hostname, http.host and
+//     required names (localhost, 127.0.0.1, ::1, ip6-localhost, the hostname, the host of http.addr and
 //     regate.tls.hosts). The CA itself is only replaced when it is missing, broken or expiring; then
 //     the operator has to distribute the new ca.crt, so that is announced like a first start.
 //   - Minimum protocol: TLS 1.2, or http.tls.minimumtls (tls1.2 / tls1.3).

@@ -1,6 +1,6 @@
 // regate's Prometheus metrics: one prom-client Registry for the process, and the few functions the
 // layers call to report to it. The layers import this module; it imports none of them, so it never
-// reaches back into a layer (ARCHITECTURE.md). The debug listener (src/debug/debug-server.ts)
+// reaches back into a layer (docs/architecture.md, "Layers"). The debug listener (src/debug/debug-server.ts)
 // renders the registry at http.debug.prometheus.path.
 //
 // Cost on the hot paths: label sets are bounded and small (route names from the route table, never

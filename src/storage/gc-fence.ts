@@ -1,5 +1,5 @@
 // The handshake that lets garbage collection run while the registry serves, across processes and
-// on object stores whose listings lag (README "Garbage collection" has the argument in full).
+// on object stores whose listings lag (docs/architecture.md, "Garbage collection", has the argument in full).
 //
 // A request that links content (a manifest PUT for everything it references, a mount, an upload
 // commit) first *claims* each digest: it rewrites `regate/blob-use/<digest>`, then looks for

@@ -1,5 +1,6 @@
 // The on-storage layout, byte-for-byte CNCF Distribution's, so a filesystem root or Swift container
 // written by registry:2 is served as-is and the other way round. Pure: path specs in, strings out.
+// regate's own entries beside the tree, and why: docs/architecture.md, "Storage layout".
 //
 //   /docker/registry/v2/
 //     blobs/<alg>/<first two hex>/<hex>/data              the bytes of every blob and manifest

@@ -1,3 +1,4 @@
+// (The upload path as a whole: docs/architecture.md, "The upload path".)
 // Upload bytes are gathered into 1 MiB batches of shared memory: one driver write and one hash
 // message per batch instead of one per 64 KiB socket read, and the worker reads the very memory
 // the driver writes from. Batches are recycled, and all uploads of the process draw them from one

@@ -1,7 +1,8 @@
 // The Swift client: one container, one token source, one keep-alive pool. Every request that can
 // be replayed (no streamed body) is retried with backoff on network errors, 5xx, 429 and 498, and
-// once with a fresh token on 401. Streamed uploads live in streaming-put.ts and reuse the same
-// session handling.
+// with a fresh token on 401, up to MAX_RENEWALS times about a second apart (right after a Keystone
+// revocation fresh tokens can be refused for a moment). Streamed uploads live in streaming-put.ts
+// and reuse the same session handling.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { MAX_RENEWALS, SECOND_RENEWAL_DELAY_MS, TokenSource, type SwiftSession } from './auth.js';
 import { SwiftHttpError, isTransientError } from './errors.js';

@@ -1,4 +1,4 @@
-// The one conformance suite every storage driver must pass (ARCHITECTURE principle 1). It checks
+// The one conformance suite every storage driver must pass (docs/architecture.md, "Testing strategy"). It checks
 // error types as well as data, because the layers above branch on PathNotFoundError and friends.
 // It always runs the driver through wrapDriver — production never sees a bare driver, so the
 // contract pinned here is the one callers get.

@@ -1,4 +1,5 @@
-// The Swift driver: Distribution's container layout (`<prefix>/files/<path>` for content,
+// The Swift driver (its object model and the reasons for it: docs/architecture.md, "The Swift
+// driver's object model"): Distribution's container layout (`<prefix>/files/<path>` for content,
 // `<prefix>/segments/<3 hex>/<37 hex>/%016d` for large-object segments) over the Swift client.
 //
 // What an object store changes, and how this driver answers it:
