@@ -36,6 +36,10 @@ declare -A NEEDED=(
   [/usr/lib/uwsgi/plugins/python3_plugin.so]=uwsgi-plugin-python3
   [/usr/sbin/nginx]=nginx                           # test/e2e/nginx-front.test.ts: nginx-compat/'s reference site in front of regate
   [/usr/bin/redis-server]=redis-server              # test/support/redis.ts: the blob descriptor cache's Redis
+  [/usr/bin/mmdebstrap]=mmdebstrap                  # test/support/node-base-image.ts: a Node 20 base image made here (no public registry)
+  [/usr/bin/docker-compose]=docker-compose          # test/e2e/container-image.test.ts: seed 001's compose file (compose v1)
+  [/usr/bin/systemd-analyze]=systemd                # deploy/systemd/: the unit is verified, not run
+  [/usr/sbin/haproxy]=haproxy                       # deploy/replicas/: the load balancer in front of three regates
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -1,8 +1,16 @@
 // `regate serve [--config FILE]` (a positional config path is accepted too, as `registry serve FILE`).
+//
+// Two options exist for deployments that wrap regate (the container image):
+//   --drain-default D   http.draintimeout when neither the file nor REGISTRY_HTTP_DRAINTIMEOUT sets
+//                       one (`docker stop` kills after 10 s, so the image drains for 8 s by default)
+//   --ready-file F      once listening, F holds the URL `regate health` checks (the image's
+//                       HEALTHCHECK); removed on shutdown
 import type { Command } from 'commander';
+import { rmSync, writeFileSync } from 'node:fs';
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import { createLogger } from '../log/logger.js';
-import { startServer, TlsSetupError } from '../gateway/server.js';
+import { FileAccessError, startServer, TlsSetupError } from '../gateway/server.js';
+import { healthUrl } from './health-command.js';
 import { UnsupportedDriverError } from '../storage/factory.js';
 
 export function registerServeCommand(program: Command): void {
@@ -11,11 +19,13 @@ export function registerServeCommand(program: Command): void {
     .description('serve the registry (embedded defaults when no config file is given)')
     .argument('[config]', 'a Distribution config.yml')
     .option('-c, --config <file>', 'a Distribution config.yml')
-    .action(async (positional: string | undefined, options: { config?: string }) => {
+    .option('--drain-default <duration>', 'http.draintimeout when the configuration sets none')
+    .option('--ready-file <file>', 'write the URL `regate health` checks to this file once listening')
+    .action(async (positional: string | undefined, options: { config?: string; drainDefault?: string; readyFile?: string }) => {
       const file = options.config ?? positional;
       let config;
       try {
-        config = loadConfig(file);
+        config = loadConfig(file, process.env, options.drainDefault ? { defaults: { http: { draintimeout: options.drainDefault } } } : {});
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`regate: invalid configuration: ${err.message}\n`);
@@ -29,7 +39,7 @@ export function registerServeCommand(program: Command): void {
       try {
         running = await startServer(config, logger);
       } catch (err) {
-        if (err instanceof UnsupportedDriverError || err instanceof TlsSetupError) {
+        if (err instanceof UnsupportedDriverError || err instanceof TlsSetupError || err instanceof FileAccessError) {
           logger.error(err.message);
           process.exit(2);
         }
@@ -54,10 +64,18 @@ export function registerServeCommand(program: Command): void {
         auth: config.auth?.htpasswd ? 'htpasswd' : 'none',
         ...(config.upstream ? { upstream: config.upstream.url } : { storage: config.storage!.driver }),
       });
+      const readyFile = options.readyFile;
+      if (readyFile) writeFileSync(readyFile, `${healthUrl(running.url, config)}\n`);
       const stop = (signal: string): void => {
-        logger.info(`received ${signal}, shutting down`);
+        logger.info(`received ${signal}, shutting down${config.http.drainTimeoutMs > 0 ? ` (requests in flight get ${config.http.drainTimeoutMs / 1000} s to finish)` : ''}`);
+        if (readyFile) rmSync(readyFile, { force: true });
         void running.close().then(() => process.exit(0));
       };
+      // systemctl reload: the files regate watches anyway, looked at now.
+      process.on('SIGHUP', () => {
+        logger.info('received SIGHUP: re-reading the users, groups and TLS files');
+        void running.reload();
+      });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });

@@ -59,7 +59,26 @@ const DISTRIBUTION_ONLY_DRIVERS = refusedUnder('storage');
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const LOG_FORMATTERS: readonly LogFormatter[] = ['text', 'json', 'logstash'];
 
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): RegateConfig {
+export interface LoadOptions {
+  /**
+   * Values for keys that neither the file (or the built-in defaults) nor a REGISTRY_* variable
+   * sets: how a deployment (the container image) gives its own defaults without overriding a key
+   * the operator wrote, as an environment variable would.
+   */
+  defaults?: RawConfig;
+}
+
+/** `base` with every key of `defaults` it lacks filled in (mappings merged, anything else kept). */
+function withDefaults(base: RawConfig, defaults: RawConfig): RawConfig {
+  const out: RawConfig = { ...base };
+  for (const [key, value] of Object.entries(defaults)) {
+    if (out[key] === undefined || out[key] === null) out[key] = value;
+    else if (isObject(out[key]) && isObject(value)) out[key] = withDefaults(out[key] as RawConfig, value);
+  }
+  return out;
+}
+
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): RegateConfig {
   const source = file ?? '(built-in defaults)';
   let raw: RawConfig = DEFAULT_RAW_CONFIG;
   if (file !== undefined) {
@@ -79,7 +98,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     raw = parsed;
   }
   // Relative paths resolve against the working directory, as Distribution resolves them.
-  return validateConfig(applyEnvOverrides(raw, env), source, process.cwd());
+  const overridden = applyEnvOverrides(raw, env);
+  return validateConfig(options.defaults ? withDefaults(overridden, options.defaults) : overridden, source, process.cwd());
 }
 
 /** Pure validation of a raw (already overridden) config. `baseDir` resolves relative paths. */

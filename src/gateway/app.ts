@@ -5,7 +5,7 @@
 //                                     requests, latency and bytes are reported to the metrics
 //   2. API version + http.headers     Docker-Distribution-Api-Version and the configured headers,
 //                                     before auth so 401s carry them
-//   3. ping bypass                    /_ping, /v1/_ping, / → 200 without auth (exact match on the
+//   3. ping bypass                    /_ping, /v1/_ping, / → 200 without auth (503 while draining; exact match on the
 //                                     normalised path; anything ambiguous is not a ping)
 //   4. limits                         Content-Length over the blob/manifest limit → 413 SIZE_INVALID
 //   5. chunked uploads                Transfer-Encoding: chunked needs no Content-Length; other
@@ -48,6 +48,8 @@ export interface GatewayOptions {
   /** The users store; undefined only when the config has no auth section. */
   users?: CredentialChecker;
   logger: Logger;
+  /** True once the server is stopping with a drain: the ping paths answer 503. */
+  draining?: () => boolean;
 }
 
 function apiHeaders(configured: Record<string, string[]>): RequestHandler {
@@ -114,7 +116,7 @@ export function createApp(options: GatewayOptions): Express {
   app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog, trust: compileTrustedProxies(config.regate.http.trustedProxies) })); // 1
   app.use(requestMetrics()); // 1
   app.use(apiHeaders(config.http.headers)); // 2
-  app.use(pingBypass(config.regate.pingPaths)); // 3
+  app.use(pingBypass(config.regate.pingPaths, options.draining)); // 3
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
   app.use(chunkedUploads()); // 5
   app.use(auth); // 6

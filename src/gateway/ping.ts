@@ -10,7 +10,8 @@
 // is ignored. Only GET and HEAD are answered here.
 import type { RequestHandler } from 'express';
 import { rawPath, requestState } from './request-state.js';
-import { sendJson } from '../registry/respond.js';
+import { sendError, sendJson } from '../registry/respond.js';
+import { RegistryError } from '../registry/errors.js';
 
 export interface NormalisedPath {
   /** The path after percent-decoding and dot-segment resolution (undefined when it cannot be decoded). */
@@ -54,10 +55,15 @@ export function isPingBypass(rawTargetPath: string, paths: readonly string[]): b
   return canonical && path !== undefined && paths.includes(path);
 }
 
-export function pingBypass(paths: readonly string[]): RequestHandler {
+/** `draining` true: the server is stopping (drain.ts), so the ping says 503 and balancers look elsewhere. */
+export function pingBypass(paths: readonly string[], draining: () => boolean = () => false): RequestHandler {
   return (req, res, next) => {
     if ((req.method === 'GET' || req.method === 'HEAD') && isPingBypass(rawPath(req), paths)) {
       requestState(req).answeredBy = 'ping';
+      if (draining()) {
+        sendError(req, res, new RegistryError('UNAVAILABLE', undefined, { message: 'shutting down: finishing the requests in flight' }));
+        return;
+      }
       sendJson(req, res, 200, {});
       return;
     }

@@ -21,10 +21,13 @@ import { AccessPolicy } from '../access/access-policy.js';
 import { GroupsStore } from '../access/groups-file.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { cliCommand } from '../cli-invocation.js';
+import { describeReadError, FileAccessError } from '../fs/file-access.js';
 import { createApp } from './app.js';
 import { openUpstream } from './upstream.js';
 import { Notifier, type NotifierOptions } from '../notifications/notifier.js';
 import { answerClientErrors } from './client-error.js';
+import { RequestDrain } from './drain.js';
+import { CertificateReloader } from './certificate-reload.js';
 import { answerPlainHttpOnTls, type PlainHttpGuard } from './plain-http-on-tls.js';
 import { requestState } from './request-state.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
@@ -33,6 +36,7 @@ import { recordHtpasswdReload, recordHtpasswdReloadFailure } from '../metrics/me
 import type { HtpasswdReloadErrorEvent } from '../auth/htpasswd-store.js';
 
 export { TlsSetupError } from './tls.js';
+export { FileAccessError } from '../fs/file-access.js';
 
 export interface StartOptions {
   /** Where one-time notices go (the generated password, the CA instructions). Default: stdout. */
@@ -57,6 +61,8 @@ export interface RunningServer {
   notifier?: Notifier;
   /** The debug listener (http.debug.addr), when configured. */
   debug?: RunningDebugServer;
+  /** Re-reads the users file, the groups file and the TLS files now (SIGHUP); connections stay up. */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,7 +93,9 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
   let users: HtpasswdStore | undefined;
   if (config.auth?.htpasswd) {
     const path = resolve(config.auth.htpasswd.path);
-    const created = await ensureHtpasswdFile(path, options.initialUserCost === undefined ? {} : { cost: options.initialUserCost });
+    const created = await ensureHtpasswdFile(path, options.initialUserCost === undefined ? {} : { cost: options.initialUserCost }).catch((err: unknown) => {
+      throw new FileAccessError(`auth.htpasswd.path: cannot use ${path}: ${describeReadError(path, err)}`);
+    });
     if (created.created) {
       print(
         [
@@ -107,7 +115,11 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     });
     users.on('reload', () => recordHtpasswdReload());
     users.on('reload-error', (event: HtpasswdReloadErrorEvent) => recordHtpasswdReloadFailure(event.reason));
-    await users.start();
+    try {
+      await users.start();
+    } catch (err) {
+      throw new FileAccessError(`auth.htpasswd.path: cannot read ${path}: ${describeReadError(path, err)}`);
+    }
   }
 
   let groups: GroupsStore | undefined;
@@ -143,7 +155,8 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         config.regate.gc,
       );
   const registry = embedded ?? openUpstream(config.upstream!, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }));
-  const app = createApp({ config, registry, logger, ...(users ? { users } : {}), ...(access ? { access } : {}) });
+  const drain = new RequestDrain();
+  const app = createApp({ config, registry, logger, draining: () => drain.draining, ...(users ? { users } : {}), ...(access ? { access } : {}) });
 
   const timeouts = config.regate.http;
   const serverOptions = {
@@ -153,7 +166,10 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     // How often Node looks for connections past headersTimeout (its default is 30 s).
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersTimeoutMs / 4))),
   };
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void app(req, res);
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    drain.track(res);
+    void app(req, res);
+  };
   const server: Server = tls
     ? createHttpsServer({ ...serverOptions, key: tls.key, cert: tls.cert, minVersion: tls.minVersion, handshakeTimeout: timeouts.headersTimeoutMs }, handler)
     : createHttpServer(serverOptions, handler);
@@ -186,12 +202,23 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     await groups?.stop();
     throw err;
   }
+  // Renewed certificate files are served to new connections without a restart.
+  const certificates =
+    tls?.source === 'files'
+      ? new CertificateReloader(
+          config.http.tls!,
+          (pair) => (server as unknown as TlsServer).setSecureContext({ key: pair.keyPem, cert: pair.certPem, minVersion: tls.minVersion }),
+          logger.child({ component: 'tls' }),
+        )
+      : undefined;
+  await certificates?.start();
   let debug: RunningDebugServer | undefined;
   if (config.http.debug) {
     try {
       // In upstream mode there is no storage here, so no storage check: the health is always {}.
       debug = await startDebugServer(config.http.debug, embedded?.checks ?? [], logger.child({ component: 'debug' }));
     } catch (err) {
+      certificates?.stop();
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
       registry.close();
       await users?.stop();
@@ -219,18 +246,26 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     ...(users ? { users } : {}),
     ...(notifier ? { notifier } : {}),
     ...(debug ? { debug } : {}),
+    reload: async () => {
+      await Promise.all([users?.checkNow(), groups?.checkNow(), certificates?.checkNow()]);
+    },
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolveClose) => {
-          // Stop accepting; idle keep-alive connections go now, requests in flight get
-          // http.draintimeout to finish (a push mid-upload completes) before they are cut.
-          server.close(() => resolveClose());
+        if (config.http.drainTimeoutMs > 0) {
+          // Keep serving (a push in flight has its manifest still to send) while pings say 503,
+          // until nothing has run for a moment or http.draintimeout is up (drain.ts).
+          gatewayLog.info(`draining: ${drain.requestsInFlight} request(s) in flight; pings answer 503; at most ${config.http.drainTimeoutMs / 1000} s`);
+          const draining = drain.drain(config.http.drainTimeoutMs);
           server.closeIdleConnections();
+          const outcome = await draining;
+          gatewayLog.info(outcome === 'idle' ? 'drained: no request in flight' : `drain time is up: cutting ${drain.requestsInFlight} request(s) in flight`);
+        }
+        await new Promise<void>((resolveClose) => {
+          server.close(() => resolveClose());
           plainHttp?.destroyWaiting();
-          const cut = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
-          cut.unref();
-          server.once('close', () => clearTimeout(cut));
+          server.closeAllConnections();
         });
+        certificates?.stop();
         await debug?.close();
         registry.close();
         // After the last request: what they reported gets its best-effort delivery.

@@ -12,6 +12,7 @@
 //   - Minimum protocol: TLS 1.2, or http.tls.minimumtls (tls1.2 / tls1.3).
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { describeReadError } from '../fs/file-access.js';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ async function readIfPresent(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TlsSetupError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new TlsSetupError(`cannot read ${path}: ${describeReadError(path, err)}`);
   }
 }
 
@@ -213,29 +214,37 @@ async function ensureUnlocked(dir: string, names: readonly string[], logger: Log
   return { ca, server: server!, action };
 }
 
+/**
+ * Reads and checks http.tls.certificate / key: both readable, PEM, the key belonging to the
+ * certificate (an expired certificate is served, with a warning). At start and on every change.
+ */
+export async function loadCertificateFiles(files: { certificate: string; key: string }, logger: Logger, now?: number): Promise<{ certPem: string; keyPem: string }> {
+  const certPem = await readFile(files.certificate, 'utf8').catch((err: Error) => {
+    throw new TlsSetupError(`http.tls.certificate: cannot read ${files.certificate}: ${describeReadError(files.certificate, err)}`);
+  });
+  const keyPem = await readFile(files.key, 'utf8').catch((err: Error) => {
+    throw new TlsSetupError(`http.tls.key: cannot read ${files.key}: ${describeReadError(files.key, err)}`);
+  });
+  try {
+    const cert = new X509Certificate(certPem);
+    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
+      throw new TlsSetupError(`http.tls: the key ${files.key} does not belong to the certificate ${files.certificate}`);
+    }
+    if (Date.parse(cert.validTo) < (now ?? Date.now())) {
+      logger.warn(`TLS: the certificate ${files.certificate} expired on ${cert.validTo}; clients will refuse it`, { path: files.certificate });
+    }
+  } catch (err) {
+    if (err instanceof TlsSetupError) throw err;
+    throw new TlsSetupError(`http.tls: ${files.certificate} / ${files.key} are not a usable PEM certificate and key: ${(err as Error).message}`);
+  }
+  return { certPem, keyPem };
+}
+
 /** The key, certificate and minimum version the listener uses (config.regate.tls.mode must not be 'off'). */
 export async function prepareTls(config: RegateConfig, logger: Logger, now?: number): Promise<TlsMaterial> {
   const minVersion = config.http.minimumTls;
   if (config.regate.tls.mode === 'files') {
-    const files = config.http.tls!;
-    const certPem = await readFile(files.certificate, 'utf8').catch((err: Error) => {
-      throw new TlsSetupError(`http.tls.certificate: cannot read ${files.certificate}: ${err.message}`);
-    });
-    const keyPem = await readFile(files.key, 'utf8').catch((err: Error) => {
-      throw new TlsSetupError(`http.tls.key: cannot read ${files.key}: ${err.message}`);
-    });
-    try {
-      const cert = new X509Certificate(certPem);
-      if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
-        throw new TlsSetupError(`http.tls: the key ${files.key} does not belong to the certificate ${files.certificate}`);
-      }
-      if (Date.parse(cert.validTo) < (now ?? Date.now())) {
-        logger.warn(`TLS: the certificate ${files.certificate} expired on ${cert.validTo}; clients will refuse it`, { path: files.certificate });
-      }
-    } catch (err) {
-      if (err instanceof TlsSetupError) throw err;
-      throw new TlsSetupError(`http.tls: ${files.certificate} / ${files.key} are not a usable PEM certificate and key: ${(err as Error).message}`);
-    }
+    const { certPem, keyPem } = await loadCertificateFiles(config.http.tls!, logger, now);
     return { key: keyPem, cert: certPem, minVersion, source: 'files', action: 'files', names: [] };
   }
   const names = requiredNames(config);

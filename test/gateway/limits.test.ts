@@ -292,6 +292,29 @@ describe('shutdown', () => {
     assert.ok(closedAfterMs < 5000, `closed after ${closedAfterMs} ms: it waited for the request, not the whole drain`);
   });
 
+  test("http.draintimeout: while draining, pings answer 503 and the push's next request is still served; then it stops", async () => {
+    // A push is many requests: the layer in flight, then its commit and the manifest. The drain
+    // keeps serving them; the 503 ping tells balancers and health checks to send nothing new.
+    const gw = await startGateway({ users: { [ALICE_DRAIN[0]]: ALICE_DRAIN[1] }, config: { http: { draintimeout: '8s' } } });
+    const data = bytes(40 * 1024, 11);
+    const start = await gw.send('POST', '/v2/team/drain2/blobs/uploads/', { auth: ALICE_DRAIN });
+    const patch = gw.send('PATCH', start.header('location')!, { auth: ALICE_DRAIN, body: chunked(data, 4096, 100) });
+    await new Promise((r) => setTimeout(r, 250));
+    const closing = Date.now();
+    const closed = gw.close().then(() => Date.now() - closing);
+    const ping = await gw.send('GET', '/_ping');
+    assert.equal(ping.status, 503);
+    assert.equal((ping.json() as { errors: Array<{ code: string }> }).errors[0]!.code, 'UNAVAILABLE');
+    const patched = await patch;
+    assert.equal(patched.status, 202);
+    const location = new URL(patched.header('location')!, 'https://registry.invalid');
+    location.searchParams.set('digest', sha256(data));
+    const committed = await gw.send('PUT', `${location.pathname}${location.search}`, { auth: ALICE_DRAIN, headers: { 'content-length': 0 } });
+    assert.equal(committed.status, 201, 'the commit after the layer is served during the drain');
+    const took = await closed;
+    assert.ok(took < 5000, `stopped ${took} ms after the signal: once idle, not at the 8 s deadline`);
+  });
+
   test('without http.draintimeout (Distribution default 0) requests in flight are cut at once', async () => {
     const { status, closedAfterMs } = await uploadDuringShutdown('0');
     assert.equal(status, 'cut');

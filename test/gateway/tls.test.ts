@@ -211,6 +211,7 @@ describe('configured certificate files (http.tls.certificate / key)', () => {
   let certFile: string;
   let keyFile: string;
   let caPem: string;
+  let caKeys: { private: string; cert: string } | undefined;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'regate-tls-files-'));
     const ca = await generate([{ name: 'commonName', value: 'files CA' }], {
@@ -225,6 +226,7 @@ describe('configured certificate files (http.tls.certificate / key)', () => {
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
     });
     caPem = ca.cert;
+    caKeys = ca;
     certFile = join(dir, 'registry.pem');
     keyFile = join(dir, 'registry-key.pem');
     writeFileSync(certFile, leaf.cert);
@@ -246,6 +248,73 @@ describe('configured certificate files (http.tls.certificate / key)', () => {
     } finally {
       await gw.close();
     }
+  });
+
+  test('renewed files are served to new connections within seconds, under load, with no failed request; a pair that does not match keeps the old one', async () => {
+    const ca = caKeys!;
+    const leaf = (cn: string) =>
+      generate([{ name: 'commonName', value: cn }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ca: { key: ca.private, cert: ca.cert },
+        extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+      });
+    const cert = join(dir, 'renew.pem');
+    const key = join(dir, 'renew-key.pem');
+    const first = await leaf('first');
+    writeFileSync(cert, first.cert);
+    writeFileSync(key, first.private, { mode: 0o600 });
+    const gw = await startGateway({ users: { [ALICE[0]]: ALICE[1] }, config: { http: { tls: { certificate: cert, key } } } });
+    const served = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: caPem }, () => {
+          const fp = socket.getPeerX509Certificate()!.fingerprint256;
+          socket.end();
+          resolve(fp);
+        });
+        socket.on('error', reject);
+      });
+    const fingerprintOf = (pem: string): string => new X509Certificate(pem).fingerprint256;
+    let loading = true;
+    const failures: string[] = [];
+    let requests = 0;
+    const load = Promise.all(
+      [0, 1].map(async () => {
+        while (loading) {
+          const r = await send({ https: true, port: gw.port, ca: caPem }, 'GET', '/v2/', { auth: ALICE }).catch((err: Error) => ({ status: err.message }));
+          requests += 1;
+          if (r.status !== 200) failures.push(String(r.status));
+        }
+      }),
+    );
+    try {
+      assert.equal(await served(), fingerprintOf(first.cert));
+      // As renewal tools do: the certificate, then the key, one after the other.
+      const second = await leaf('second');
+      const renewed = Date.now();
+      writeFileSync(cert, second.cert);
+      await new Promise((r) => setTimeout(r, 50));
+      writeFileSync(key, second.private);
+      while ((await served()) !== fingerprintOf(second.cert)) {
+        assert.ok(Date.now() - renewed < 5000, 'the renewed certificate is not served within 5 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // A certificate whose key never comes: the pair in service stays, and the log says why.
+      const third = await leaf('third');
+      writeFileSync(cert, third.cert);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(await served(), fingerprintOf(second.cert), 'a certificate without its key is not served');
+      assert.ok(gw.logs.some((l) => /does not belong to the certificate/.test(l) && /stays until the files change again/.test(l)), 'the refusal is logged');
+      writeFileSync(key, third.private);
+      await gw.running.reload(); // SIGHUP's path: looked at now
+      assert.equal(await served(), fingerprintOf(third.cert));
+    } finally {
+      loading = false;
+      await load;
+      await gw.close();
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed while the files changed`);
+    assert.ok(requests > 20, `only ${requests} requests ran`);
   });
 
   test('a key that does not match the certificate stops the start with a clear error', async () => {

@@ -58,13 +58,28 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-/** Starts a private dockerd; resolves once `docker version` answers through its socket. */
-export async function startDockerd(options: { timeoutMs?: number } = {}): Promise<DockerEngine> {
+/**
+ * Starts a private dockerd; resolves once `docker version` answers through its socket.
+ * `storageDriver: 'overlay2'` is for tests that build and run images (vfs copies every layer
+ * whole, minutes for a Node image); where overlay cannot be mounted, vfs is used instead.
+ */
+export async function startDockerd(options: { timeoutMs?: number; storageDriver?: 'vfs' | 'overlay2' } = {}): Promise<DockerEngine> {
+  if (options.storageDriver === 'overlay2') {
+    try {
+      return await startDockerdWith('overlay2', options.timeoutMs);
+    } catch {
+      return startDockerdWith('vfs', options.timeoutMs);
+    }
+  }
+  return startDockerdWith('vfs', options.timeoutMs);
+}
+
+async function startDockerdWith(storageDriver: 'vfs' | 'overlay2', startTimeoutMs: number | undefined): Promise<DockerEngine> {
   const dockerd = requireProgram(DOCKERD_BINARY, 'docker.io');
   const cli = requireProgram(DOCKER_CLI, 'docker.io');
   requireProgram('/usr/bin/containerd', 'containerd');
   requireProgram('/usr/sbin/runc', 'runc');
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = startTimeoutMs ?? 30_000;
   // A short path: the unix socket paths below must stay under 108 bytes.
   const tmp = makeTempDir('regate-dockerd-');
   const dir = tmp.path;
@@ -76,7 +91,7 @@ export async function startDockerd(options: { timeoutMs?: number } = {}): Promis
   writeFileSync(daemonJson, '{}\n'); // not /etc/docker/daemon.json, whatever is in it
   const path = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
   const args = [
-    '--storage-driver', 'vfs',
+    '--storage-driver', storageDriver,
     '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
     '--bridge=none', '--userland-proxy=false',
     '-H', socket,
