@@ -29,7 +29,6 @@ const header = (): string =>
  * process created `path` meanwhile (then nothing is created here and `created` is false).
  */
 export async function ensureHtpasswdFile(path: string, options: { cost?: number } = {}): Promise<EnsureHtpasswdResult> {
-  await tightenDefaultDirectory(path);
   try {
     await stat(path);
     return { created: false };
@@ -38,6 +37,7 @@ export async function ensureHtpasswdFile(path: string, options: { cost?: number 
   }
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await tightenDefaultDirectory(path);
   const password = generatePassword();
   const text = setUser(header(), INITIAL_USER, await hashPassword(password, options.cost ?? DEFAULT_BCRYPT_COST));
   if (!(await createFileExclusive(path, text, 0o600))) return { created: false };
@@ -45,9 +45,9 @@ export async function ensureHtpasswdFile(path: string, options: { cost?: number 
 }
 
 /**
- * The default users directory comes with the checkout, where git makes it 0755: it is made 0700
- * (owner only) as a directory regate creates would be. A configured path's directory is the
- * operator's and is left as it is.
+ * The default users directory comes with the checkout, where git makes it 0755: when the first
+ * users file is created in it, it is made 0700 (owner only), as a directory regate creates is.
+ * Later starts leave it as the operator set it; a configured path's directory is never touched.
  */
 async function tightenDefaultDirectory(path: string): Promise<void> {
   if (resolve(path) !== resolve(DEFAULT_HTPASSWD_PATH)) return;

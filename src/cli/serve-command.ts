@@ -35,6 +35,14 @@ export function registerServeCommand(program: Command): void {
       }
       const logger = createLogger(config.log);
       for (const warning of config.warnings) logger.warn(warning, { config: config.source });
+      // systemctl reload: the files regate watches anyway, looked at now. Installed before the
+      // (slow) start, whose default action for SIGHUP would end the process.
+      let reload: (() => Promise<void>) | undefined;
+      process.on('SIGHUP', () => {
+        if (!reload) return void logger.info('received SIGHUP while starting: the files are read as the start goes on');
+        logger.info('received SIGHUP: re-reading the users, groups and TLS files');
+        void reload();
+      });
       let running;
       try {
         running = await startServer(config, logger);
@@ -64,18 +72,21 @@ export function registerServeCommand(program: Command): void {
         auth: config.auth?.htpasswd ? 'htpasswd' : 'none',
         ...(config.upstream ? { upstream: config.upstream.url } : { storage: config.storage!.driver }),
       });
+      reload = running.reload;
       const readyFile = options.readyFile;
-      if (readyFile) writeFileSync(readyFile, `${healthUrl(running.url, config)}\n`);
+      if (readyFile) {
+        try {
+          writeFileSync(readyFile, `${healthUrl(running.url, config)}\n`);
+        } catch (err) {
+          // A read-only root without a writable /tmp: serving matters more than the health check.
+          logger.warn(`cannot write the ready file ${readyFile} (regate health will report not ready): ${(err as Error).message}`);
+        }
+      }
       const stop = (signal: string): void => {
         logger.info(`received ${signal}, shutting down${config.http.drainTimeoutMs > 0 ? ` (requests in flight get ${config.http.drainTimeoutMs / 1000} s to finish)` : ''}`);
         if (readyFile) rmSync(readyFile, { force: true });
         void running.close().then(() => process.exit(0));
       };
-      // systemctl reload: the files regate watches anyway, looked at now.
-      process.on('SIGHUP', () => {
-        logger.info('received SIGHUP: re-reading the users, groups and TLS files');
-        void running.reload();
-      });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });

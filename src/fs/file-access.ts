@@ -12,6 +12,14 @@ export class FileAccessError extends Error {
   }
 }
 
+/** For a file regate had to create and could not: who it runs as, and the two ways out. */
+export function describeCreateError(err: unknown): string {
+  const error = err as NodeJS.ErrnoException;
+  if (error.code !== 'EACCES' && error.code !== 'EPERM' && error.code !== 'EROFS') return error.message;
+  const uid = process.getuid?.();
+  return `${error.message} (regate runs as uid ${uid}: create the file beforehand, e.g. with \`regate user add\`, or let uid ${uid} write to its directory)`;
+}
+
 /** `err`'s message, and for a permission error who regate runs as, the file's owner and mode. */
 export function describeReadError(path: string, err: unknown): string {
   const error = err as NodeJS.ErrnoException;

@@ -7,7 +7,7 @@
 // certificate with the old key (caught between the two writes) or a broken file keeps the pair in
 // service and is logged once, and the next change is tried again. Polling (as for the users
 // file's backstop) rather than watching: the files are often symlinks that certbot swaps.
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { loadCertificateFiles } from './tls.js';
 
@@ -42,9 +42,14 @@ export class CertificateReloader {
     private readonly pollMs: number = POLL_MS,
   ) {}
 
-  /** Remembers the pair in service now, then polls. */
-  async start(): Promise<void> {
-    this.current = await this.fingerprints();
+  /**
+   * Remembers the files' state as the pair in service, then polls. Files that changed since the
+   * pair was read at start (a renewal in between) are loaded at the first look.
+   */
+  async start(inService: CertificatePair): Promise<void> {
+    const now = await this.fingerprints();
+    const [certPem, keyPem] = await Promise.all([readFile(this.files.certificate, 'utf8'), readFile(this.files.key, 'utf8')]).catch(() => ['', '']);
+    this.current = certPem === inService.certPem && keyPem === inService.keyPem ? now : undefined;
     this.timer = setInterval(() => void this.check(), this.pollMs);
     this.timer.unref();
   }

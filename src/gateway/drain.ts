@@ -1,6 +1,7 @@
 // Graceful stop (http.draintimeout > 0): on SIGTERM the listener stays open and keeps serving, the
 // ping paths answer 503 so load balancers and health checks send nothing new, and regate stops
-// once no request has been in flight for QUIET_MS, or at the drain deadline, whichever is first.
+// once no request has been in flight for QUIET_MS (2 s), or at the drain deadline, whichever is first.
+// Health checks (the ping paths) do not count: a balancer sends them all the time.
 // A push is many requests (each layer, then the manifest): closing the listener at once would let
 // the layer in flight finish and then refuse the manifest, so the push fails anyway. Requests
 // still running at the deadline are cut, as Distribution cuts them.
@@ -11,8 +12,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/** How long the server must have been idle before a drain ends early. */
-export const QUIET_MS = 1000;
+/**
+ * How long the server must have been idle before a drain ends early: longer than the gap between
+ * two requests of one push, which while draining includes a new connection's TCP and TLS handshakes.
+ */
+export const QUIET_MS = 2000;
 const POLL_MS = 50;
 
 export class RequestDrain {
@@ -40,6 +44,11 @@ export class RequestDrain {
       this.lastActivity = Date.now();
       this.responses.delete(res);
     });
+  }
+
+  /** A health check (a ping path): not counted as work, but it keeps no connection alive while draining either. */
+  noteHealthCheck(res: ServerResponse): void {
+    if (this.draining) res.setHeader('Connection', 'close');
   }
 
   /** The requests already running when the drain starts keep no connection alive either. */

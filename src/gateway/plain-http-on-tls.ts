@@ -34,8 +34,12 @@ function plainHttpAnswer(): string {
 }
 
 export interface PlainHttpGuard {
-  /** Destroys connections still waiting for their first byte (at shutdown). */
-  destroyWaiting(): void;
+  /**
+   * Destroys every connection this listener accepted that is still open (at shutdown, after the
+   * drain): those waiting for their first byte and those still in or past their TLS handshake,
+   * which Node's closeAllConnections() does not know before they carry an HTTP request.
+   */
+  destroyAll(): void;
 }
 
 /**
@@ -45,15 +49,15 @@ export interface PlainHttpGuard {
 export function answerPlainHttpOnTls(server: TlsServer, options: { firstByteTimeoutMs: number }): PlainHttpGuard {
   const tlsListeners = server.listeners('connection') as Array<(this: TlsServer, socket: Socket) => void>;
   server.removeAllListeners('connection');
-  const waiting = new Set<Socket>();
+  const open = new Set<Socket>();
 
   server.on('connection', (socket: Socket) => {
-    waiting.add(socket);
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     const timer = setTimeout(() => socket.destroy(), options.firstByteTimeoutMs);
     timer.unref();
     const done = (): void => {
       clearTimeout(timer);
-      waiting.delete(socket);
       socket.off('error', onError);
       socket.off('close', done);
       socket.off('readable', onReadable);
@@ -85,9 +89,9 @@ export function answerPlainHttpOnTls(server: TlsServer, options: { firstByteTime
   });
 
   return {
-    destroyWaiting: () => {
-      for (const socket of waiting) socket.destroy();
-      waiting.clear();
+    destroyAll: () => {
+      for (const socket of open) socket.destroy();
+      open.clear();
     },
   };
 }

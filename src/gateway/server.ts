@@ -21,7 +21,7 @@ import { AccessPolicy } from '../access/access-policy.js';
 import { GroupsStore } from '../access/groups-file.js';
 import { ensureHtpasswdFile } from '../auth/initial-user.js';
 import { cliCommand } from '../cli-invocation.js';
-import { describeReadError, FileAccessError } from '../fs/file-access.js';
+import { describeCreateError, describeReadError, FileAccessError } from '../fs/file-access.js';
 import { createApp } from './app.js';
 import { openUpstream } from './upstream.js';
 import { Notifier, type NotifierOptions } from '../notifications/notifier.js';
@@ -29,7 +29,8 @@ import { answerClientErrors } from './client-error.js';
 import { RequestDrain } from './drain.js';
 import { CertificateReloader } from './certificate-reload.js';
 import { answerPlainHttpOnTls, type PlainHttpGuard } from './plain-http-on-tls.js';
-import { requestState } from './request-state.js';
+import { rawPath, requestState } from './request-state.js';
+import { isPingBypass } from './ping.js';
 import { caNotice, prepareTls, type TlsMaterial } from './tls.js';
 import { startDebugServer, type RunningDebugServer } from '../debug/debug-server.js';
 import { recordHtpasswdReload, recordHtpasswdReloadFailure } from '../metrics/metrics.js';
@@ -94,7 +95,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
   if (config.auth?.htpasswd) {
     const path = resolve(config.auth.htpasswd.path);
     const created = await ensureHtpasswdFile(path, options.initialUserCost === undefined ? {} : { cost: options.initialUserCost }).catch((err: unknown) => {
-      throw new FileAccessError(`auth.htpasswd.path: cannot use ${path}: ${describeReadError(path, err)}`);
+      throw new FileAccessError(`auth.htpasswd.path: cannot create ${path}: ${describeCreateError(err)}`);
     });
     if (created.created) {
       print(
@@ -166,8 +167,11 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
     // How often Node looks for connections past headersTimeout (its default is 30 s).
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersTimeoutMs / 4))),
   };
+  const pingPaths = config.regate.pingPaths;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    drain.track(res);
+    // A balancer's health checks arrive every second or so: they are not work a drain waits for.
+    if ((req.method === 'GET' || req.method === 'HEAD') && isPingBypass(rawPath(req), pingPaths)) drain.noteHealthCheck(res);
+    else drain.track(res);
     void app(req, res);
   };
   const server: Server = tls
@@ -211,7 +215,7 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           logger.child({ component: 'tls' }),
         )
       : undefined;
-  await certificates?.start();
+  await certificates?.start({ certPem: tls!.cert, keyPem: tls!.key });
   let debug: RunningDebugServer | undefined;
   if (config.http.debug) {
     try {
@@ -255,14 +259,12 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
           // Keep serving (a push in flight has its manifest still to send) while pings say 503,
           // until nothing has run for a moment or http.draintimeout is up (drain.ts).
           gatewayLog.info(`draining: ${drain.requestsInFlight} request(s) in flight; pings answer 503; at most ${config.http.drainTimeoutMs / 1000} s`);
-          const draining = drain.drain(config.http.drainTimeoutMs);
-          server.closeIdleConnections();
-          const outcome = await draining;
+          const outcome = await drain.drain(config.http.drainTimeoutMs);
           gatewayLog.info(outcome === 'idle' ? 'drained: no request in flight' : `drain time is up: cutting ${drain.requestsInFlight} request(s) in flight`);
         }
         await new Promise<void>((resolveClose) => {
           server.close(() => resolveClose());
-          plainHttp?.destroyWaiting();
+          plainHttp?.destroyAll();
           server.closeAllConnections();
         });
         certificates?.stop();

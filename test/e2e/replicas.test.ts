@@ -227,30 +227,32 @@ describe('three replicas on one Swift container behind haproxy', () => {
     let restarting = true;
     const results: Array<{ worker: number; code: number | null; detail: string }> = [];
     const workers = [0, 1, 2, 3].map(async (w) => {
-      let round = 0;
-      while (restarting || round === 0) {
+      for (let round = 0; restarting || round === 0; round++) {
         const ref = `${lb}/team/worker${w}:${round}`;
-        await dockerOk(['tag', `replicas/worker${w}:1`, ref]);
-        const result = await docker(['push', ref]);
+        const tagged = await docker(['tag', `replicas/worker${w}:1`, ref]);
+        const result = tagged.code === 0 ? await docker(['push', ref]) : tagged;
         results.push({ worker: w, code: result.code, detail: describeResult(result) });
-        round += 1;
       }
     });
-    await sleep(1500);
-    for (let i = 0; i < 3; i++) {
-      const replica = replicas[i]!;
-      process.kill(replica.pid, 'SIGTERM');
-      const deadline = Date.now() + 40_000;
-      while (!replica.exited()) {
-        assert.ok(Date.now() < deadline, `replica ${i + 1} did not stop within 40 s`);
-        await sleep(100);
+    try {
+      await sleep(1500);
+      for (let i = 0; i < 3; i++) {
+        const replica = replicas[i]!;
+        const signalled = Date.now();
+        process.kill(replica.pid, 'SIGTERM');
+        while (!replica.exited()) {
+          assert.ok(Date.now() - signalled < 40_000, `replica ${i + 1} did not stop within 40 s`);
+          await sleep(100);
+        }
+        t.diagnostic(`replica ${i + 1} stopped ${Date.now() - signalled} ms after SIGTERM`);
+        assert.match(replica.output(), /drained: no request in flight/, `replica ${i + 1} stopped once idle, not at the drain deadline`);
+        await startReplica(i);
+        await waitHealthy(i);
       }
-      assert.match(replica.output(), /"message":"drained: no request in flight"|drained: no request in flight/, `replica ${i + 1} drained`);
-      await startReplica(i);
-      await waitHealthy(i);
+    } finally {
+      restarting = false;
+      await Promise.all(workers);
     }
-    restarting = false;
-    await Promise.all(workers);
     const failed = results.filter((r) => r.code !== 0);
     t.diagnostic(`${results.length} pushes during the rolling restart, ${failed.length} failed`);
     assert.deepEqual(failed, []);

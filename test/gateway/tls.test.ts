@@ -115,6 +115,19 @@ describe('generated CA and server certificate', () => {
     assert.equal(secure.status, 200);
   });
 
+  test('a stop does not wait for a client stuck in its TLS handshake', async () => {
+    const gw2 = await startGateway({ users: { [ALICE[0]]: ALICE[1] } });
+    const socket = netConnect({ host: '127.0.0.1', port: gw2.port });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(Buffer.from([0x16, 0x03, 0x01])); // the start of a ClientHello, then nothing
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await gw2.close();
+    assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms (the handshake timeout is 60 s)`);
+    socket.destroy();
+  });
+
   test('a connection that never sends a byte is closed within the headers timeout', async () => {
     const gw2 = await startGateway({ users: { [ALICE[0]]: ALICE[1] }, config: { regate: { http: { headerstimeout: '300ms' } } } });
     try {
