@@ -5,7 +5,8 @@
 //   regate         POST, curl -T PATCH, PUT ?digest= (20 MiB segments, the default); GET
 //   Distribution   the same through its swift driver (20 MiB segments, DLO, reads through the manifest)
 // Scenarios: one 1 GiB layer, then 8 concurrent 128 MiB layers (BENCH_QUICK=1: 256 MiB and 8×32
-// MiB; BENCH_SCENARIO=one or many runs one of them), each BENCH_REPEAT times (default 3; quick: 1)
+// MiB; BENCH_SCENARIO=one or many runs one of them), then the round trips of swift-roundtrips.ts
+// (BENCH_SCENARIO=roundtrips runs those alone), each BENCH_REPEAT times (default 3; quick: 1)
 // in rotated order, since raw Swift alone swings from 240 to 460 MB/s between runs on this machine.
 // Every pull, raw ones included, is hashed by
 // this process as it arrives, to prove the bytes came back: the same client work on every row. The registry's peak
@@ -22,6 +23,7 @@ import { regateConfigYaml } from '../support/processes.js';
 import { pullDigest, startUpload, uploadAndCommit } from './curl.js';
 import { cpuOfMatching, RssSampler, waitedChildrenCpuSeconds } from './proc-stats.js';
 import { median } from './phase.js';
+import { runSwiftRoundTrips } from './swift-roundtrips.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -207,7 +209,14 @@ export async function runSwiftBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-swift-'));
   let swift: SwiftAio | undefined;
   const running: RegistryHandle[] = [];
+  const only = process.env.BENCH_SCENARIO;
   try {
+    if (only === 'roundtrips') {
+      process.stderr.write('bench swift: starting OpenStack Swift…\n');
+      swift = await startSwiftAio();
+      process.stdout.write(`\n${await runSwiftRoundTrips(swift)}\n`);
+      return;
+    }
     process.stderr.write('bench swift: generating layers…\n');
     const big = [await makeLayer(dir, 'big', quick ? 256 * MiB : 1024 * MiB)];
     const many: Layer[] = [];
@@ -216,7 +225,6 @@ export async function runSwiftBench(): Promise<void> {
     swift = await startSwiftAio();
     const section = { authurl: swift.authUrl, username: swift.username, password: swift.password };
     const rounds: Result[][] = [];
-    const only = process.env.BENCH_SCENARIO;
     const scenarios = ([['one', quick ? '1×256MiB' : '1×1GiB', big], ['many', quick ? '8×32MiB' : '8×128MiB', many]] as const).filter(([key]) => !only || only === key);
     let containers = 0;
     const run = async (party: Party, scenario: string, layers: readonly Layer[]): Promise<Result> => {
@@ -247,6 +255,7 @@ export async function runSwiftBench(): Promise<void> {
     }
     const table = format(summarize(rounds), repeat);
     process.stdout.write(`\n${table}\n`);
+    if (!only) process.stdout.write(`\n${await runSwiftRoundTrips(swift)}\n`);
     mkdirSync('.bench', { recursive: true });
     writeFileSync(join('.bench', 'swift-results.json'), JSON.stringify(rounds, null, 2));
   } finally {
