@@ -69,7 +69,8 @@ export const SUSPECT_RECHECK_MS = 200;
 export const SUSPECT_HOLD_MS = 2000;
 const DEBOUNCE_MS = 15;
 
-function fingerprintOf(st: Stats): string {
+/** What identifies a file's state without reading it: a change of any part is a change. */
+export function fingerprintOf(st: Stats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 

@@ -10,6 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { loadCertificateFiles } from './tls.js';
+import { fingerprintOf } from '../auth/live-file.js';
 
 const POLL_MS = 1000;
 const SETTLE_MS = 200;
@@ -21,8 +22,7 @@ export interface CertificatePair {
 
 async function fingerprint(path: string): Promise<string> {
   try {
-    const st = await stat(path); // follows symlinks: a swapped link target is a change
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    return fingerprintOf(await stat(path)); // stat follows symlinks: a swapped link target is a change
   } catch (err) {
     return `missing:${(err as NodeJS.ErrnoException).code ?? ''}`;
   }

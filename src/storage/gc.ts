@@ -22,6 +22,7 @@ import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 import { CLOCK_SLACK_MS, CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFence } from './gc-fence.js';
 import { storedBlobs } from './stored-blobs.js';
 import { unlessMissing, digestString } from './links.js';
+import { eachLimited } from '../each-limited.js';
 import {
   baseName,
   digestOfLinkDir,
@@ -304,10 +305,3 @@ async function layerLinks(driver: StorageDriver, name: string): Promise<DigestPa
   return found;
 }
 
-async function eachLimited<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]();
-  const worker = async (): Promise<void> => {
-    for (let next = iterator.next(); !next.done; next = iterator.next()) await fn(next.value);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}

@@ -17,21 +17,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { importBusyboxImage, startDockerd, type DockerEngine } from '../support/dockerd.js';
 import { importNodeBaseImage } from '../support/node-base-image.js';
 import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
-import { freePort, makeTempDir, runCommand, requireExecutable } from '../support/processes.js';
+import { freePort, makeTempDir, REPO_ROOT, runCommand, requireExecutable } from '../support/processes.js';
 import { describeResult } from '../support/host-tools.js';
 import { bytes } from '../support/test-data.js';
 import { verifyPassword } from '../../src/auth/password.js';
 import { ensureGeneratedCertificates } from '../../src/gateway/tls.js';
 import { createLogger } from '../../src/log/logger.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const FIXTURES = join(ROOT, 'test', 'fixtures');
+const FIXTURES = join(REPO_ROOT, 'test', 'fixtures');
 const IMAGE = 'regate'; // the name the seed fixtures use
 const IMAGE_UID = 10001;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -116,7 +114,7 @@ before(async () => {
   engine = await startDockerd({ storageDriver: 'overlay2' });
   swift = await startSwiftAio();
   const base = await importNodeBaseImage(engine);
-  await dockerOk(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${base}`, '-t', IMAGE, ROOT], { timeoutMs: 900_000 });
+  await dockerOk(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${base}`, '-t', IMAGE, REPO_ROOT], { timeoutMs: 900_000 });
 });
 
 after(async () => {

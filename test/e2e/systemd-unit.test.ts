@@ -6,14 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeTempDir, runCommand } from '../support/processes.js';
+import { makeTempDir, REPO_ROOT, runCommand } from '../support/processes.js';
 import { requireProgram } from '../support/host-tools.js';
 import { NODE_ENV, NODE_FLAGS } from '../../src/runtime-flags.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const DIR = join(ROOT, 'deploy', 'systemd');
+const DIR = join(REPO_ROOT, 'deploy', 'systemd');
 const UNIT = join(DIR, 'regate.service');
 /** The exposure `systemd-analyze security` gives the unit today; a change that raises it fails here. */
 const EXPOSURE_HELD = 1.2;

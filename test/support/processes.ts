@@ -19,6 +19,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** dist/test/support/ → dist/src/main.js */
 export const REGATE_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/main.js');
+/** dist/test/support/ → the checkout (README.md, docs/, deploy/, test/fixtures/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** How every test and benchmark starts `regate serve`: node with regate's runtime flags and environment. */
 export function regateServeCommand(configPath: string, env: NodeJS.ProcessEnv = {}): { command: string; args: string[]; env: NodeJS.ProcessEnv } {

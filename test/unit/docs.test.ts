@@ -5,24 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../support/processes.js';
 
-function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('no package.json above the test');
-    dir = up;
-  }
-  return dir;
-}
-
-const root = repositoryRoot();
-const docsDir = join(root, 'docs');
+const docsDir = join(REPO_ROOT, 'docs');
 const pages = [
-  join(root, 'README.md'),
-  join(root, 'htpasswd', 'README.md'),
-  join(root, 'certs', 'README.md'),
+  join(REPO_ROOT, 'README.md'),
+  join(REPO_ROOT, 'htpasswd', 'README.md'),
+  join(REPO_ROOT, 'certs', 'README.md'),
   ...readdirSync(docsDir)
     .filter((name) => name.endsWith('.md'))
     .map((name) => join(docsDir, name)),
@@ -69,7 +58,7 @@ test('every relative link in the README and docs/ reaches an existing file and h
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:
       const [pathPart, anchor] = target.split('#') as [string, string | undefined];
       const file = pathPart === '' ? page : resolve(dirname(page), decodeURIComponent(pathPart));
-      const where = `${relative(root, page)} → ${target}`;
+      const where = `${relative(REPO_ROOT, page)} → ${target}`;
       if (!existsSync(file)) {
         broken.push(`${where}: no such file`);
         continue;
@@ -92,7 +81,7 @@ test('regate commands in code blocks use `npx regate` (they work right after npm
       if (/\b(docker|podman|kubectl)\s/.test(line)) continue;
       for (const m of line.matchAll(/(^|[^\w/-])regate (serve|user|config|gc|scrub|nginx)\b/g)) {
         const before = line.slice(0, m.index! + m[1]!.length);
-        if (!/npx $/.test(before)) bare.push(`${relative(root, page)}: ${line.trim()}`);
+        if (!/npx $/.test(before)) bare.push(`${relative(REPO_ROOT, page)}: ${line.trim()}`);
       }
     }
   }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../support/processes.js';
 import { parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
@@ -14,8 +14,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { validateConfig } from '../../src/config/load-config.js';
 import { applyEnvOverrides } from '../../src/config/env-overrides.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const FILE = join(ROOT, 'deploy', 'kubernetes', 'regate.yaml');
+const FILE = join(REPO_ROOT, 'deploy', 'kubernetes', 'regate.yaml');
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
 const objects = parseAllDocuments(readFileSync(FILE, 'utf8')).map((d) => d.toJS() as Obj);

@@ -5,6 +5,7 @@ import { Digest, isValidTag, parseManifestReference, validateName, type Manifest
 import { accepts, bareMediaType, isRemoteLayer, MEDIA_TYPES, parseManifest, type ParsedManifest } from '../manifests.js';
 import { readSmallBody, send } from '../respond.js';
 import { absoluteUrl, report, type EventTarget } from '../events.js';
+import { eachLimited } from '../../each-limited.js';
 
 /** The event target of a manifest (Distribution's: by digest, references with includereferences). */
 function manifestTarget(ctx: RequestContext, name: string, digest: Digest, content: Buffer, mediaType: string, parsed: ParsedManifest | undefined, tag?: string): EventTarget {
@@ -151,27 +152,15 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
 /** How many existence checks of one manifest PUT run at once (each is a storage round trip or two). */
 const CHECKS_AT_ONCE = 8;
 
-/** `fn` over `items`, at most `limit` at a time; the results in the order of `items`. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 async function requireReferencedContent(ctx: RequestContext, name: string, manifest: ParsedManifest): Promise<void> {
   // The checks only read, so they run side by side (a remote Swift costs a round trip each); the
   // answers are then weighed in the manifest's order, so the error is the same as one by one.
   const blobs = manifest.blobs.filter((blob) => !isRemoteLayer(blob));
-  const [found, children] = await Promise.all([
-    mapBounded(blobs, CHECKS_AT_ONCE, (blob) => ctx.stores.blobs.stat(name, blob.digest)),
-    mapBounded(manifest.manifests, CHECKS_AT_ONCE, (child) => ctx.stores.manifests.exists(name, child.digest)),
+  const found: Array<Awaited<ReturnType<typeof ctx.stores.blobs.stat>>> = [];
+  const children: boolean[] = [];
+  await Promise.all([
+    eachLimited(blobs.keys(), CHECKS_AT_ONCE, async (i) => void (found[i] = await ctx.stores.blobs.stat(name, blobs[i]!.digest))),
+    eachLimited(manifest.manifests.keys(), CHECKS_AT_ONCE, async (i) => void (children[i] = await ctx.stores.manifests.exists(name, manifest.manifests[i]!.digest))),
   ]);
   const missing: string[] = [];
   blobs.forEach((blob, i) => {
