@@ -118,9 +118,9 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
   const driver: StorageDriver = {
     name,
 
-    async getContent(path) {
+    async getContent(path, options) {
       checkPath(path);
-      return call('getContent', path, () => inner.getContent(path));
+      return call('getContent', path, () => inner.getContent(path, options));
     },
 
     async putContent(path, content) {

@@ -13,6 +13,13 @@ export interface BlobDescriptor {
   readonly size: number;
 }
 
+export interface StatBlobOptions {
+  /** Read the link and the blob at once (one round trip; a missing link wastes the blob's read). */
+  together?: boolean;
+  /** A missing link may be answered from one read (GetOptions.quickMiss). */
+  quickMiss?: boolean;
+}
+
 export class BlobStore {
   constructor(
     private readonly driver: StorageDriver,
@@ -23,6 +30,11 @@ export class BlobStore {
   /** Claims content before checking it exists and linking it, so a concurrent GC pass keeps it (gc-fence.ts). */
   async claim(digests: readonly DigestParts[]): Promise<Claim> {
     return this.fence.claim(digests);
+  }
+
+  /** claim(), with an existence check run beside its last reads (GcFence.claimAnd). */
+  async claimAnd<T>(digests: readonly DigestParts[], check: () => Promise<T>): Promise<{ claim: Claim; checked: T }> {
+    return this.fence.claimAnd(digests, check);
   }
 
   /** A claim about to be relied on for writing links: renewed when it is getting old. */
@@ -37,8 +49,7 @@ export class BlobStore {
 
   /** Links `from`'s blob into `name`; undefined (nothing linked) when `from` cannot see it. */
   async mount(from: string, name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
-    const claim = await this.claim([digest]);
-    const source = await this.stat(from, digest);
+    const { claim, checked: source } = await this.claimAnd([digest], () => this.stat(from, digest, { together: true }));
     if (!source) return undefined;
     await this.refreshClaim(claim);
     await this.link(name, digest, source.size);
@@ -52,13 +63,16 @@ export class BlobStore {
   }
 
   /** The blob as seen from a repository, asked of storage: it must be linked there and present globally. */
-  async stat(name: string, digest: DigestParts): Promise<BlobDescriptor | undefined> {
+  async stat(name: string, digest: DigestParts, options: StatBlobOptions = {}): Promise<BlobDescriptor | undefined> {
     const since = this.cache?.now();
-    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) {
+    const linked = hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest, { quickMiss: options.quickMiss });
+    const global = options.together ? this.globalSize(digest) : undefined;
+    global?.catch(() => undefined); // awaited below unless the link is missing
+    if (!(await linked)) {
       await this.cache?.forgetLink(name, digest);
       return undefined;
     }
-    const size = await this.globalSize(digest);
+    const size = await (global ?? this.globalSize(digest));
     if (size === undefined) {
       await this.cache?.forget(digest);
       return undefined;
@@ -76,7 +90,8 @@ export class BlobStore {
       const size = await this.cache.size(digest);
       if (size !== undefined) return { digest, size };
     }
-    return this.stat(name, digest);
+    // A HEAD that wrongly finds nothing only makes a pusher upload the layer again.
+    return this.stat(name, digest, { quickMiss: true });
   }
 
   /** Streams the blob (or a range) into sink without ending it. */
@@ -94,8 +109,9 @@ export class BlobStore {
   }
 
   /** Stores small content (a manifest) whose digest the caller has just computed. */
-  async putContent(digest: DigestParts, content: Buffer): Promise<void> {
-    if ((await this.globalSize(digest)) === content.length) return;
+  async putContent(digest: DigestParts, content: Buffer, known?: { storedSize: number | undefined }): Promise<void> {
+    const storedSize = known ? known.storedSize : await this.globalSize(digest);
+    if (storedSize === content.length) return;
     await this.driver.putContent(pathFor({ kind: 'blobData', digest }), content);
   }
 
@@ -103,8 +119,8 @@ export class BlobStore {
    * Moves verified upload data into the content-addressed store; `version` names the content that
    * was verified, and the move refuses if the data no longer has it (see MoveOptions).
    */
-  async adopt(sourcePath: string, digest: DigestParts, version?: string): Promise<void> {
-    await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }), { version });
+  async adopt(sourcePath: string, digest: DigestParts, version?: string, destMissing?: boolean): Promise<void> {
+    await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }), { version, destMissing });
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {

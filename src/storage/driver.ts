@@ -25,6 +25,11 @@ export interface MoveOptions {
    * move fails with WriteConflictError and changes nothing. Ignored by drivers without versions.
    */
   version?: string;
+  /**
+   * The caller has just found nothing at the destination (a hint: the driver need not look again;
+   * something written there meanwhile is replaced, as by any move).
+   */
+  destMissing?: boolean;
 }
 
 /**
@@ -54,6 +59,15 @@ export interface FileWriter {
   cancel(): Promise<void>;
 }
 
+export interface GetOptions {
+  /**
+   * A miss costs the caller nothing but repeated work (a push that looks for a layer uploads it
+   * again): the driver may answer it at once rather than ask a second time to rule out a false
+   * miss (an object store's GET racing an overwrite of the object).
+   */
+  quickMiss?: boolean;
+}
+
 export interface ReadOptions {
   /** First byte to read. An offset past the end is InvalidOffsetError. */
   offset?: number;
@@ -63,6 +77,11 @@ export interface ReadOptions {
 
 export interface WriterOptions {
   expectedBytes?: number;
+  /**
+   * The caller has just found nothing at the path (a hint: the driver need not look again). A
+   * writer that starts the same path meanwhile is still noticed where the driver notices it.
+   */
+  missing?: boolean;
 }
 
 export interface StatOptions {
@@ -74,7 +93,17 @@ export const FILE_ONLY: StatOptions = Object.freeze({ file: true });
 
 export interface DeleteOptions {
   directory?: boolean;
+  /**
+   * The caller knows only a file can be there: no tree below it is looked for. With `whole`, it
+   * was written whole by putContent (never by a writer), so an object store deletes it by name
+   * alone, with no look at what it is first.
+   */
+  file?: boolean;
+  whole?: boolean;
 }
+
+/** delete() of a small file written by putContent. */
+export const WHOLE_FILE: DeleteOptions = Object.freeze({ file: true, whole: true });
 
 /** delete() of a path that can only be a directory. */
 export const DIRECTORY_ONLY: DeleteOptions = Object.freeze({ directory: true });
@@ -82,7 +111,7 @@ export const DIRECTORY_ONLY: DeleteOptions = Object.freeze({ directory: true });
 export interface StorageDriver {
   /** Short driver name (filesystem, inmemory, swift): carried by every error it raises. */
   readonly name: string;
-  getContent(path: string): Promise<Buffer>;
+  getContent(path: string, options?: GetOptions): Promise<Buffer>;
   /** Atomically replaces the content at path: readers see the old or the new bytes, never a mix. */
   putContent(path: string, content: Buffer): Promise<void>;
   reader(path: string, options?: ReadOptions): Promise<Readable>;

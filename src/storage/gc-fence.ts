@@ -39,14 +39,20 @@ export interface Claim {
 
 
 export class GcFence {
-  /** Digests this process claimed by a read recently: the entry's age is the refresh period. */
-  private readonly readTouches: LRUCache<string, true>;
+  /**
+   * When this process last rewrote each digest's use marker (performance.now() taken before the
+   * write), kept for half the link window: a claim within that time needs no second write, as
+   * refresh() would not renew it either. The condemned marker is read by every claim all the same.
+   */
+  private readonly touched: LRUCache<string, number>;
+  private readonly readTouchEveryMs: number;
 
   constructor(
     private readonly driver: StorageDriver,
     readonly linkWindowMs: number = DEFAULT_LINK_WINDOW_MS,
   ) {
-    this.readTouches = new LRUCache<string, true>({ max: 10_000, ttl: Math.min(READ_TOUCH_EVERY_MS, linkWindowMs / 4) });
+    this.touched = new LRUCache<string, number>({ max: 10_000, ttl: linkWindowMs / 2 });
+    this.readTouchEveryMs = Math.min(READ_TOUCH_EVERY_MS, linkWindowMs / 4);
   }
 
   /**
@@ -55,16 +61,27 @@ export class GcFence {
    * and must write its links within the link window (see refresh()).
    */
   async claim(digests: readonly DigestParts[]): Promise<Claim> {
+    return (await this.claimAnd(digests, async () => undefined)).claim;
+  }
+
+  /**
+   * claim(), with `check` (the caller's existence check) run beside the reads of the condemned
+   * markers instead of after them: both come after the use markers were written, which is all the
+   * handshake needs (a pass that condemns later reads a fresh use and keeps the content). When a
+   * marker says condemned, the answer is dropped and `check` runs again once the pass is done.
+   */
+  async claimAnd<T>(digests: readonly DigestParts[], check: () => Promise<T>): Promise<{ claim: Claim; checked: T }> {
     const unique = [...new Map(digests.map((d) => [digestString(d), d])).values()];
     const started = performance.now();
     for (;;) {
-      const at = performance.now();
-      await Promise.all(unique.map((d) => this.touch(d)));
-      const condemned = await Promise.all(unique.map((d) => this.isCondemned(d)));
-      if (!condemned.some(Boolean)) return { at, digests: unique };
+      const times = await Promise.all(unique.map((d) => this.touchUnlessRecent(d)));
+      const [condemned, checked] = await Promise.all([Promise.all(unique.map((d) => this.isCondemned(d))), check()]);
+      if (!condemned.some(Boolean)) return { claim: { at: Math.min(performance.now(), ...times), digests: unique }, checked };
       if (performance.now() - started > CONDEMNED_TTL_MS) {
         throw new ContentBeingCollectedError(digestString(unique[condemned.findIndex(Boolean)]!));
       }
+      // Waiting for a pass: the next round writes the use markers again.
+      for (const d of unique) this.touched.delete(digestString(d));
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
   }
@@ -79,9 +96,8 @@ export class GcFence {
    * found): claimed without waiting, at most every few seconds per digest in this process.
    */
   async noteRead(digest: DigestParts): Promise<void> {
-    const k = digestString(digest);
-    if (this.readTouches.has(k)) return;
-    this.readTouches.set(k, true);
+    const last = this.touched.get(digestString(digest));
+    if (last !== undefined && performance.now() - last < this.readTouchEveryMs) return;
     await this.touch(digest);
   }
 
@@ -112,12 +128,22 @@ export class GcFence {
 
   /** The use marker of content that is gone (called while condemned). */
   async forget(digest: DigestParts): Promise<void> {
-    this.readTouches.delete(digestString(digest));
+    this.touched.delete(digestString(digest));
     await unlessMissing(() => this.driver.delete(blobUsePath(digest)));
   }
 
-  private async touch(digest: DigestParts): Promise<void> {
+  /** The time the claim counts from: this write's, or a recent one's of this process. */
+  private async touchUnlessRecent(digest: DigestParts): Promise<number> {
+    const last = this.touched.get(digestString(digest));
+    if (last !== undefined && performance.now() - last < this.linkWindowMs / 2) return last;
+    return this.touch(digest);
+  }
+
+  private async touch(digest: DigestParts): Promise<number> {
+    const at = performance.now();
     await this.driver.putContent(blobUsePath(digest), Buffer.from(new Date().toISOString()));
+    this.touched.set(digestString(digest), at);
+    return at;
   }
 
   private async isCondemned(digest: DigestParts): Promise<boolean> {

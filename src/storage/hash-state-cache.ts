@@ -42,6 +42,12 @@ export class HashStateCache {
     return state;
   }
 
+  /** What the state has consumed, leaving it in place. */
+  peek(key: string): Pick<HashState, 'offset' | 'version'> | undefined {
+    const state = this.entries.peek(key);
+    return state && { offset: state.offset, version: state.version };
+  }
+
   put(key: string, state: HashState): void {
     this.entries.set(key, state);
   }

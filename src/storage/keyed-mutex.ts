@@ -2,7 +2,9 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /** `work` learns whether it had to wait for another holder of the key (`contended`). */
+  async run<T>(key: string, work: (contended: boolean) => Promise<T>): Promise<T> {
+    const contended = this.tails.has(key);
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
@@ -10,7 +12,7 @@ export class KeyedMutex {
     this.tails.set(key, tail);
     await previous;
     try {
-      return await work();
+      return await work(contended);
     } finally {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);

@@ -1,6 +1,6 @@
 // Link files: small objects holding "<alg>:<hex>", Distribution's way of saying "this repository
 // has that content". A link whose content does not parse or does not match is treated as absent.
-import type { StorageDriver } from './driver.js';
+import type { GetOptions, StorageDriver } from './driver.js';
 import { PathNotFoundError } from './driver.js';
 import { linkContent, type DigestParts } from './paths.js';
 
@@ -11,9 +11,9 @@ export function parseLink(content: Buffer): DigestParts | undefined {
   return m ? { algorithm: m[1]!, encoded: m[2]! } : undefined;
 }
 
-export async function readLink(driver: StorageDriver, path: string): Promise<DigestParts | undefined> {
+export async function readLink(driver: StorageDriver, path: string, options?: GetOptions): Promise<DigestParts | undefined> {
   try {
-    return parseLink(await driver.getContent(path));
+    return parseLink(await driver.getContent(path, options));
   } catch (err) {
     if (err instanceof PathNotFoundError) return undefined;
     throw err;
@@ -24,8 +24,8 @@ export async function writeLink(driver: StorageDriver, path: string, digest: Dig
   await driver.putContent(path, linkContent(digest));
 }
 
-export async function hasLinkTo(driver: StorageDriver, path: string, digest: DigestParts): Promise<boolean> {
-  const found = await readLink(driver, path);
+export async function hasLinkTo(driver: StorageDriver, path: string, digest: DigestParts, options?: GetOptions): Promise<boolean> {
+  const found = await readLink(driver, path, options);
   return found !== undefined && found.algorithm === digest.algorithm && found.encoded === digest.encoded;
 }
 

@@ -22,8 +22,9 @@ export class ManifestStore {
     return unlessMissing(() => this.blobs.getContent(digest));
   }
 
-  async put(name: string, digest: DigestParts, content: Buffer): Promise<void> {
-    await this.blobs.putContent(digest, content);
+  /** `storedSize`: the size the bytes are stored at, when the caller just read it (undefined: not stored). */
+  async put(name: string, digest: DigestParts, content: Buffer, known?: { storedSize: number | undefined }): Promise<void> {
+    await this.blobs.putContent(digest, content, known);
     await writeLink(this.driver, pathFor({ kind: 'manifestRevisionLink', name, digest }), digest);
   }
 

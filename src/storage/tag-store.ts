@@ -13,8 +13,11 @@ export class TagStore {
   }
 
   async tag(name: string, tag: string, digest: DigestParts): Promise<void> {
-    await writeLink(this.driver, pathFor({ kind: 'tagIndexLink', name, tag, digest }), digest);
-    await writeLink(this.driver, pathFor({ kind: 'tagCurrentLink', name, tag }), digest);
+    // The index only remembers (Distribution writes it); nothing reads it to find the current link.
+    await Promise.all([
+      writeLink(this.driver, pathFor({ kind: 'tagIndexLink', name, tag, digest }), digest),
+      writeLink(this.driver, pathFor({ kind: 'tagCurrentLink', name, tag }), digest),
+    ]);
   }
 
   /** Returns false when there was no such tag. */

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, batchWaiters, copyIntoShared, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileInfo, FileWriter } from './driver.js';
-import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WriteConflictError } from './driver.js';
+import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WHOLE_FILE, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
 import type { BlobDescriptor, BlobStore } from './blob-store.js';
@@ -15,6 +15,12 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { noteReceived } from './garbage-pacer.js';
 import { BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from './store-errors.js';
 import { uploadEnded, uploadStarted } from '../metrics/metrics.js';
+
+/** An upload's data as its writer left it. */
+interface StoredData {
+  size: number;
+  version?: string | undefined;
+}
 
 export interface AppendOptions {
   /** Where the client says the chunk starts (Content-Range); undefined appends at the end. */
@@ -75,8 +81,8 @@ export class UploadStore {
   /** Streams a chunk onto the end of the upload and returns the new size. */
   async append(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(this.key(name, id), async () => {
-      await this.requireSession(name, id);
-      return this.appendLocked(name, id, body, options);
+      const data = await this.sessionData(name, id);
+      return (await this.appendLocked(name, id, body, options, data === undefined)).size;
     });
   }
 
@@ -89,39 +95,70 @@ export class UploadStore {
     id: string,
     digest: DigestParts,
     lastChunk?: { body: AsyncIterable<Buffer>; options: AppendOptions },
+    options: { fresh?: boolean } = {},
   ): Promise<BlobDescriptor> {
     return this.locks.run(this.key(name, id), async () => {
-      await this.requireSession(name, id);
-      if (lastChunk) await this.appendLocked(name, id, lastChunk.body, lastChunk.options);
-      const dataPath = pathFor({ kind: 'uploadData', name, id });
-      let data = await this.dataInfo(name, id);
-      if (!data || data.size === 0) {
-        // An empty upload has no data object yet; the empty blob is still a valid blob. Its version
-        // is what the move must still find.
-        await this.driver.putContent(dataPath, Buffer.alloc(0));
-        data = await this.dataInfo(name, id);
+      if (lastChunk) {
+        // A session created by this very request (a monolithic POST) has nothing stored yet.
+        const before = options.fresh ? undefined : await this.sessionData(name, id);
+        // What the last chunk's writer stored is what the move must still find (its precondition).
+        return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, before === undefined), false);
       }
-      const size = data?.size ?? 0;
-      const actual = await this.digestOf(name, id, digest.algorithm, size, data?.version);
-      if (actual !== digest.encoded) {
-        await this.cancelLocked(name, id);
-        throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
+      // This process wrote the session's data last, and its running hash knows that content's
+      // version: the commit goes ahead on it without reading the session back, and the move's
+      // precondition is the check that nobody wrote since.
+      const known = this.hashes.peek(this.key(name, id));
+      if (known?.version !== undefined && digest.algorithm === FAST_PATH_ALGORITHM) {
+        return this.commitLocked(name, id, digest, { size: known.offset, version: known.version }, true);
       }
-      // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
-      const claim = await this.blobs.claim([digest]);
-      await this.blobLocks.run(digestString(digest), async () => {
-        if ((await this.blobs.globalSize(digest)) === size) return;
-        // Only the content whose digest was just checked moves: another process appending to the
-        // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
-        await this.blobs.adopt(dataPath, digest, data?.version).catch(async (err: unknown) => {
-          throw await this.conflictAsOffset(err, name, id, size);
-        });
-      });
-      await this.blobs.refreshClaim(claim);
-      await this.blobs.link(name, digest, size);
-      await this.cancelLocked(name, id);
-      return { digest, size };
+      return this.commitLocked(name, id, digest, await this.sessionData(name, id), false);
     });
+  }
+
+  /**
+   * `unread`: `data` was not read from storage but is what this process wrote last. If the move
+   * then finds other content, the session is read: at another size the client learns where it is
+   * (416); at the same size (another process rewrote it) it is verified again from the stored bytes.
+   */
+  private async commitLocked(name: string, id: string, digest: DigestParts, data: StoredData | undefined, unread: boolean): Promise<BlobDescriptor> {
+    const dataPath = pathFor({ kind: 'uploadData', name, id });
+    if (!data || data.size === 0) {
+      // An empty upload has no data object yet; the empty blob is still a valid blob. Its version
+      // is what the move must still find.
+      await this.driver.putContent(dataPath, Buffer.alloc(0));
+      data = await this.dataInfo(name, id);
+    }
+    const size = data?.size ?? 0;
+    const actual = await this.digestOf(name, id, digest.algorithm, size, data?.version);
+    if (actual !== digest.encoded) {
+      await this.cancelLocked(name, id);
+      throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
+    }
+    // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
+    const { claim, checked: stored } = await this.blobs.claimAnd([digest], () => this.blobs.globalSize(digest));
+    const moved = await this.blobLocks.run(digestString(digest), async (contended): Promise<boolean | 'read again'> => {
+      // A commit of the same digest that ran first in this process may have stored it meanwhile.
+      const existing = contended ? await this.blobs.globalSize(digest) : stored;
+      if (existing === size) return false;
+      // Only the content whose digest was just checked moves: another process appending to the
+      // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
+      try {
+        await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
+      } catch (err) {
+        if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return 'read again';
+        throw await this.conflictAsOffset(err, name, id, size);
+      }
+      return true;
+    });
+    if (moved === 'read again') {
+      const now = await this.sessionData(name, id);
+      if ((now?.size ?? 0) !== size) throw new UploadOffsetError(now?.size ?? 0, size);
+      return this.commitLocked(name, id, digest, now, false);
+    }
+    await this.blobs.refreshClaim(claim);
+    // The session's leftovers go beside the link: what was moved is gone already.
+    await Promise.all([this.blobs.link(name, digest, size), this.endSession(name, id, moved)]);
+    return { digest, size };
   }
 
   async cancel(name: string, id: string): Promise<void> {
@@ -131,19 +168,20 @@ export class UploadStore {
     });
   }
 
-  private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
+  /** Returns what the data holds afterwards, as its writer stored it. */
+  private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, missing: boolean): Promise<StoredData> {
     uploadStarted();
     try {
-      return await this.receive(name, id, body, options);
+      return await this.receive(name, id, body, options, missing);
     } finally {
       uploadEnded();
     }
   }
 
-  private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions): Promise<number> {
+  private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, missing: boolean): Promise<StoredData> {
     const key = this.key(name, id);
     const writer = await this.driver
-      .writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength })
+      .writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength, missing })
       .catch(async (err: unknown) => {
         throw await this.conflictAsOffset(err, name, id, options.startOffset ?? 0);
       });
@@ -180,7 +218,7 @@ export class UploadStore {
       throw await this.conflictAsOffset(err, name, id, start);
     });
     if (state) this.hashes.put(key, { hash: state.hash, offset: start + received, version: writer.version });
-    return start + received;
+    return { size: start + received, version: writer.version };
   }
 
   /**
@@ -357,6 +395,27 @@ export class UploadStore {
    */
   private async conflictAsOffset(err: unknown, name: string, id: string, claimedStart: number): Promise<unknown> {
     return err instanceof WriteConflictError ? new UploadOffsetError(await this.dataSize(name, id), claimedStart) : err;
+  }
+
+  /**
+   * A commit's cleanup, by name rather than by listing the session: its data was moved into the
+   * blob store (or is deleted here, when the blob was there already), then its start time goes.
+   */
+  private async endSession(name: string, id: string, dataMoved: boolean): Promise<void> {
+    this.hashes.delete(this.key(name, id));
+    await Promise.all([
+      dataMoved ? undefined : unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadData', name, id }), { file: true })),
+      unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadStartedAt', name, id }), WHOLE_FILE)),
+    ]);
+  }
+
+  /**
+   * The session's data (undefined: none yet), read beside the check that the session exists.
+   * UploadUnknownError when it does not.
+   */
+  private async sessionData(name: string, id: string): Promise<FileInfo | undefined> {
+    const [, data] = await Promise.all([this.requireSession(name, id), this.dataInfo(name, id)]);
+    return data;
   }
 
   private async requireSession(name: string, id: string): Promise<void> {

@@ -7,7 +7,7 @@
 // Swift requests of each operation by kind, in all and per blob (the subrequests Swift makes
 // itself, a COPY's source GET or a DLO's segments, are not counted: the proxy sees what the
 // registry sends).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOciImage } from '../support/image-builder.js';
@@ -92,7 +92,10 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
             [OPS[1], () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/second:1`])],
             [OPS[2], () => skopeo(['copy', '--src-tls-verify=false', `docker://${host}/rtt/first:1`, `dir:${join(dir, `pulled-${containers}`)}`])],
           ];
-          for (const [op, run] of ops) rows.push({ party, delayMs, op, ...(await measure(run, proxy.counts, proxy.reset)) });
+          for (const [op, run] of ops) {
+            if (process.env.BENCH_SWIFT_TRACE) appendFileSync(process.env.BENCH_SWIFT_TRACE, `# ${party}, ${delayMs} ms, ${op}\n`);
+            rows.push({ party, delayMs, op, ...(await measure(run, proxy.counts, proxy.reset)) });
+          }
         } finally {
           await registry?.stop();
           await proxy.stop();

@@ -8,6 +8,7 @@
 // the subrequests Swift makes itself (a COPY's source GET, a DLO's segments) are not.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { appendFileSync } from 'node:fs';
 
 export type RequestKind = 'PUT' | 'GET' | 'HEAD' | 'DELETE' | 'listing' | 'COPY' | 'POST' | 'auth';
 export const REQUEST_KINDS: readonly RequestKind[] = ['PUT', 'GET', 'HEAD', 'DELETE', 'listing', 'COPY', 'POST', 'auth'];
@@ -36,14 +37,27 @@ export function kindOf(method: string, path: string, headers: IncomingMessage['h
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * With BENCH_SWIFT_TRACE=<file>, every request is appended there as it is answered (start in ms,
+ * duration, kind, status, object): to see which requests wait on which.
+ */
+const TRACE = process.env.BENCH_SWIFT_TRACE;
+
 export async function startDelayProxy(target: string, delayMs: number): Promise<DelayProxy> {
   const upstream = new URL(target);
   const zero = (): Record<RequestKind, number> => Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
   let counts = zero();
   let self = '';
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const kind = kindOf(req.method ?? 'GET', req.url ?? '/', req.headers);
     counts[kind] += 1;
+    const started = performance.now();
+    if (TRACE) {
+      res.on('finish', () => {
+        const object = decodeURIComponent((req.url ?? '').split('?')[0]!).split('/').slice(4).join('/');
+        appendFileSync(TRACE, `${started.toFixed(1)}\t${(performance.now() - started).toFixed(1)}\t${req.method} ${kind}\t${res.statusCode}\t${object}${req.headers['if-none-match'] ? ' [if-none-match]' : ''}${req.headers['x-object-manifest'] ? ' [manifest]' : ''}\n`);
+      });
+    }
     // The body waits with the request: nothing is read from the registry before the delay.
     req.pause();
     void (async () => {
@@ -68,6 +82,15 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
       req.pipe(out);
       req.resume();
     })();
+  };
+  const server: Server = createServer(handle);
+  // `Expect: 100-continue` costs a far-away client a round trip before its body goes out: the
+  // request travels, Swift's 100 Continue travels back. (Node would answer it at once.)
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    void sleep(2 * delayMs).then(() => {
+      res.writeContinue();
+      handle(req, res);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   self = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

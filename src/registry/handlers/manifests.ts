@@ -129,12 +129,14 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   if (ref.digest && !ref.digest.equals(digest)) {
     throw new RegistryError('DIGEST_INVALID', { expected: ref.digest.toString(), actual: digest.toString() }, { message: 'manifest digest does not match the reference' });
   }
-  // Everything this manifest links is claimed before it is checked, so a GC pass running now keeps it.
-  const claim = await ctx.stores.blobs.claim([digest, ...manifest.blobs.filter((b) => !isRemoteLayer(b)).map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)]);
-  await requireReferencedContent(ctx, name, manifest);
+  // Everything this manifest links is claimed before it is checked, so a GC pass running now keeps it
+  // (the checks run beside the claim's last reads: claimAnd).
+  const claimed = [digest, ...manifest.blobs.filter((b) => !isRemoteLayer(b)).map((b) => b.digest), ...manifest.manifests.map((m) => m.digest)];
+  const { claim, checked } = await ctx.stores.blobs.claimAnd(claimed, () => findReferencedContent(ctx, name, digest, manifest));
+  requireReferencedContent(manifest, checked);
   await ctx.stores.blobs.refreshClaim(claim);
   await ctx.stores.referrers.beforePut(name);
-  await ctx.stores.manifests.put(name, digest, content);
+  await ctx.stores.manifests.put(name, digest, content, { storedSize: checked.self });
   // Before the 201, so a referrers query right after the push lists it.
   await ctx.stores.referrers.record(name, digest, content, manifest);
   for (const tag of tags) await ctx.stores.tags.tag(name, tag, digest);
@@ -149,19 +151,31 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   send(req, res, 201, headers);
 }
 
-/** How many existence checks of one manifest PUT run at once (each is a storage round trip or two). */
-const CHECKS_AT_ONCE = 8;
+/** How many existence checks of one manifest PUT run at once (each is a storage round trip). */
+const CHECKS_AT_ONCE = 16;
 
-async function requireReferencedContent(ctx: RequestContext, name: string, manifest: ParsedManifest): Promise<void> {
+interface FoundContent {
+  /** The size the manifest's own bytes are stored at already, if they are. */
+  self: number | undefined;
+  blobs: Array<Awaited<ReturnType<RequestContext['stores']['blobs']['stat']>>>;
+  children: boolean[];
+}
+
+async function findReferencedContent(ctx: RequestContext, name: string, digest: Digest, manifest: ParsedManifest): Promise<FoundContent> {
   // The checks only read, so they run side by side (a remote Swift costs a round trip each); the
   // answers are then weighed in the manifest's order, so the error is the same as one by one.
   const blobs = manifest.blobs.filter((blob) => !isRemoteLayer(blob));
-  const found: Array<Awaited<ReturnType<typeof ctx.stores.blobs.stat>>> = [];
-  const children: boolean[] = [];
+  const found: FoundContent = { self: undefined, blobs: [], children: [] };
   await Promise.all([
-    eachLimited(blobs.keys(), CHECKS_AT_ONCE, async (i) => void (found[i] = await ctx.stores.blobs.stat(name, blobs[i]!.digest))),
-    eachLimited(manifest.manifests.keys(), CHECKS_AT_ONCE, async (i) => void (children[i] = await ctx.stores.manifests.exists(name, manifest.manifests[i]!.digest))),
+    ctx.stores.blobs.globalSize(digest).then((size) => void (found.self = size)),
+    eachLimited(blobs.keys(), CHECKS_AT_ONCE, async (i) => void (found.blobs[i] = await ctx.stores.blobs.stat(name, blobs[i]!.digest, { together: true }))),
+    eachLimited(manifest.manifests.keys(), CHECKS_AT_ONCE, async (i) => void (found.children[i] = await ctx.stores.manifests.exists(name, manifest.manifests[i]!.digest))),
   ]);
+  return found;
+}
+
+function requireReferencedContent(manifest: ParsedManifest, { blobs: found, children }: FoundContent): void {
+  const blobs = manifest.blobs.filter((blob) => !isRemoteLayer(blob));
   const missing: string[] = [];
   blobs.forEach((blob, i) => {
     const stat = found[i];

@@ -58,9 +58,9 @@ function appendOptions(ctx: RequestContext, withRange: boolean): AppendOptions {
   return options;
 }
 
-async function complete(ctx: RequestContext, name: string, id: string, digest: Digest, withBody: boolean): Promise<void> {
+async function complete(ctx: RequestContext, name: string, id: string, digest: Digest, withBody: boolean, fresh = false): Promise<void> {
   const lastChunk = withBody ? { body: ctx.req, options: appendOptions(ctx, true) } : undefined;
-  const stored = await ctx.stores.uploads.commit(name, id, digest, lastChunk);
+  const stored = await ctx.stores.uploads.commit(name, id, digest, lastChunk, { fresh });
   report(ctx, 'push', blobTarget(ctx.req, name, digest.toString(), stored.size));
   send(ctx.req, ctx.res, 201, {
     Location: `/v2/${name}/blobs/${digest}`,
@@ -97,7 +97,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   // Validate the body's framing before creating anything, so a refused request leaves no session.
   if (digest) appendOptions(ctx, false);
   const id = await ctx.stores.uploads.create(name);
-  if (digest) return complete(ctx, name, id, digest, true);
+  if (digest) return complete(ctx, name, id, digest, true, true);
   send(ctx.req, ctx.res, 202, uploadHeaders(name, id, 0));
 }
 

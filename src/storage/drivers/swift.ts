@@ -17,11 +17,12 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type GetOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
 import { pipeObject, pipeSegments } from './swift-reader.js';
 import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainVersion, resolveSegments, SEGMENTS_META, segmentName, setVersion, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
+import { SwiftPlainWriter } from './swift-plain-writer.js';
 import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
 import { TempUrlSigner } from '../../swift/temp-url.js';
 
@@ -115,13 +116,15 @@ export class SwiftDriver implements StorageDriver {
     return this.#tempUrl.signer.sign(this.#object(path), method);
   }
 
-  async getContent(path: string): Promise<Buffer> {
+  async getContent(path: string, options: GetOptions = {}): Promise<Buffer> {
     await this.#ready();
     // One GET in the common case (a plain object); a manifest's own GET tells us to read segments.
     // Swift's object server may answer 404 to a GET racing an overwrite of the object (it finds
     // the older file, which is gone when it opens it; with one replica there is no other to ask):
-    // seen once in CI with links rewritten under readers. A miss is asked twice before it is one.
-    const res = (await this.client.get(this.#object(path), { manifestGet: true })) ?? (await this.client.get(this.#object(path), { manifestGet: true }));
+    // seen once in CI with links rewritten under readers. A miss is asked twice before it is one,
+    // unless the caller loses nothing by a false one.
+    const get = (): ReturnType<SwiftClient['get']> => this.client.get(this.#object(path), { manifestGet: true });
+    const res = (await get()) ?? (options.quickMiss ? undefined : await get());
     if (!res) throw new PathNotFoundError(this.name, path);
     if (res.headers['x-object-manifest'] === undefined && res.headers['x-static-large-object'] === undefined) {
       if (res.statusCode === 416) {
@@ -180,9 +183,14 @@ export class SwiftDriver implements StorageDriver {
   async writer(path: string, append: boolean, options: WriterOptions = {}): Promise<FileWriter> {
     await this.#ready();
     const object = this.#object(path);
-    const current = await this.client.head(object, true);
+    const current = options.missing ? undefined : await this.client.head(object, true);
     const resolved = current && (await this.#classify(current));
     const chunkSize = this.client.options.chunkSize;
+    const expected = options.expectedBytes;
+    // Bytes that fit in one segment, where nothing is stored yet: one plain object, one PUT.
+    if (!current && expected !== undefined && expected > 0 && expected <= chunkSize) {
+      return SwiftPlainWriter.open(this.client, this.name, object, path, expected);
+    }
     // A set with no segment yet is only a writer's manifest written ahead (one at work, or one that
     // died): nothing to keep, and joining it would race that writer for its first number. Such an
     // append starts a set of its own; whichever writer closes last names the object's bytes.
@@ -284,8 +292,10 @@ export class SwiftDriver implements StorageDriver {
       throw new WriteConflictError(this.name, sourcePath, `${sourcePath} changed since it was checked`);
     }
     const dest = this.#object(destPath);
-    // What the destination holds now: once replaced, its segments are named by nothing.
-    let replaced = await this.#resolve(destPath);
+    // What the destination holds now: once replaced, its segments are named by nothing. (A caller
+    // that just found it missing is believed: a set stored there meanwhile by another process is
+    // left unnamed, for GC's unnamed-segment sweep.)
+    let replaced = options.destMissing ? undefined : await this.#resolve(destPath);
     if (source.kind !== 'segmented') {
       await this.#copyInto(source, dest);
       await this.client.delete(source.info.name);
@@ -371,7 +381,18 @@ export class SwiftDriver implements StorageDriver {
   }
 
   async delete(path: string, options?: DeleteOptions): Promise<void> {
+    if (options?.whole) {
+      // Written by putContent: a plain object, never a manifest owning segments.
+      await this.#ready();
+      if (!(await this.client.delete(this.#object(path)))) throw new PathNotFoundError(this.name, path);
+      return;
+    }
     const self = options?.directory ? undefined : await this.#resolve(path);
+    if (options?.file) {
+      if (!self) throw new PathNotFoundError(this.name, path);
+      await this.#deleteObject(self);
+      return;
+    }
     let found = false;
     if (self) found = (await this.#deleteObject(self)) || found;
     // The tree below: manifests first (each with the segments it owns), then everything else.
