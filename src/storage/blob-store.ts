@@ -1,6 +1,7 @@
 // Content-addressed blobs and the per-repository links that scope them. A blob's bytes are shared
 // by every repository; a repository can only see a blob it has a `_layers` link to.
 import type { Writable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import { FILE_ONLY, type StorageDriver } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
@@ -11,6 +12,8 @@ import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
 export interface BlobDescriptor {
   readonly digest: DigestParts;
   readonly size: number;
+  /** The stored content's FileInfo.version, when it was just read from storage (pipeTo reads by it). */
+  readonly version?: string;
 }
 
 export interface StatBlobOptions {
@@ -20,7 +23,16 @@ export interface StatBlobOptions {
   quickMiss?: boolean;
 }
 
+/**
+ * How long a blob HEAD that found nothing is believed in this process (a pusher asks twice in a
+ * row: skopeo does). Linking the blob here forgets it at once; elsewhere, the worst is one upload
+ * that was not needed.
+ */
+const MISS_MEMORY_MS = 2_000;
+
 export class BlobStore {
+  private readonly recentMisses = new LRUCache<string, true>({ max: 10_000, ttl: MISS_MEMORY_MS });
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly fence: GcFence = new GcFence(driver),
@@ -58,27 +70,31 @@ export class BlobStore {
 
   /** Size of the blob in the global store, or undefined when it is not there. */
   async globalSize(digest: DigestParts): Promise<number | undefined> {
+    return (await this.globalInfo(digest))?.size;
+  }
+
+  private async globalInfo(digest: DigestParts): Promise<{ size: number; version?: string } | undefined> {
     const info = await unlessMissing(() => this.driver.stat(pathFor({ kind: 'blobData', digest }), FILE_ONLY));
-    return info && !info.isDir ? info.size : undefined;
+    return info && !info.isDir ? info : undefined;
   }
 
   /** The blob as seen from a repository, asked of storage: it must be linked there and present globally. */
   async stat(name: string, digest: DigestParts, options: StatBlobOptions = {}): Promise<BlobDescriptor | undefined> {
     const since = this.cache?.now();
     const linked = hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest, { quickMiss: options.quickMiss });
-    const global = options.together ? this.globalSize(digest) : undefined;
+    const global = options.together ? this.globalInfo(digest) : undefined;
     global?.catch(() => undefined); // awaited below unless the link is missing
     if (!(await linked)) {
       await this.cache?.forgetLink(name, digest);
       return undefined;
     }
-    const size = await (global ?? this.globalSize(digest));
-    if (size === undefined) {
+    const info = await (global ?? this.globalInfo(digest));
+    if (info === undefined) {
       await this.cache?.forget(digest);
       return undefined;
     }
-    if (since !== undefined) await this.cache?.remember(name, digest, size, since);
-    return { digest, size };
+    if (since !== undefined) await this.cache?.remember(name, digest, info.size, since);
+    return { digest, size: info.size, version: info.version };
   }
 
   /**
@@ -91,12 +107,16 @@ export class BlobStore {
       if (size !== undefined) return { digest, size };
     }
     // A HEAD that wrongly finds nothing only makes a pusher upload the layer again.
-    return this.stat(name, digest, { quickMiss: true });
+    const key = `${name}\u0000${digestString(digest)}`;
+    if (this.recentMisses.has(key)) return undefined;
+    const found = await this.stat(name, digest, { quickMiss: true });
+    if (!found) this.recentMisses.set(key, true);
+    return found;
   }
 
-  /** Streams the blob (or a range) into sink without ending it. */
-  async pipeTo(digest: DigestParts, sink: Writable, offset: number, length: number): Promise<void> {
-    await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length });
+  /** Streams the blob (or a range) into sink without ending it; `version` from stat() spares a look. */
+  async pipeTo(digest: DigestParts, sink: Writable, offset: number, length: number, version?: string): Promise<void> {
+    await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length, version });
   }
 
   /** A URL the client may GET the blob from directly, when the driver offers one for it. */
@@ -124,6 +144,7 @@ export class BlobStore {
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {
+    this.recentMisses.delete(`${name}\u0000${digestString(digest)}`);
     const since = this.cache?.now();
     await writeLink(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest);
     if (size !== undefined && since !== undefined) await this.cache?.remember(name, digest, size, since);

@@ -73,6 +73,12 @@ export interface ReadOptions {
   offset?: number;
   /** Maximum number of bytes to read (a range read); undefined reads to the end. */
   length?: number;
+  /**
+   * FileInfo.version of the content the caller stat'ed, with `length` within it: a driver may read
+   * those bytes straight away instead of looking at the path again. The read then fails if the
+   * path no longer holds that content (PathNotFoundError, or a driver error), never serves other bytes.
+   */
+  version?: string;
 }
 
 export interface WriterOptions {

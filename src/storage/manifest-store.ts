@@ -18,8 +18,11 @@ export class ManifestStore {
 
   /** The manifest bytes, or undefined when the repository has no such revision. */
   async get(name: string, digest: DigestParts): Promise<Buffer | undefined> {
+    // Both reads at once (one round trip); the bytes count only if the repository has the revision.
+    const content = unlessMissing(() => this.blobs.getContent(digest));
+    content.catch(() => undefined); // awaited below unless the revision is missing
     if (!(await this.exists(name, digest))) return undefined;
-    return unlessMissing(() => this.blobs.getContent(digest));
+    return content;
   }
 
   /** `storedSize`: the size the bytes are stored at, when the caller just read it (undefined: not stored). */

@@ -124,6 +124,11 @@ export function isUploadsRoot(path: string): boolean {
   return baseName(path) === '_uploads';
 }
 
+/** The data of the upload session whose directory is `uploadDir` (as listed under its root). */
+export function uploadDataOf(uploadDir: string): string {
+  return `${uploadDir}/data`;
+}
+
 /** The start time of the upload session whose directory is `uploadDir` (as listed under its root). */
 export function uploadStartedAtOf(uploadDir: string): string {
   return `${uploadDir}/startedat`;

@@ -1,8 +1,8 @@
 // Removes upload sessions nobody finished: an interrupted push leaves `_uploads/<id>/` behind,
 // and without purging those bytes stay forever. Same rule as Distribution's uploadpurging: a
 // session whose `startedat` is older than the age limit is deleted (an unreadable one too).
-import type { StorageDriver } from './driver.js';
-import { isRepositoryInternal, isUploadsRoot, REPOSITORIES_ROOT, uploadStartedAtOf } from './paths.js';
+import { FILE_ONLY, type StorageDriver } from './driver.js';
+import { isRepositoryInternal, isUploadsRoot, REPOSITORIES_ROOT, uploadDataOf, uploadStartedAtOf } from './paths.js';
 import { unlessMissing } from './links.js';
 
 export interface PurgeResult {
@@ -37,8 +37,9 @@ export async function purgeUploads(driver: StorageDriver, olderThan: Date, optio
 async function startedAt(driver: StorageDriver, dir: string): Promise<Date | undefined> {
   const content = await unlessMissing(() => driver.getContent(uploadStartedAtOf(dir)));
   if (!content) {
-    // A session being created writes startedat first; without it, fall back to the directory's age.
-    const info = await unlessMissing(() => driver.stat(dir));
+    // A session being created writes startedat first; without it (a cancel that raced a PATCH),
+    // its data's age, else the directory's (an object store gives a directory no age of its own).
+    const info = (await unlessMissing(() => driver.stat(uploadDataOf(dir), FILE_ONLY))) ?? (await unlessMissing(() => driver.stat(dir)));
     return info?.modTime;
   }
   const date = new Date(content.toString('utf8').trim());

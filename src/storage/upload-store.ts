@@ -3,6 +3,7 @@
 // hash kept in memory is only a fast path: without it the digest is recomputed from stored bytes.
 // A blob becomes visible only after its digest is verified (commit = verify, then move into place).
 import { createHash, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, batchWaiters, copyIntoShared, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileInfo, FileWriter } from './driver.js';
@@ -46,6 +47,9 @@ const BATCHES_WHEN_BUSY = 2;
 const IDLE_RELEASE_MS = 250;
 const IDLE = Symbol('idle');
 
+/** How long a session created here counts as untouched (its first PATCH comes at once). */
+const FRESH_SESSION_MS = 60_000;
+
 /** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
 const FAST_PATH_ALGORITHM = 'sha256';
 
@@ -58,6 +62,12 @@ export class UploadStore {
    * segments would be named by nothing, kept forever. The second finds the blob and drops its copy.
    */
   private readonly blobLocks = new KeyedMutex();
+  /**
+   * Sessions this process created and nobody has written to yet: their first PATCH knows the
+   * session exists with no data, without reading it back. (A cancel through another process in
+   * between leaves data with no start time: the purger ages it by the data.)
+   */
+  private readonly created = new LRUCache<string, true>({ max: 10_000, ttl: FRESH_SESSION_MS });
   /** Bodies being received right now (sizes the batch pipeline). */
   private receiving = 0;
 
@@ -69,6 +79,7 @@ export class UploadStore {
   async create(name: string): Promise<string> {
     const id = randomUUID();
     await this.driver.putContent(pathFor({ kind: 'uploadStartedAt', name, id }), Buffer.from(new Date().toISOString()));
+    this.created.set(this.key(name, id), true);
     return id;
   }
 
@@ -81,7 +92,7 @@ export class UploadStore {
   /** Streams a chunk onto the end of the upload and returns the new size. */
   async append(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(this.key(name, id), async () => {
-      const data = await this.sessionData(name, id);
+      const data = this.takeCreated(name, id) ? undefined : await this.sessionData(name, id);
       return (await this.appendLocked(name, id, body, options, data === undefined)).size;
     });
   }
@@ -100,7 +111,7 @@ export class UploadStore {
     return this.locks.run(this.key(name, id), async () => {
       if (lastChunk) {
         // A session created by this very request (a monolithic POST) has nothing stored yet.
-        const before = options.fresh ? undefined : await this.sessionData(name, id);
+        const before = this.takeCreated(name, id) || options.fresh ? undefined : await this.sessionData(name, id);
         // What the last chunk's writer stored is what the move must still find (its precondition).
         return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, before === undefined), false);
       }
@@ -381,6 +392,7 @@ export class UploadStore {
 
   private async cancelLocked(name: string, id: string): Promise<void> {
     this.hashes.delete(this.key(name, id));
+    this.created.delete(this.key(name, id));
     try {
       await this.driver.delete(pathFor({ kind: 'uploadDir', name, id }), DIRECTORY_ONLY);
     } catch (err) {
@@ -397,12 +409,21 @@ export class UploadStore {
     return err instanceof WriteConflictError ? new UploadOffsetError(await this.dataSize(name, id), claimedStart) : err;
   }
 
+  /** Whether the session was created here and not written yet; it no longer counts as such. */
+  private takeCreated(name: string, id: string): boolean {
+    const key = this.key(name, id);
+    const created = this.created.get(key) !== undefined;
+    this.created.delete(key);
+    return created;
+  }
+
   /**
    * A commit's cleanup, by name rather than by listing the session: its data was moved into the
    * blob store (or is deleted here, when the blob was there already), then its start time goes.
    */
   private async endSession(name: string, id: string, dataMoved: boolean): Promise<void> {
     this.hashes.delete(this.key(name, id));
+    this.created.delete(this.key(name, id));
     await Promise.all([
       dataMoved ? undefined : unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadData', name, id }), { file: true })),
       unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadStartedAt', name, id }), WHOLE_FILE)),

@@ -11,7 +11,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const name = validateName(ctx.params.name!);
   const digest = Digest.parse(ctx.params.digest!);
   // A HEAD may be answered from the blob descriptor cache; a GET reads storage anyway.
-  const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest);
+  const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest, { together: true });
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
   // A HEAD is how a pushing client finds a layer it then skips uploading and links at its manifest
   // PUT: a GC pass running now keeps it. (A GET is a pull; it costs no extra storage write.) A
@@ -56,7 +56,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
 
   res.writeHead(status, headers);
   try {
-    await ctx.stores.blobs.pipeTo(digest, res, start, length);
+    await ctx.stores.blobs.pipeTo(digest, res, start, length, blob.version);
   } catch (err) {
     if (res.destroyed) return; // the client went away mid-download: nothing to report to anyone
     throw err;

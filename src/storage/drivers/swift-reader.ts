@@ -31,9 +31,13 @@ export function piecesFor(segments: readonly Segment[], start: number, end: numb
   return pieces;
 }
 
-async function openPiece(client: SwiftClient, piece: Piece, from: number): Promise<IncomingMessage> {
+async function openPiece(client: SwiftClient, piece: Piece, from: number, etag?: string): Promise<IncomingMessage> {
   const res = await client.get(piece.name, { start: from, end: piece.end - 1 });
   if (!res) throw new SwiftHttpError(404, 'GET', piece.name, 'a segment of a large object is missing');
+  if (etag !== undefined && res.headers.etag?.replace(/"/g, '') !== etag) {
+    res.destroy();
+    throw new SwiftHttpError(412, 'GET', piece.name, 'the object holds other content than the one asked for');
+  }
   if (res.statusCode !== 206 && res.statusCode !== 200) {
     res.resume();
     throw new SwiftHttpError(res.statusCode ?? 0, 'GET', piece.name);
@@ -80,13 +84,13 @@ async function* idleGuarded(res: IncomingMessage, idleMs: number, name: string):
   }
 }
 
-async function copyPiece(client: SwiftClient, piece: Piece, first: Promise<IncomingMessage>, sink: Writable): Promise<void> {
+async function copyPiece(client: SwiftClient, piece: Piece, first: Promise<IncomingMessage>, sink: Writable, etag?: string): Promise<void> {
   let position = piece.start;
   let pending: Promise<IncomingMessage> | undefined = first;
   for (let attempt = 0; ; attempt++) {
     let res: IncomingMessage | undefined;
     try {
-      res = await (pending ?? openPiece(client, piece, position));
+      res = await (pending ?? openPiece(client, piece, position, etag));
       pending = undefined;
       for await (const chunk of idleGuarded(res, client.idleTimeoutMs, piece.name)) {
         const buf = chunk;
@@ -130,8 +134,8 @@ export async function pipeSegments(client: SwiftClient, segments: readonly Segme
   }
 }
 
-/** Copies [start, end) of a plain object into sink. */
-export async function pipeObject(client: SwiftClient, name: string, start: number, end: number, sink: Writable): Promise<void> {
+/** Copies [start, end) of a plain object into sink; with `etag`, only if the object still has it. */
+export async function pipeObject(client: SwiftClient, name: string, start: number, end: number, sink: Writable, etag?: string): Promise<void> {
   if (end <= start) return;
-  await copyPiece(client, { name, start, end }, openPiece(client, { name, start, end }, start), sink);
+  await copyPiece(client, { name, start, end }, openPiece(client, { name, start, end }, start, etag), sink, etag);
 }
