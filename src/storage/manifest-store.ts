@@ -3,10 +3,20 @@
 import type { StorageDriver } from './driver.js';
 import { PathNotFoundError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
-import { hasLinkTo, unlessMissing, writeLink } from './links.js';
+import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
+import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
 import type { BlobStore } from './blob-store.js';
 
+/**
+ * Manifest bytes kept in memory, by digest: content-addressed, so never stale; what a repository
+ * may see is still decided by its revision link, read every time. Bounded by bytes.
+ */
+const CONTENT_CACHE_BYTES = 32 * 1024 * 1024;
+
 export class ManifestStore {
+  private readonly contents = new LRUCache<string, Buffer>({ maxSize: CONTENT_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
@@ -18,17 +28,22 @@ export class ManifestStore {
 
   /** The manifest bytes, or undefined when the repository has no such revision. */
   async get(name: string, digest: DigestParts): Promise<Buffer | undefined> {
+    const key = digestString(digest);
+    const cached = this.contents.get(key);
     // Both reads at once (one round trip); the bytes count only if the repository has the revision.
-    const content = unlessMissing(() => this.blobs.getContent(digest));
+    const content = cached ? Promise.resolve(cached) : unlessMissing(() => this.blobs.getContent(digest));
     content.catch(() => undefined); // awaited below unless the revision is missing
     if (!(await this.exists(name, digest))) return undefined;
-    return content;
+    const bytes = await content;
+    if (bytes && !cached && digestMatches(digest, bytes)) this.contents.set(key, bytes);
+    return bytes;
   }
 
   /** `storedSize`: the size the bytes are stored at, when the caller just read it (undefined: not stored). */
   async put(name: string, digest: DigestParts, content: Buffer, known?: { storedSize: number | undefined }): Promise<void> {
     await this.blobs.putContent(digest, content, known);
     await writeLink(this.driver, pathFor({ kind: 'manifestRevisionLink', name, digest }), digest);
+    if (digestMatches(digest, content)) this.contents.set(digestString(digest), content);
   }
 
   /** Returns false when the repository had no such revision. */
@@ -64,4 +79,10 @@ export class ManifestStore {
     }
     return result;
   }
+}
+
+/** Only bytes that are what their digest says are kept (stored bytes may have rotted). */
+function digestMatches(digest: DigestParts, bytes: Buffer): boolean {
+  if (digest.algorithm !== 'sha256' && digest.algorithm !== 'sha512') return false;
+  return createHash(digest.algorithm).update(bytes).digest('hex') === digest.encoded;
 }

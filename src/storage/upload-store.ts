@@ -63,9 +63,11 @@ export class UploadStore {
    */
   private readonly blobLocks = new KeyedMutex();
   /**
-   * Sessions this process created and nobody has written to yet: their first PATCH knows the
-   * session exists with no data, without reading it back. (A cancel through another process in
-   * between leaves data with no start time: the purger ages it by the data.)
+   * Sessions this process created and has not written to yet: their first PATCH knows the session
+   * exists without reading its start time. (A cancel through another process in between leaves
+   * data with no start time: the purger ages it by the data.) Its data is read all the same:
+   * behind a load balancer another process may have written it already, and on Ceph RGW, which
+   * ignores If-None-Match, a writer believing it missing would replace it.
    */
   private readonly created = new LRUCache<string, true>({ max: 10_000, ttl: FRESH_SESSION_MS });
   /** Bodies being received right now (sizes the batch pipeline). */
@@ -92,7 +94,7 @@ export class UploadStore {
   /** Streams a chunk onto the end of the upload and returns the new size. */
   async append(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(this.key(name, id), async () => {
-      const data = this.takeCreated(name, id) ? undefined : await this.sessionData(name, id);
+      const data = await this.sessionData(name, id, this.takeCreated(name, id));
       return (await this.appendLocked(name, id, body, options, data === undefined)).size;
     });
   }
@@ -111,7 +113,7 @@ export class UploadStore {
     return this.locks.run(this.key(name, id), async () => {
       if (lastChunk) {
         // A session created by this very request (a monolithic POST) has nothing stored yet.
-        const before = this.takeCreated(name, id) || options.fresh ? undefined : await this.sessionData(name, id);
+        const before = options.fresh ? undefined : await this.sessionData(name, id, this.takeCreated(name, id));
         // What the last chunk's writer stored is what the move must still find (its precondition).
         return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, before === undefined), false);
       }
@@ -434,8 +436,8 @@ export class UploadStore {
    * The session's data (undefined: none yet), read beside the check that the session exists.
    * UploadUnknownError when it does not.
    */
-  private async sessionData(name: string, id: string): Promise<FileInfo | undefined> {
-    const [, data] = await Promise.all([this.requireSession(name, id), this.dataInfo(name, id)]);
+  private async sessionData(name: string, id: string, knownToExist = false): Promise<FileInfo | undefined> {
+    const [, data] = await Promise.all([knownToExist ? undefined : this.requireSession(name, id), this.dataInfo(name, id)]);
     return data;
   }
 

@@ -1,34 +1,38 @@
 // Part of `npm run bench -- swift`: what a push and a pull cost in Swift requests and in time when
-// Swift is far away. The issue's image (10 layers of 1 MiB and a config, skopeo from an OCI
-// layout) is pushed to a fresh repository, then to a second one (the blobs are stored already),
-// then pulled, through regate and through Distribution 2.8.2's swift driver, each on its own
-// container, with Swift on loopback and then behind a proxy adding BENCH_SWIFT_DELAY_MS (5) each
-// way (test/support/swift-delay-proxy.ts, the same for every party). Prints the time and the
-// Swift requests of each operation by kind, in all and per blob (the subrequests Swift makes
-// itself, a COPY's source GET or a DLO's segments, are not counted: the proxy sees what the
-// registry sends).
+// Swift is far away. Three images, each through regate and through Distribution 2.8.2's swift
+// driver, each party on its own container, with Swift on loopback and then behind a proxy adding
+// BENCH_SWIFT_DELAY_MS (5) each way (test/support/swift-delay-proxy.ts, the same for every party):
+// - "10 × 1 MiB": 10 layers of 1 MiB and a config, skopeo from an OCI layout: pushed to a fresh
+//   repository, then to a second one (the blobs are stored already), then pulled;
+// - "40 × 64 KiB–8 MiB": 40 layers of sizes spread evenly on a log scale, the same three steps;
+// - "docker push": the Docker engine's own push of a 10 × 1 MiB image (several layers at once,
+//   chunked PATCHes with no length). Skipped where no Docker engine can start.
+// Prints the time and the Swift requests of each operation by kind, in all and per blob (the
+// subrequests Swift makes itself, a COPY's source GET or a DLO's segments, are not counted: the
+// proxy sees what the registry sends). BENCH_SWIFT_TRACE=<file> logs every request there.
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOciImage } from '../support/image-builder.js';
 import { regateConfigYaml, skopeo, startDistribution, startRegate, type RegistryHandle } from '../support/processes.js';
+import { startDockerd, type DockerEngine } from '../support/dockerd.js';
 import { REQUEST_KINDS, startDelayProxy, type RequestKind } from '../support/swift-delay-proxy.js';
 import type { SwiftAio } from '../support/swift-aio.js';
 
 const MiB = 1024 * 1024;
-const LAYERS = 10;
-const BLOBS = LAYERS + 1; // and the config
+const KiB = 1024;
 
 interface Row {
   party: string;
   delayMs: number;
+  image: string;
   op: string;
   seconds: number;
+  blobs: number;
   counts: Record<RequestKind, number>;
 }
 
 const PARTIES = ['regate', 'Distribution 2.8.2'] as const;
-const OPS = ['push, new blobs', 'push, blobs stored', 'pull'] as const;
 
 async function measure(op: () => Promise<unknown>, counts: () => Record<RequestKind, number>, reset: () => void): Promise<{ seconds: number; counts: Record<RequestKind, number> }> {
   reset();
@@ -44,37 +48,68 @@ function total(counts: Record<RequestKind, number>): number {
 
 function format(rows: Row[]): string {
   const kinds = REQUEST_KINDS.filter((k) => k !== 'auth');
-  const header = ['party', 'delay', 'operation', 'time', 'requests', 'per blob', ...kinds];
+  const header = ['party', 'delay', 'image', 'operation', 'time', 'requests', 'per blob', ...kinds];
   const lines = rows.map((r) => [
     r.party,
     `${r.delayMs} ms`,
+    r.image,
     r.op,
     `${r.seconds.toFixed(2)} s`,
     String(total(r.counts)),
-    (total(r.counts) / BLOBS).toFixed(1),
+    (total(r.counts) / r.blobs).toFixed(1),
     ...kinds.map((k) => String(r.counts[k])),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [
-    `Swift round trips: ${LAYERS} layers of 1 MiB + a config (${BLOBS} blobs), skopeo; Swift requests the registry sent (auth not counted)`,
+    'Swift round trips: Swift requests the registry sent (auth not counted); "per blob" counts the config and layers, the manifest\'s requests included',
     row(header),
     row(widths.map((w) => '-'.repeat(w))),
     ...lines.map(row),
   ].join('\n');
 }
 
+/** Layer sizes from `from` to `to` bytes, evenly spread on a log scale. */
+function logSpread(count: number, from: number, to: number): number[] {
+  return Array.from({ length: count }, (_, i) => Math.round(from * (to / from) ** (i / (count - 1))));
+}
+
+interface SkopeoImage {
+  label: string;
+  ociRef: string;
+  blobs: number;
+}
+
 export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
   const delay = Number(process.env.BENCH_SWIFT_DELAY_MS ?? 5);
+  const trace = process.env.BENCH_SWIFT_TRACE;
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-rtt-'));
   const rows: Row[] = [];
   let containers = 0;
+  let engine: DockerEngine | undefined;
   try {
-    const image = buildOciImage({
-      dir: join(dir, 'layout'),
-      seed: 'swift-round-trips',
-      layers: Array.from({ length: LAYERS }, (_, i) => ({ files: [{ name: `layer/${i}.bin`, size: MiB }] })),
+    const images: SkopeoImage[] = [
+      { label: '10 × 1 MiB', layers: Array.from({ length: 10 }, () => MiB) },
+      { label: '40 × 64 KiB–8 MiB', layers: logSpread(40, 64 * KiB, 8 * MiB) },
+    ].map(({ label, layers }, n) => {
+      const image = buildOciImage({
+        dir: join(dir, `layout-${n}`),
+        seed: `swift-round-trips-${n}`,
+        layers: layers.map((size, i) => ({ files: [{ name: `layer/${i}.bin`, size }] })),
+      });
+      return { label, ociRef: image.ociRef, blobs: layers.length + 1 };
     });
+    // The Docker engine's own push: an image made of the first one's layers, loaded into a
+    // private dockerd (docker re-compresses on push: its blobs are new to every registry).
+    const dockerImage = 'regate-bench/rtt:1';
+    try {
+      engine = await startDockerd();
+      await skopeo(['copy', '--dest-daemon-host', engine.socket, images[0]!.ociRef, `docker-daemon:${dockerImage}`], { timeoutMs: 300_000 });
+    } catch (err) {
+      process.stderr.write(`bench swift: no docker push (${(err as Error).message.split('\n')[0]})\n`);
+      await engine?.stop();
+      engine = undefined;
+    }
     for (const delayMs of [0, delay]) {
       for (const party of PARTIES) {
         process.stderr.write(`bench swift: round trips, ${party}, ${delayMs} ms each way…\n`);
@@ -87,14 +122,20 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
               ? await startRegate({ configYaml: regateConfigYaml({ swift: section }) })
               : await startDistribution({ swift: section, extraYaml: 'storage: {redirect: {disable: true}}' });
           const host = registry.host;
-          const ops: Array<[string, () => Promise<unknown>]> = [
-            [OPS[0], () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/first:1`])],
-            [OPS[1], () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/second:1`])],
-            [OPS[2], () => skopeo(['copy', '--src-tls-verify=false', `docker://${host}/rtt/first:1`, `dir:${join(dir, `pulled-${containers}`)}`])],
-          ];
-          for (const [op, run] of ops) {
-            if (process.env.BENCH_SWIFT_TRACE) appendFileSync(process.env.BENCH_SWIFT_TRACE, `# ${party}, ${delayMs} ms, ${op}\n`);
-            rows.push({ party, delayMs, op, ...(await measure(run, proxy.counts, proxy.reset)) });
+          const run = async (image: string, blobs: number, op: string, work: () => Promise<unknown>): Promise<void> => {
+            if (trace) appendFileSync(trace, `# ${party}, ${delayMs} ms, ${image}, ${op}\n`);
+            rows.push({ party, delayMs, image, op, blobs, ...(await measure(work, proxy.counts, proxy.reset)) });
+          };
+          for (const [n, image] of images.entries()) {
+            await run(image.label, image.blobs, 'push, new blobs', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/first-${n}:1`], { timeoutMs: 300_000 }));
+            await run(image.label, image.blobs, 'push, blobs stored', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/second-${n}:1`], { timeoutMs: 300_000 }));
+            await run(image.label, image.blobs, 'pull', () => skopeo(['copy', '--src-tls-verify=false', `docker://${host}/rtt/first-${n}:1`, `dir:${join(dir, `pulled-${containers}-${n}`)}`], { timeoutMs: 300_000 }));
+          }
+          if (engine) {
+            const target = `${host}/rtt/docker:1`;
+            await engine.dockerChecked(['tag', dockerImage, target]);
+            await run('docker push', images[0]!.blobs, 'push, new blobs', () => engine!.dockerChecked(['push', target], { timeoutMs: 300_000 }));
+            await engine.docker(['rmi', target]);
           }
         } finally {
           await registry?.stop();
@@ -104,6 +145,7 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
     }
     return format(rows);
   } finally {
+    await engine?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

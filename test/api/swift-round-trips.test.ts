@@ -1,0 +1,139 @@
+// What a push and a pull wait on when Swift is far away (issue 29): the requests regate sends for one
+// layer, counted on the real client by request hooks, on OpenStack Swift and on Ceph RGW. These are
+// the round trips docs/benchmarks.md lists; each test fails when a read comes back that the upload
+// path dropped, or when a shortcut serves or stores the wrong bytes.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { wrapDriver } from '../../src/storage/base-driver.js';
+import { SwiftDriver } from '../../src/storage/drivers/swift.js';
+import { PathNotFoundError } from '../../src/storage/driver.js';
+import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
+import { startCephRgw, type CephRgw } from '../support/ceph-rgw.js';
+import { swiftOptions } from '../support/swift-options.js';
+import { PassThrough } from 'node:stream';
+import { bytes, sha256, startTestRegistry, type TestRegistry } from './harness.js';
+
+let swift: SwiftAio;
+let rgw: CephRgw;
+const open: TestRegistry[] = [];
+
+before(async () => {
+  [swift, rgw] = await Promise.all([startSwiftAio(), startCephRgw()]);
+});
+after(async () => {
+  for (const reg of open) await reg.close();
+  await swift?.stop();
+  await rgw?.stop();
+});
+
+async function registryOn(backend: SwiftAio | CephRgw): Promise<{ reg: TestRegistry; inner: SwiftDriver }> {
+  const inner = new SwiftDriver(swiftOptions(backend, `rtt-${randomBytes(3).toString('hex')}`));
+  const reg = await startTestRegistry({ name: 'swift', make: async () => ({ driver: wrapDriver(inner), cleanup: async () => inner.close() }) }, { deleteEnabled: true });
+  open.push(reg);
+  return { reg, inner };
+}
+
+/** Every request `inner` sends while `run` runs, as "METHOD object" ("METHOD <container>" for the container's). */
+async function requestsDuring(inner: SwiftDriver, run: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  inner.client.hooks.beforeRequest = (method, object) => void seen.push(`${method} ${object ?? CONTAINER}`);
+  try {
+    await run();
+  } finally {
+    inner.client.hooks.beforeRequest = undefined;
+  }
+  return seen;
+}
+
+const CONTAINER = '<container>';
+const about = (seen: string[], part: string): string[] => seen.filter((s) => s.includes(part));
+/** Requests for objects (a container's existence check, made once per process, not counted). */
+const objectRequests = (seen: string[]): string[] => seen.filter((s) => !s.endsWith(CONTAINER));
+
+for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', () => rgw]] as const) {
+  describe(`Swift round trips of a push and a pull (${label})`, () => {
+    it('a layer pushed as skopeo does (HEAD, POST, one PATCH with its length, PUT): 12 requests, no session read back at commit, no listing', async () => {
+      const { reg, inner } = await registryOn(backend());
+      const layer = bytes(300 * 1024 + 5, 90);
+      const digest = sha256(layer);
+      const seen = await requestsDuring(inner, async () => {
+        assert.equal((await reg.request('HEAD', `/v2/rtt/skopeo/blobs/${digest}`)).status, 404);
+        // A second HEAD right after (skopeo asks twice) is answered from the miss just seen.
+        assert.equal((await reg.request('HEAD', `/v2/rtt/skopeo/blobs/${digest}`)).status, 404);
+        const location = (await reg.request('POST', '/v2/rtt/skopeo/blobs/uploads/')).header('location')!;
+        const patched = await reg.request('PATCH', location, { body: layer, headers: { 'Content-Type': 'application/octet-stream' } });
+        assert.equal(patched.status, 202);
+        const put = await reg.request('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`);
+        assert.equal(put.status, 201, put.body.toString());
+      });
+      const requests = objectRequests(seen);
+      assert.equal(about(seen, '/_layers/').filter((s) => s.startsWith('GET')).length, 1, `one link read for two HEADs:\n${seen.join('\n')}`);
+      assert.equal(about(seen, '/startedat').filter((s) => s.startsWith('HEAD')).length, 0, `the session's start time is never read back:\n${seen.join('\n')}`);
+      assert.equal(about(seen, '/_uploads/').filter((s) => s.includes('/data') && s.startsWith('HEAD')).length, 2, `the data is read at the PATCH and by the move's precondition only:\n${seen.join('\n')}`);
+      assert.equal(seen.filter((s) => s.startsWith('PUT') && s.includes('segments/')).length, 0, 'one plain object, no segment');
+      assert.ok(!seen.includes(`GET ${CONTAINER}`), `no listing:\n${seen.join('\n')}`);
+      assert.ok(requests.length <= 12, `${requests.length} requests:\n${seen.join('\n')}`);
+      const got = await reg.request('GET', `/v2/rtt/skopeo/blobs/${digest}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(layer));
+      // Nothing of the session is left.
+      const left: string[] = [];
+      for await (const e of inner.client.list({ prefix: 'files/docker/registry/v2/repositories/rtt/skopeo/_uploads/' })) left.push(e.name);
+      assert.deepEqual(left, []);
+    });
+
+    it('a pull of a layer: its link and blob read at once, then its bytes, by the version found (3 requests)', async () => {
+      const { reg, inner } = await registryOn(backend());
+      const small = bytes(200 * 1024, 91);
+      const large = bytes(2 * 1024 * 1024 + 77, 92); // segments (1 MiB in the tests)
+      for (const layer of [small, large]) {
+        const location = (await reg.request('POST', `/v2/rtt/pull/blobs/uploads/?digest=${sha256(layer)}`, { body: layer, headers: { 'Content-Type': 'application/octet-stream' } })).header('location');
+        assert.ok(location);
+      }
+      const small$ = await requestsDuring(inner, async () => {
+        const got = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(small)}`);
+        assert.ok(got.body.equals(small));
+      });
+      assert.equal(objectRequests(small$).length, 3, small$.join('\n'));
+      const large$ = await requestsDuring(inner, async () => {
+        const got = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(large)}`);
+        assert.ok(got.body.equals(large));
+      });
+      // The link and the manifest's HEAD, then the segments themselves: no second HEAD.
+      assert.equal(large$.filter((s) => s.startsWith('HEAD')).length, 1, large$.join('\n'));
+      const ranged = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(large)}`, { headers: { Range: 'bytes=1048570-1048590' } });
+      assert.equal(ranged.status, 206);
+      assert.ok(ranged.body.equals(large.subarray(1048570, 1048591)));
+    });
+
+    it('a read by version never serves other bytes: a plain object rewritten since its stat is not found', async () => {
+      const { inner } = await registryOn(backend());
+      const driver = wrapDriver(inner);
+      await driver.putContent('/v/plain', Buffer.from('first content'));
+      const { version } = await driver.stat('/v/plain');
+      await driver.putContent('/v/plain', Buffer.from('other content'));
+      const sink = new PassThrough();
+      sink.resume();
+      await assert.rejects(driver.pipeTo('/v/plain', sink, { offset: 0, length: 13, version }), PathNotFoundError);
+    });
+
+    it('a manifest by tag: the tag, then its revision link beside the bytes; once read, the bytes come from memory', async () => {
+      const { reg, inner } = await registryOn(backend());
+      const config = Buffer.from('{}');
+      await reg.request('POST', `/v2/rtt/tag/blobs/uploads/?digest=${sha256(config)}`, { body: config, headers: { 'Content-Type': 'application/octet-stream' } });
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length }, layers: [] }));
+      const put = await reg.request('PUT', '/v2/rtt/tag/manifests/v1', { body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(put.status, 201, put.body.toString());
+      const seen = await requestsDuring(inner, async () => {
+        const got = await reg.request('GET', '/v2/rtt/tag/manifests/v1', { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        assert.ok(got.body.equals(manifest));
+      });
+      assert.deepEqual(objectRequests(seen).map((s) => s.split(' ')[0]), ['GET', 'GET'], seen.join('\n'));
+      // Deleted by digest: the tag goes, and so does what the cached bytes could answer.
+      assert.equal((await reg.request('DELETE', `/v2/rtt/tag/manifests/${sha256(manifest)}`)).status, 202);
+      assert.equal((await reg.request('GET', `/v2/rtt/tag/manifests/${sha256(manifest)}`)).status, 404);
+      assert.equal((await reg.request('GET', '/v2/rtt/tag/manifests/v1')).status, 404);
+    });
+  });
+}
