@@ -40,6 +40,7 @@ declare -A NEEDED=(
   [/usr/bin/docker-compose]=docker-compose          # test/e2e/container-image.test.ts: seed 001's compose file (compose v1)
   [/usr/bin/systemd-analyze]=systemd                # deploy/systemd/: the unit is verified, not run
   [/usr/sbin/haproxy]=haproxy                       # deploy/replicas/: the load balancer in front of three regates
+  [/usr/bin/chromium]=chromium                      # test/e2e/web-ui.test.ts: the web page in a real browser (puppeteer-core drives it)
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -167,6 +167,8 @@ export interface RegateConfig {
     access?: AccessConfig;
     /** regate.gc: garbage collection, by `regate gc` and (enabled) in the background of `regate serve`. */
     gc: GcConfig;
+    /** regate.ui: the web page at /ui/. */
+    ui: { enabled: boolean };
   };
   /** Where the configuration came from, for messages. */
   source: string;

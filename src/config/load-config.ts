@@ -207,6 +207,10 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
   if (gc.enabled && upstream) fail('regate.gc', 'is not used in upstream mode (regate.upstream.url): the registry behind regate keeps the data');
   if (gc.enabled && storage?.readOnly) warnings.push('regate.gc: no background pass while storage.maintenance.readonly is enabled');
 
+  const ownUi = section(own, 'ui', 'regate.ui', fail, warnings);
+  if (ownUi.enabled !== undefined && typeof ownUi.enabled !== 'boolean') fail('regate.ui.enabled', 'must be true or false');
+  const ui = { enabled: ownUi.enabled !== false };
+
   const access = parseAccess(own.access, baseDir, fail, warnings);
   if (access && !auth) fail('regate.access', 'needs auth.htpasswd: rights are given to authenticated users');
 
@@ -231,6 +235,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
       auth: { maxFailures, failureWindowMs },
       ...(access ? { access } : {}),
       gc,
+      ui,
     },
     source,
     warnings,

@@ -10,8 +10,12 @@
 //   4. limits                         Content-Length over the blob/manifest limit → 413 SIZE_INVALID
 //   5. chunked uploads                Transfer-Encoding: chunked needs no Content-Length; other
 //                                     transfer codings → 501
+//   5b. cross-site writes             a state-changing request a browser sends for another site
+//                                     (Sec-Fetch-Site, Origin) → 403 DENIED, before credentials count
 //   6. Basic auth                     htpasswd via passport (401 UNAUTHORIZED / 429 TOOMANYREQUESTS);
 //                                     skipped only when the config has no auth section
+//   6a. web page                      /ui/: the page's shell, stylesheet and modules (regate.ui.enabled),
+//                                     behind auth; its data comes from /v2/ through the steps below
 //   6b. regate.access                 per-repository rights: 403 DENIED outside them, the catalog
 //                                     filtered, a mount from an unreadable repository dropped
 //   7. the registry                   /v2/… handled in-process by the embedded registry, or sent on
@@ -38,6 +42,8 @@ import { clientAddressOf, rawPath, requestState } from './request-state.js';
 import { sendError } from '../registry/respond.js';
 import { API_VERSION, API_VERSION_HEADER } from '../registry/api-version.js';
 import { AuthThrottle } from './throttle.js';
+import { webUi } from '../ui/ui-router.js';
+import { refuseCrossSiteWrites } from './cross-site.js';
 
 
 export interface GatewayOptions {
@@ -119,7 +125,9 @@ export function createApp(options: GatewayOptions): Express {
   app.use(pingBypass(config.regate.pingPaths, options.draining)); // 3
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
   app.use(chunkedUploads()); // 5
+  app.use(refuseCrossSiteWrites()); // 5b
   app.use(auth); // 6
+  if (config.regate.ui.enabled) app.use(webUi()); // 6a
   if (access) app.use(accessControl(access)); // 6b
   app.use(registryStep(registry)); // 7
   app.use(notFound()); // 8

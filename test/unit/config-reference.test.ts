@@ -255,6 +255,7 @@ const MISSPELT: Record<string, ['notice' | 'refused', RawConfig]> = {
   'regate.http': ['notice', MINIMAL],
   'regate.auth': ['notice', MINIMAL],
   'regate.gc': ['notice', MINIMAL],
+  'regate.ui': ['notice', MINIMAL],
   storage: ['refused', MINIMAL],
   'storage.filesystem': ['refused', { ...V, storage: { filesystem: {} } }],
   'storage.swift': ['refused', SWIFT],

@@ -1,0 +1,149 @@
+// The registry's own API, from the page: same origin, same credentials as the page itself, so a
+// user sees and may do exactly what the API lets them. Errors come back in the spec's envelope.
+
+export const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+];
+
+export const INDEX_TYPES = new Set([MANIFEST_TYPES[0], MANIFEST_TYPES[2]]);
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { errors?: Array<{ code?: string; message?: string }> };
+    const first = body.errors?.[0];
+    if (first) message = `${first.code ?? res.status}: ${first.message ?? ''}`;
+  } catch {
+    // not the envelope: the status says enough
+  }
+  return new ApiError(res.status, message);
+}
+
+/** A repository name, each component encoded (the name keeps its slashes). */
+export function repoPath(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
+/** A tag or digest in a path: encoded, but a digest keeps its colon (the registry reads it as is). */
+export function refPath(reference: string): string {
+  return encodeURIComponent(reference).replace(/%3A/gi, ':');
+}
+
+/** The `last` of a Link: <…?last=X&n=N>; rel="next" header, when there is a next page. */
+export function nextLast(res: Response): string | undefined {
+  const link = res.headers.get('link');
+  const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+  if (!m) return undefined;
+  return new URL(m[1]!, location.origin).searchParams.get('last') ?? undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | undefined;
+}
+
+export async function catalogPage(n: number, last?: string): Promise<Page<string>> {
+  const query = new URLSearchParams({ n: String(n) });
+  if (last !== undefined) query.set('last', last);
+  const res = await fetch(`/v2/_catalog?${query}`);
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { repositories?: string[] | null };
+  return { items: body.repositories ?? [], next: nextLast(res) };
+}
+
+export async function tagsPage(name: string, n: number, last?: string): Promise<Page<string>> {
+  const query = new URLSearchParams({ n: String(n) });
+  if (last !== undefined) query.set('last', last);
+  const res = await fetch(`/v2/${repoPath(name)}/tags/list?${query}`);
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { tags?: string[] | null };
+  return { items: body.tags ?? [], next: nextLast(res) };
+}
+
+export interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { os?: string; architecture?: string; variant?: string };
+}
+
+export interface Manifest {
+  mediaType?: string;
+  artifactType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  manifest: Manifest;
+}
+
+export async function getManifest(name: string, reference: string): Promise<FetchedManifest> {
+  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { headers: { Accept: MANIFEST_TYPES.join(', ') } });
+  if (!res.ok) throw await failure(res);
+  const text = await res.text();
+  return {
+    digest: res.headers.get('docker-content-digest') ?? reference,
+    mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(),
+    size: new TextEncoder().encode(text).length,
+    manifest: JSON.parse(text) as Manifest,
+  };
+}
+
+export interface ImageConfig {
+  created?: string;
+  architecture?: string;
+  os?: string;
+  config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[] | null; Labels?: Record<string, string> | null; WorkingDir?: string; User?: string };
+  history?: Array<{ created?: string; created_by?: string; empty_layer?: boolean; comment?: string }>;
+}
+
+export async function getConfig(name: string, digest: string): Promise<ImageConfig> {
+  const res = await fetch(`/v2/${repoPath(name)}/blobs/${refPath(digest)}`);
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as ImageConfig;
+}
+
+export async function getReferrers(name: string, digest: string): Promise<Descriptor[]> {
+  const res = await fetch(`/v2/${repoPath(name)}/referrers/${refPath(digest)}`);
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { manifests?: Descriptor[] };
+  return body.manifests ?? [];
+}
+
+/** The digest a tag points at now (a HEAD), or undefined when the tag is gone. */
+export async function tagDigest(name: string, tag: string): Promise<string | undefined> {
+  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(tag)}`, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES.join(', ') } });
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
+  return res.headers.get('docker-content-digest') ?? undefined;
+}
+
+/**
+ * DELETE of a tag (the tag alone, OCI 1.1) or of a manifest by digest (it and every tag on it).
+ * Not a simple request, so another site cannot make a browser send it (no CORS is granted).
+ */
+export async function deleteManifest(name: string, reference: string): Promise<void> {
+  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { method: 'DELETE' });
+  if (!res.ok) throw await failure(res);
+}

@@ -1,0 +1,348 @@
+// The page's views, one per hash route: #/ (repositories), #/r/<name> (its tags), #/r/<name>/t/<ref>
+// (an image or index, by tag or digest). Everything shown comes from the registry API and is put
+// on the page as text (dom.ts).
+import { ApiError, catalogPage, deleteManifest, getConfig, getManifest, getReferrers, INDEX_TYPES, tagDigest, tagsPage, type Descriptor, type FetchedManifest, type ImageConfig } from './api.js';
+import { append, el, humanSize, replace, routeHref, routeLink, table } from './dom.js';
+
+const PAGE_SIZE = 50;
+/** Manifest reads for a page of tags, at most this many at once. */
+const DETAILS_AT_ONCE = 6;
+/** Tags looked at to say which others point at a digest about to go (a repository's first ones). */
+const TAGS_CHECKED_FOR_DELETE = 2000;
+
+const main = document.getElementById('main')!;
+const crumbs = document.getElementById('crumbs')!;
+
+/** The view being shown; a newer navigation makes older async work stop drawing. */
+let generation = 0;
+
+function status(text: string, kind: 'info' | 'error' = 'info'): HTMLElement {
+  return el('p', { class: `status ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+}
+
+function explain(err: unknown): string {
+  if (err instanceof ApiError && err.status === 401) return 'Not signed in, or the session ended: reload the page to sign in.';
+  if (err instanceof ApiError && err.status === 403) return `You may not do this here (${err.message}).`;
+  if (err instanceof ApiError && err.status === 405) return 'Deleting is turned off on this registry (storage.delete.enabled).';
+  return err instanceof Error ? err.message : String(err);
+}
+
+function setCrumbs(...parts: Array<[string, string | undefined]>): void {
+  replace(
+    crumbs,
+    ...parts.flatMap(([text, href], i) => [i > 0 ? el('span', { 'aria-hidden': 'true' }, ' / ') : undefined, href ? el('a', { href }, text) : el('span', { 'aria-current': 'page' }, text)]),
+  );
+}
+
+/** A filter box over the rows already shown; pages themselves come from the server. */
+function filterBox(label: string, onInput: (text: string) => void): HTMLElement {
+  const id = `filter-${Math.random().toString(36).slice(2)}`;
+  const input = el('input', { id, type: 'search', autocomplete: 'off', spellcheck: 'false' }) as HTMLInputElement;
+  input.addEventListener('input', () => onInput(input.value.trim().toLowerCase()));
+  return el('div', { class: 'filter' }, el('label', { for: id }, label), input);
+}
+
+/** Previous / next buttons over pages addressed by their `last` (the API's pagination). */
+function pager(history: Array<string | undefined>, next: string | undefined, go: (last: string | undefined, history: Array<string | undefined>) => void): HTMLElement {
+  const previous = el('button', { type: 'button' }, 'Previous page') as HTMLButtonElement;
+  previous.disabled = history.length <= 1;
+  previous.addEventListener('click', () => {
+    const back = history.slice(0, -1);
+    go(back[back.length - 1], back);
+  });
+  const following = el('button', { type: 'button' }, 'Next page') as HTMLButtonElement;
+  following.disabled = next === undefined;
+  following.addEventListener('click', () => go(next, [...history, next]));
+  return el('nav', { class: 'pager', 'aria-label': 'pages' }, previous, following);
+}
+
+async function showRepositories(mine: number, last: string | undefined, history: Array<string | undefined>): Promise<void> {
+  setCrumbs(['Repositories', undefined]);
+  replace(main, status('Loading repositories…'));
+  const page = await catalogPage(PAGE_SIZE, last);
+  if (mine !== generation) return;
+  const list = el('ul', { class: 'names' });
+  const rows = page.items.map((name) => ({ name, row: el('li', {}, routeLink(name, 'r', name)) }));
+  append(list, ...rows.map((r) => r.row));
+  const jump = el('form', { class: 'jump' });
+  const jumpInput = el('input', { id: 'jump-to', type: 'text', autocomplete: 'off', spellcheck: 'false', required: '' }) as HTMLInputElement;
+  append(jump, el('label', { for: 'jump-to' }, 'Open a repository by name'), jumpInput, el('button', { type: 'submit' }, 'Open'));
+  jump.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (jumpInput.value.trim() !== '') location.hash = routeHref('r', jumpInput.value.trim());
+  });
+  replace(
+    main,
+    el('h1', {}, 'Repositories'),
+    jump,
+    filterBox('Filter this page', (text) => rows.forEach((r) => (r.row.hidden = !r.name.toLowerCase().includes(text)))),
+    page.items.length === 0 ? status(last === undefined ? 'No repositories yet.' : 'No more repositories.') : list,
+    pager(history, page.next, (l, h) => void run((g) => showRepositories(g, l, h))),
+  );
+}
+
+interface TagRow {
+  tag: string;
+  row: HTMLElement;
+  cells: { digest: HTMLElement; size: HTMLElement; platforms: HTMLElement; created: HTMLElement };
+}
+
+async function showRepository(mine: number, name: string, last: string | undefined, history: Array<string | undefined>): Promise<void> {
+  setCrumbs(['Repositories', '#/'], [name, undefined]);
+  replace(main, status('Loading tags…'));
+  const page = await tagsPage(name, PAGE_SIZE, last);
+  if (mine !== generation) return;
+  const rows: TagRow[] = page.items.map((tag) => {
+    const cells = { digest: el('td', {}, '…'), size: el('td', {}, ''), platforms: el('td', {}, ''), created: el('td', {}, '') };
+    const row = el('tr', {}, el('th', { scope: 'row' }, routeLink(tag, 'r', name, 't', tag)), cells.digest, cells.size, cells.platforms, cells.created);
+    return { tag, row, cells };
+  });
+  const tags = el(
+    'table',
+    {},
+    el('caption', {}, `Tags of ${name}`),
+    el('thead', {}, el('tr', {}, ...['tag', 'digest', 'size', 'platforms', 'created'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((r) => r.row)),
+  );
+  replace(
+    main,
+    el('h1', {}, name),
+    filterBox('Filter this page of tags', (text) => rows.forEach((r) => (r.row.hidden = !r.tag.toLowerCase().includes(text)))),
+    page.items.length === 0 ? status('This repository has no tags.') : tags,
+    pager(history, page.next, (l, h) => void run((g) => showRepository(g, name, l, h))),
+  );
+  // Each tag's details, a few at a time, filled in as they come.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < rows.length && mine === generation) {
+      const r = rows[next++]!;
+      try {
+        const image = await getManifest(name, r.tag);
+        const summary = await summarise(name, image);
+        replace(r.cells.digest, el('code', {}, shortDigest(image.digest)));
+        replace(r.cells.size, summary.size === undefined ? '–' : humanSize(summary.size));
+        replace(r.cells.platforms, summary.platforms.join(', ') || '–');
+        replace(r.cells.created, summary.created ?? '–');
+      } catch (err) {
+        replace(r.cells.digest, explain(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: DETAILS_AT_ONCE }, worker));
+}
+
+function shortDigest(digest: string): string {
+  const [alg, hex] = digest.split(':');
+  return hex ? `${alg}:${hex.slice(0, 12)}` : digest;
+}
+
+function platformOf(d: Descriptor): string {
+  const p = d.platform;
+  if (!p) return d.artifactType ?? 'unknown';
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** Size (manifest, config and layers), platforms, and creation time of a tag's target. */
+async function summarise(name: string, image: FetchedManifest): Promise<{ size?: number; platforms: string[]; created?: string }> {
+  const m = image.manifest;
+  if (INDEX_TYPES.has(image.mediaType) || m.manifests) {
+    const children = (m.manifests ?? []).filter((d) => d.platform?.architecture !== 'unknown');
+    return { platforms: children.map(platformOf), size: image.size + children.reduce((s, d) => s + d.size, 0) };
+  }
+  const size = image.size + (m.config?.size ?? 0) + (m.layers ?? []).reduce((s, d) => s + d.size, 0);
+  let config: ImageConfig | undefined;
+  if (m.config && m.config.size < 1024 * 1024 && /json/.test(m.config.mediaType ?? '')) config = await getConfig(name, m.config.digest).catch(() => undefined);
+  const platform = config ? [config.os, config.architecture].filter(Boolean).join('/') : '';
+  return { size, platforms: platform ? [platform] : [], created: config?.created };
+}
+
+function pullCommands(name: string, reference: string, byDigest: boolean): HTMLElement {
+  const ref = `${location.host}/${name}${byDigest ? '@' : ':'}${reference}`;
+  const commands = [`docker pull ${ref}`, `podman pull ${ref}`, `skopeo copy docker://${ref} oci:./image`];
+  return el(
+    'ul',
+    { class: 'commands' },
+    ...commands.map((command) => {
+      const copy = el('button', { type: 'button', class: 'copy' }, 'Copy');
+      copy.addEventListener('click', () => {
+        void navigator.clipboard?.writeText(command).then(() => replace(copy, 'Copied'), () => replace(copy, 'Select and copy'));
+      });
+      return el('li', {}, el('code', {}, command), ' ', copy);
+    }),
+  );
+}
+
+function keyValues(caption: string, entries: Array<[string, string]>): HTMLElement | undefined {
+  if (entries.length === 0) return undefined;
+  return table(caption, ['key', 'value'], entries.map(([k, v]) => [el('code', {}, k), v]));
+}
+
+async function showImage(mine: number, name: string, reference: string): Promise<void> {
+  setCrumbs(['Repositories', '#/'], [name, routeHref('r', name)], [reference, undefined]);
+  replace(main, status('Loading…'));
+  const image = await getManifest(name, reference);
+  const referrers = await getReferrers(name, image.digest).catch((err: unknown) => err);
+  if (mine !== generation) return;
+  const m = image.manifest;
+  const byDigest = reference.includes(':');
+  const parts: Array<HTMLElement | undefined> = [
+    el('h1', {}, `${name}${byDigest ? '@' : ':'}${reference}`),
+    el('dl', { class: 'facts' }, el('dt', {}, 'digest'), el('dd', {}, el('code', {}, image.digest)), el('dt', {}, 'media type'), el('dd', {}, image.mediaType || m.mediaType || '–'), el('dt', {}, 'manifest size'), el('dd', {}, humanSize(image.size))),
+    el('h2', {}, 'Pull'),
+    pullCommands(name, reference, byDigest),
+    byDigest ? undefined : pullCommands(name, image.digest, true),
+  ];
+  if (m.manifests) {
+    parts.push(
+      el('h2', {}, 'Platforms'),
+      table('Manifests of this index', ['platform', 'digest', 'size'], m.manifests.map((d) => [platformOf(d), routeLink(el('code', {}, d.digest), 'r', name, 't', d.digest), humanSize(d.size)])),
+    );
+  }
+  if (m.config) {
+    let config: ImageConfig | undefined;
+    let failure: unknown;
+    if (/json/.test(m.config.mediaType ?? '') && m.config.size < 1024 * 1024) {
+      try {
+        config = await getConfig(name, m.config.digest);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (mine !== generation) return;
+    const c = config?.config;
+    parts.push(el('h2', {}, 'Configuration'));
+    if (failure !== undefined) parts.push(status(`The image configuration could not be read: ${explain(failure)}`, 'error'));
+    parts.push(
+      el(
+        'dl',
+        { class: 'facts' },
+        el('dt', {}, 'platform'), el('dd', {}, config ? [config.os, config.architecture].filter(Boolean).join('/') || '–' : '–'),
+        el('dt', {}, 'created'), el('dd', {}, config?.created ?? '–'),
+        el('dt', {}, 'entrypoint'), el('dd', {}, el('code', {}, JSON.stringify(c?.Entrypoint ?? null))),
+        el('dt', {}, 'cmd'), el('dd', {}, el('code', {}, JSON.stringify(c?.Cmd ?? null))),
+        el('dt', {}, 'config'), el('dd', {}, el('code', {}, m.config.digest)),
+      ),
+      keyValues('Labels', Object.entries(c?.Labels ?? {})),
+      keyValues('Environment', (c?.Env ?? []).map((e) => [e.split('=')[0] ?? e, e.slice(e.indexOf('=') + 1)] as [string, string])),
+      config?.history?.length ? table('History', ['created', 'step'], config.history.map((h) => [h.created ?? '', el('code', {}, h.created_by ?? h.comment ?? '')])) : undefined,
+    );
+  }
+  if (m.layers) {
+    parts.push(
+      el('h2', {}, 'Layers'),
+      table(`${m.layers.length} layers, ${humanSize(m.layers.reduce((s, d) => s + d.size, 0))}`, ['media type', 'digest', 'size'], m.layers.map((d) => [d.mediaType ?? '', el('code', {}, d.digest), humanSize(d.size)])),
+    );
+  }
+  parts.push(keyValues('Annotations', Object.entries(m.annotations ?? {})));
+  parts.push(
+    el('h2', {}, 'Referrers'),
+    !Array.isArray(referrers)
+      ? status(`Referrers could not be read: ${explain(referrers)}`, 'error')
+      : referrers.length === 0
+      ? status('No signatures, SBOMs or attestations refer to this manifest.')
+      : table('Artifacts that refer to this manifest', ['artifact type', 'digest', 'size'], referrers.map((d) => [d.artifactType ?? d.mediaType ?? '', routeLink(el('code', {}, d.digest), 'r', name, 't', d.digest), humanSize(d.size)])),
+  );
+  parts.push(deletePanel(name, reference, image.digest));
+  replace(main, ...parts);
+}
+
+/** Every tag of the repository (up to TAGS_CHECKED_FOR_DELETE) that points at `digest` now. */
+async function tagsOn(name: string, digest: string): Promise<{ tags: string[]; complete: boolean }> {
+  const all: string[] = [];
+  let last: string | undefined;
+  do {
+    const page = await tagsPage(name, 1000, last);
+    all.push(...page.items);
+    last = page.next;
+  } while (last !== undefined && all.length < TAGS_CHECKED_FOR_DELETE);
+  const checked = all.slice(0, TAGS_CHECKED_FOR_DELETE);
+  const found: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checked.length) {
+      const tag = checked[next++]!;
+      if ((await tagDigest(name, tag)) === digest) found.push(tag);
+    }
+  };
+  await Promise.all(Array.from({ length: DETAILS_AT_ONCE }, worker));
+  return { tags: found.sort(), complete: last === undefined && all.length <= TAGS_CHECKED_FOR_DELETE };
+}
+
+/**
+ * Untag and delete, each saying exactly what goes before it goes: an in-page confirmation names
+ * the tags a deletion takes with it, and that space comes back at the next GC pass.
+ */
+function deletePanel(name: string, reference: string, digest: string): HTMLElement {
+  const byDigest = reference.includes(':');
+  const panel = el('section', { class: 'danger', 'aria-labelledby': 'delete-heading' }, el('h2', { id: 'delete-heading' }, 'Delete'));
+  const area = el('div', { 'aria-live': 'polite' });
+  const ask = async (what: 'untag' | 'manifest'): Promise<void> => {
+    replace(area, status('Looking for the tags on this manifest…'));
+    const on = await tagsOn(name, digest);
+    const others = on.tags.filter((t) => t !== reference);
+    const more = on.complete ? '' : ` (only the first ${TAGS_CHECKED_FOR_DELETE} tags were looked at)`;
+    const lines =
+      what === 'untag'
+        ? [
+            `The tag ${reference} is removed. The manifest ${digest} stays, reachable by its digest${others.length > 0 ? ` and by the tags ${others.join(', ')}` : ''}${more}.`,
+            'No space comes back unless nothing else refers to the manifest: then the next garbage-collection pass with deleteuntagged frees it.',
+          ]
+        : [
+            `The manifest ${digest} is removed, and with it ${on.tags.length === 0 ? 'no tag' : `every tag that points at it: ${on.tags.join(', ')}`}${more}.`,
+            'Its layers and config stay until the next garbage-collection pass, which frees what no other manifest uses.',
+          ];
+    const confirm = el('button', { type: 'button', class: 'confirm' }, what === 'untag' ? `Yes, untag ${reference}` : 'Yes, delete the manifest');
+    const cancel = el('button', { type: 'button' }, 'Cancel');
+    cancel.addEventListener('click', () => replace(area));
+    confirm.addEventListener('click', () => {
+      void (async () => {
+        replace(area, status('Deleting…'));
+        try {
+          await deleteManifest(name, what === 'untag' ? reference : digest);
+          replace(area, status(what === 'untag' ? `The tag ${reference} is gone.` : `The manifest ${digest} is gone.`));
+          location.hash = routeHref('r', name);
+        } catch (err) {
+          replace(area, status(explain(err), 'error'));
+        }
+      })();
+    });
+    replace(area, el('div', { class: 'confirm-box', role: 'alertdialog', 'aria-label': 'Confirm' }, ...lines.map((l) => el('p', {}, l)), confirm, ' ', cancel));
+    confirm.focus();
+  };
+  const untag = el('button', { type: 'button' }, `Untag ${reference}`);
+  untag.addEventListener('click', () => void ask('untag').catch((err: unknown) => replace(area, status(explain(err), 'error'))));
+  const remove = el('button', { type: 'button' }, 'Delete the manifest…');
+  remove.addEventListener('click', () => void ask('manifest').catch((err: unknown) => replace(area, status(explain(err), 'error'))));
+  append(panel, el('div', { class: 'actions' }, byDigest ? undefined : untag, ' ', remove), area);
+  return panel;
+}
+
+/** Runs a view; an error it throws is shown in its place (unless a newer view took over). */
+async function run(view: (generation: number) => Promise<void>): Promise<void> {
+  const mine = ++generation;
+  try {
+    await view(mine);
+  } catch (err) {
+    if (mine === generation) replace(main, status(explain(err), 'error'));
+  }
+}
+
+function route(): void {
+  // Each segment was encoded whole (routeHref), so a repository name's own slashes are %2F.
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  const [kind, name, t, reference] = parts;
+  if (kind === 'r' && name) {
+    if (t === 't' && reference) return void run((g) => showImage(g, name, reference));
+    return void run((g) => showRepository(g, name, undefined, [undefined]));
+  }
+  void run((g) => showRepositories(g, undefined, [undefined]));
+}
+
+window.addEventListener('hashchange', route);
+route();
