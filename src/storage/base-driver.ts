@@ -7,7 +7,7 @@
 // Hot paths stay plain: reader streams are returned as-is (no Transform in the byte path) and
 // writer.write adds one promise hop, never a copy, and is not timed or counted (a reader's or
 // writer's operation is its opening and its close/commit/cancel).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import {
   DriverError,
   InvalidOffsetError,
@@ -150,6 +150,21 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
           async redirectUrl(path: string, method: 'GET') {
             checkPath(path);
             return call('redirectUrl', path, () => inner.redirectUrl!(path, method));
+          },
+        }
+      : {}),
+
+    ...(inner.open
+      ? {
+          async open(path: string) {
+            checkPath(path);
+            const opened = await call('open', path, () => inner.open!(path));
+            return {
+              size: opened.size,
+              version: opened.version,
+              pipeTo: (sink: Writable) => call('pipeTo', path, () => opened.pipeTo(sink)),
+              cancel: () => opened.cancel(),
+            };
           },
         }
       : {}),

@@ -114,12 +114,42 @@ export class BlobStore {
     return found;
   }
 
+  /**
+   * The whole blob as the repository sees it, opened for a pull: the link is read beside the
+   * blob's own GET (one round trip), and the bytes count only if the link is there. undefined when
+   * the repository has no such blob; null when the driver cannot open in one request (then stat()
+   * and pipeTo()).
+   */
+  async open(name: string, digest: DigestParts): Promise<(BlobDescriptor & { pipeTo(sink: Writable): Promise<void>; cancel(): void }) | undefined | null> {
+    if (!this.driver.open) return null;
+    const since = this.cache?.now();
+    const opening = this.driver.open(pathFor({ kind: 'blobData', digest }));
+    opening.catch(() => undefined); // awaited below unless the link is missing
+    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) {
+      void opening.then((o) => o.cancel(), () => undefined);
+      await this.cache?.forgetLink(name, digest);
+      return undefined;
+    }
+    const opened = await unlessMissing(() => opening);
+    if (!opened) {
+      await this.cache?.forget(digest);
+      return undefined;
+    }
+    if (since !== undefined) await this.cache?.remember(name, digest, opened.size, since);
+    return { digest, size: opened.size, version: opened.version, pipeTo: (sink) => opened.pipeTo(sink), cancel: () => opened.cancel() };
+  }
+
   /** Streams the blob (or a range) into sink without ending it; `version` from stat() spares a look. */
   async pipeTo(digest: DigestParts, sink: Writable, offset: number, length: number, version?: string): Promise<void> {
     await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length, version });
   }
 
   /** A URL the client may GET the blob from directly, when the driver offers one for it. */
+  /** Whether the driver may redirect a blob GET at all (redirectUrl). */
+  get redirects(): boolean {
+    return this.driver.redirectUrl !== undefined;
+  }
+
   async redirectUrl(digest: DigestParts): Promise<string | undefined> {
     return this.driver.redirectUrl?.(pathFor({ kind: 'blobData', digest }), 'GET');
   }

@@ -68,6 +68,16 @@ export interface GetOptions {
   quickMiss?: boolean;
 }
 
+/** A whole file opened for reading (StorageDriver.open): its size known before any byte is sent. */
+export interface OpenedFile {
+  readonly size: number;
+  readonly version?: string;
+  /** Streams every byte into sink with backpressure, without ending it. Call at most once. */
+  pipeTo(sink: Writable): Promise<void>;
+  /** Gives the read up unread (the caller decided not to serve it). */
+  cancel(): void;
+}
+
 export interface ReadOptions {
   /** First byte to read. An offset past the end is InvalidOffsetError. */
   offset?: number;
@@ -160,6 +170,12 @@ export interface StorageDriver {
    * backend would serve through a rate-limited manifest). PathNotFoundError when it does not exist.
    */
   redirectUrl?(path: string, method: 'GET'): Promise<string | undefined>;
+  /**
+   * Optional: the whole file's size and bytes from one request where the backend can (a plain
+   * object's GET answers both), for a caller that would otherwise stat and then read: one round
+   * trip instead of two. PathNotFoundError when nothing is there.
+   */
+  open?(path: string): Promise<OpenedFile>;
   /**
    * Storage the driver keeps beside the paths that nothing names any more (an object store's
    * large-object segments whose manifest is gone): deleted once passes at least `minAgeMs` apart

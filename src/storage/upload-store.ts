@@ -70,6 +70,8 @@ export class UploadStore {
    * ignores If-None-Match, a writer believing it missing would replace it.
    */
   private readonly created = new LRUCache<string, true>({ max: 10_000, ttl: FRESH_SESSION_MS });
+  /** Moves into the blob store made by this process so far (commitLocked compares before and after). */
+  private movesDone = 0;
   /** Bodies being received right now (sizes the batch pipeline). */
   private receiving = 0;
 
@@ -117,11 +119,11 @@ export class UploadStore {
         // What the last chunk's writer stored is what the move must still find (its precondition).
         return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, before === undefined), false);
       }
-      // This process wrote the session's data last, and its running hash knows that content's
-      // version: the commit goes ahead on it without reading the session back, and the move's
-      // precondition is the check that nobody wrote since.
+      // This process wrote the session's data, and its running hash knows that content's version:
+      // the commit goes ahead on it without reading the session back. Whether nobody wrote since
+      // is for the digest and the move's precondition to find out (commitLocked, `unread`).
       const known = this.hashes.peek(this.key(name, id));
-      if (known?.version !== undefined && digest.algorithm === FAST_PATH_ALGORITHM) {
+      if (known?.version !== undefined && known.offset > 0 && digest.algorithm === FAST_PATH_ALGORITHM) {
         return this.commitLocked(name, id, digest, { size: known.offset, version: known.version }, true);
       }
       return this.commitLocked(name, id, digest, await this.sessionData(name, id), false);
@@ -129,9 +131,11 @@ export class UploadStore {
   }
 
   /**
-   * `unread`: `data` was not read from storage but is what this process wrote last. If the move
-   * then finds other content, the session is read: at another size the client learns where it is
-   * (416); at the same size (another process rewrote it) it is verified again from the stored bytes.
+   * `unread`: `data` was not read from storage but is what this process wrote (another process may
+   * have written since: a load balancer sends PATCHes anywhere). A digest that does not match it
+   * then cancels nothing: the session is read and the commit judged on what is stored. A move that
+   * finds other content reads the session too: at another size the client learns where the upload
+   * is (416); at the same size (another process rewrote it) the stored bytes are verified again.
    */
   private async commitLocked(name: string, id: string, digest: DigestParts, data: StoredData | undefined, unread: boolean): Promise<BlobDescriptor> {
     const dataPath = pathFor({ kind: 'uploadData', name, id });
@@ -143,20 +147,24 @@ export class UploadStore {
     }
     const size = data?.size ?? 0;
     const actual = await this.digestOf(name, id, digest.algorithm, size, data?.version);
+    if (actual !== digest.encoded && unread) return this.commitLocked(name, id, digest, await this.sessionData(name, id), false);
     if (actual !== digest.encoded) {
       await this.cancelLocked(name, id);
       throw new DigestMismatchError(digestString(digest), `${digest.algorithm}:${actual}`);
     }
     // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
+    const movesBefore = this.movesDone;
     const { claim, checked: stored } = await this.blobs.claimAnd([digest], () => this.blobs.globalSize(digest));
     const moved = await this.blobLocks.run(digestString(digest), async (contended): Promise<boolean | 'read again'> => {
-      // A commit of the same digest that ran first in this process may have stored it meanwhile.
-      const existing = contended ? await this.blobs.globalSize(digest) : stored;
+      // A commit in this process (of this digest, maybe) that waited for or finished a move since
+      // the look above may have stored the blob meanwhile: look again.
+      const existing = contended || this.movesDone !== movesBefore ? await this.blobs.globalSize(digest) : stored;
       if (existing === size) return false;
       // Only the content whose digest was just checked moves: another process appending to the
       // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
       try {
         await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
+        this.movesDone++;
       } catch (err) {
         if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return 'read again';
         throw await this.conflictAsOffset(err, name, id, size);

@@ -34,6 +34,21 @@ async function registryOn(backend: SwiftAio | CephRgw): Promise<{ reg: TestRegis
   return { reg, inner };
 }
 
+/** Two registries (two processes, as behind a load balancer) on one container. */
+async function pairOn(backend: SwiftAio | CephRgw): Promise<Array<{ reg: TestRegistry; inner: SwiftDriver }>> {
+  const container = `rtt-pair-${randomBytes(3).toString('hex')}`;
+  return Promise.all([0, 1].map(async () => {
+    const inner = new SwiftDriver(swiftOptions(backend, container));
+    const reg = await startTestRegistry({ name: 'swift', make: async () => ({ driver: wrapDriver(inner), cleanup: async () => inner.close() }) });
+    open.push(reg);
+    return { reg, inner };
+  }));
+}
+
+const patchAt = (reg: TestRegistry, location: string, data: Buffer, from?: number) =>
+  reg.request('PATCH', location, { body: data, headers: { 'Content-Type': 'application/octet-stream', ...(from === undefined ? {} : { 'Content-Range': `${from}-${from + data.length - 1}` }) } });
+const finishAt = (reg: TestRegistry, location: string, digest: string) => reg.request('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`);
+
 /** Every request `inner` sends while `run` runs, as "METHOD object" ("METHOD <container>" for the container's). */
 async function requestsDuring(inner: SwiftDriver, run: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
@@ -53,7 +68,7 @@ const objectRequests = (seen: string[]): string[] => seen.filter((s) => !s.endsW
 
 for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', () => rgw]] as const) {
   describe(`Swift round trips of a push and a pull (${label})`, () => {
-    it('a layer pushed as skopeo does (HEAD, POST, one PATCH with its length, PUT): 12 requests, no session read back at commit, no listing', async () => {
+    it('a layer pushed as skopeo does (HEAD, POST, one PATCH with its length, PUT): 11 requests, no session read back at commit, no listing', async () => {
       const { reg, inner } = await registryOn(backend());
       const layer = bytes(300 * 1024 + 5, 90);
       const digest = sha256(layer);
@@ -70,10 +85,10 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       const requests = objectRequests(seen);
       assert.equal(about(seen, '/_layers/').filter((s) => s.startsWith('GET')).length, 1, `one link read for two HEADs:\n${seen.join('\n')}`);
       assert.equal(about(seen, '/startedat').filter((s) => s.startsWith('HEAD')).length, 0, `the session's start time is never read back:\n${seen.join('\n')}`);
-      assert.equal(about(seen, '/_uploads/').filter((s) => s.includes('/data') && s.startsWith('HEAD')).length, 2, `the data is read at the PATCH and by the move's precondition only:\n${seen.join('\n')}`);
+      assert.equal(about(seen, '/_uploads/').filter((s) => s.includes('/data') && s.startsWith('HEAD')).length, 1, `the data is read at the PATCH only (the move's COPY is conditional on its ETag):\n${seen.join('\n')}`);
       assert.equal(seen.filter((s) => s.startsWith('PUT') && s.includes('segments/')).length, 0, 'one plain object, no segment');
       assert.ok(!seen.includes(`GET ${CONTAINER}`), `no listing:\n${seen.join('\n')}`);
-      assert.ok(requests.length <= 12, `${requests.length} requests:\n${seen.join('\n')}`);
+      assert.ok(requests.length <= 11, `${requests.length} requests:\n${seen.join('\n')}`);
       const got = await reg.request('GET', `/v2/rtt/skopeo/blobs/${digest}`);
       assert.equal(got.status, 200);
       assert.ok(got.body.equals(layer));
@@ -83,7 +98,7 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       assert.deepEqual(left, []);
     });
 
-    it('a pull of a layer: its link and blob read at once, then its bytes, by the version found (3 requests)', async () => {
+    it('a pull of a layer: its link beside the blob\'s own GET (2 requests); a large one\'s segments straight after; a range by the version found', async () => {
       const { reg, inner } = await registryOn(backend());
       const small = bytes(200 * 1024, 91);
       const large = bytes(2 * 1024 * 1024 + 77, 92); // segments (1 MiB in the tests)
@@ -95,13 +110,23 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
         const got = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(small)}`);
         assert.ok(got.body.equals(small));
       });
-      assert.equal(objectRequests(small$).length, 3, small$.join('\n'));
+      assert.deepEqual(objectRequests(small$).map((s) => s.split(' ')[0]), ['GET', 'GET'], small$.join('\n'));
       const large$ = await requestsDuring(inner, async () => {
         const got = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(large)}`);
         assert.ok(got.body.equals(large));
       });
-      // The link and the manifest's HEAD, then the segments themselves: no second HEAD.
-      assert.equal(large$.filter((s) => s.startsWith('HEAD')).length, 1, large$.join('\n'));
+      // The link and the manifest's own GET, then the segments themselves: no HEAD at all.
+      assert.equal(large$.filter((s) => s.startsWith('HEAD')).length, 0, large$.join('\n'));
+      assert.equal(objectRequests(large$).length, 2 + 3, large$.join('\n'));
+      // A range: the link and the blob's HEAD at once, then the bytes by the version found.
+      const ranged$ = await requestsDuring(inner, async () => {
+        const got = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(small)}`, { headers: { Range: 'bytes=10-19' } });
+        assert.equal(got.status, 206);
+        assert.ok(got.body.equals(small.subarray(10, 20)));
+      });
+      assert.equal(objectRequests(ranged$).length, 3, ranged$.join('\n'));
+      // A blob this repository does not link is unknown here, whatever the store holds.
+      assert.equal((await reg.request('GET', `/v2/rtt/other/blobs/${sha256(small)}`)).status, 404);
       const ranged = await reg.request('GET', `/v2/rtt/pull/blobs/${sha256(large)}`, { headers: { Range: 'bytes=1048570-1048590' } });
       assert.equal(ranged.status, 206);
       assert.ok(ranged.body.equals(large.subarray(1048570, 1048591)));
@@ -116,6 +141,51 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       const sink = new PassThrough();
       sink.resume();
       await assert.rejects(driver.pipeTo('/v/plain', sink, { offset: 0, length: 13, version }), PathNotFoundError);
+    });
+
+    it('PATCHes spread over two processes and the commit where the first went: judged on what is stored (201), not on what that process wrote', async () => {
+      const [a, b] = await pairOn(backend());
+      const first = bytes(200 * 1024 + 1, 95);
+      const second = bytes(100 * 1024 + 3, 96);
+      const location = (await a.reg.request('POST', '/v2/rtt/spread/blobs/uploads/')).header('location')!;
+      assert.equal((await patchAt(a.reg, location, first, 0)).status, 202);
+      assert.equal((await patchAt(b.reg, location, second, first.length)).status, 202);
+      const whole = Buffer.concat([first, second]);
+      const put = await finishAt(a.reg, location, sha256(whole));
+      assert.equal(put.status, 201, put.body.toString());
+      assert.ok((await b.reg.request('GET', `/v2/rtt/spread/blobs/${sha256(whole)}`)).body.equals(whole));
+    });
+
+    it('the data appended to by another process between the commit\'s checks and its copy: the copy is refused (it is conditional on the verified ETag), no blob holds other bytes', async () => {
+      const [a, b] = await pairOn(backend());
+      const mine = bytes(300 * 1024 + 7, 97);
+      const more = bytes(50 * 1024 + 1, 98);
+      const location = (await a.reg.request('POST', '/v2/rtt/race/blobs/uploads/')).header('location')!;
+      assert.equal((await patchAt(a.reg, location, mine)).status, 202);
+      // a's commit has verified its bytes and is about to copy them into the blob store.
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let reached!: () => void;
+      const atCopy = new Promise<void>((r) => (reached = r));
+      let held = false;
+      a.inner.client.hooks.beforeRequest = async (method, object) => {
+        if (held || method !== 'PUT' || !object?.includes('/blobs/sha256/')) return;
+        held = true;
+        reached();
+        await released;
+      };
+      const put = finishAt(a.reg, location, sha256(mine));
+      await atCopy;
+      assert.equal((await patchAt(b.reg, location, more)).status, 202, 'the other process appends meanwhile');
+      release();
+      const answer = await put;
+      a.inner.client.hooks.beforeRequest = undefined;
+      assert.equal(answer.status, 416, answer.body.toString());
+      const blob = await a.reg.request('GET', `/v2/rtt/race/blobs/${sha256(mine)}`);
+      assert.equal(blob.status, 404, 'no blob under a digest its bytes do not have');
+      const whole = Buffer.concat([mine, more]);
+      assert.equal((await finishAt(b.reg, location, sha256(whole))).status, 201);
+      assert.ok((await a.reg.request('GET', `/v2/rtt/race/blobs/${sha256(whole)}`)).body.equals(whole));
     });
 
     it('a manifest by tag: the tag, then its revision link beside the bytes; once read, the bytes come from memory', async () => {

@@ -10,6 +10,13 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const name = validateName(ctx.params.name!);
   const digest = Digest.parse(ctx.params.digest!);
+  // A plain pull (the whole blob, nothing conditional, no redirect): the link and the blob's own
+  // answer in one round trip, where the driver can.
+  const mayRedirect = ctx.settings.redirect && ctx.stores.blobs.redirects;
+  if (req.method === 'GET' && req.headers.range === undefined && req.headers['if-none-match'] === undefined && !mayRedirect) {
+    const opened = await ctx.stores.blobs.open(name, digest);
+    if (opened !== null) return serveWhole(ctx, name, digest, opened);
+  }
   // A HEAD may be answered from the blob descriptor cache; a GET reads storage anyway.
   const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest, { together: true });
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
@@ -18,12 +25,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   // failed mark only weakens that protection, it never fails the request.
   if (req.method === 'HEAD' && !ctx.settings.readOnly) await ctx.stores.blobs.noteRead(digest).catch(() => undefined);
   const etag = `"${digest}"`;
-  const common = {
-    'Docker-Content-Digest': digest.toString(),
-    ETag: etag,
-    'Accept-Ranges': 'bytes',
-    'Cache-Control': 'max-age=31536000',
-  };
+  const common = commonHeaders(digest);
   const pulled = (): void => report(ctx, 'pull', blobTarget(req, name, digest.toString(), blob.size));
   if (req.headers['if-none-match'] === etag) {
     pulled();
@@ -63,6 +65,36 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   // As Distribution: a pull is reported once the blob was served.
   pulled();
+  res.end();
+}
+
+function commonHeaders(digest: Digest): Record<string, string> {
+  return {
+    'Docker-Content-Digest': digest.toString(),
+    ETag: `"${digest}"`,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'max-age=31536000',
+  };
+}
+
+type Opened = NonNullable<Awaited<ReturnType<RequestContext['stores']['blobs']['open']>>>;
+
+async function serveWhole(ctx: RequestContext, name: string, digest: Digest, opened: Opened | undefined): Promise<void> {
+  const { req, res } = ctx;
+  if (!opened) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+  res.writeHead(200, { ...commonHeaders(digest), 'Content-Type': 'application/octet-stream', 'Content-Length': opened.size });
+  if (opened.size > 0) {
+    try {
+      await opened.pipeTo(res);
+    } catch (err) {
+      opened.cancel();
+      if (res.destroyed) return; // the client went away mid-download: nothing to report to anyone
+      throw err;
+    }
+  } else {
+    opened.cancel();
+  }
+  report(ctx, 'pull', blobTarget(req, name, digest.toString(), opened.size));
   res.end();
 }
 

@@ -134,6 +134,17 @@ export async function pipeSegments(client: SwiftClient, segments: readonly Segme
   }
 }
 
+/** Copies a whole plain object of `size` bytes into sink, starting from a GET already answered. */
+export async function pipeAnswered(client: SwiftClient, name: string, answered: IncomingMessage, size: number, sink: Writable): Promise<void> {
+  if (size === 0) {
+    answered.resume();
+    return;
+  }
+  const etag = answered.headers.etag?.replace(/"/g, '');
+  // A read cut midway resumes by Range on condition of the same ETag.
+  await copyPiece(client, { name, start: 0, end: size }, Promise.resolve(answered), sink, etag);
+}
+
 /** Copies [start, end) of a plain object into sink; with `etag`, only if the object still has it. */
 export async function pipeObject(client: SwiftClient, name: string, start: number, end: number, sink: Writable, etag?: string): Promise<void> {
   if (end <= start) return;

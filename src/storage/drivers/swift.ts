@@ -14,11 +14,11 @@
 //   a retried commit) can never delete segments a committed blob reads from.
 // - Deleting a manifest that still owns its segments deletes them too (Distribution's rule).
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { SwiftClient, type ObjectInfo } from '../../swift/client.js';
+import { objectInfo, SwiftClient, type ObjectInfo } from '../../swift/client.js';
 import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
-import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type DeleteOptions, type GetOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
-import { pipeObject, pipeSegments } from './swift-reader.js';
+import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type OpenedFile, type DeleteOptions, type GetOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
+import { pipeAnswered, pipeObject, pipeSegments } from './swift-reader.js';
 import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainVersion, resolveSegments, SEGMENTS_META, segmentName, setVersion, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
@@ -52,6 +52,7 @@ export class SwiftDriver implements StorageDriver {
     if (options.secretKey) {
       const methods = options.tempUrlMethods.length > 0 ? options.tempUrlMethods : ['GET'];
       this.#tempUrl = { signer: new TempUrlSigner(this.client, options.secretKey, options.tempUrlContainerKey, joinName(options.prefix, 'regate-tempurl-probe')), methods };
+      this.redirectUrl = (path, method) => this.#redirectUrl(path, method);
     }
     this.#root = options.prefix;
     this.#files = joinName(options.prefix, 'files');
@@ -113,7 +114,10 @@ export class SwiftDriver implements StorageDriver {
     return page.length > 0;
   }
 
-  async redirectUrl(path: string, method: 'GET'): Promise<string | undefined> {
+  /** Offered only with `secretkey` (TempURLs): without it, nothing is ever redirected. */
+  readonly redirectUrl?: (path: string, method: 'GET') => Promise<string | undefined>;
+
+  async #redirectUrl(path: string, method: 'GET'): Promise<string | undefined> {
     if (!this.#tempUrl || !this.#tempUrl.methods.includes(method)) return undefined;
     const r = await this.#resolve(path);
     if (!r) throw new PathNotFoundError(this.name, path);
@@ -148,6 +152,28 @@ export class SwiftDriver implements StorageDriver {
     sink.on('data', (chunk: Buffer) => parts.push(Buffer.from(chunk)));
     await this.#pipeResolved(resolved, sink, 0, this.#size(resolved));
     return Buffer.concat(parts);
+  }
+
+  /**
+   * One GET (asking for a large object's own manifest): a plain object's answer is its size and
+   * its bytes; a manifest's answer is what #classify needs, so its segments are read straight
+   * away. A miss is asked twice, as in getContent.
+   */
+  async open(path: string): Promise<OpenedFile> {
+    await this.#ready();
+    const object = this.#object(path);
+    const get = (): ReturnType<SwiftClient['get']> => this.client.get(object, { manifestGet: true });
+    const res = (await get()) ?? (await get());
+    if (!res) throw new PathNotFoundError(this.name, path);
+    const info = objectInfo(object, res.headers);
+    if (info.dloManifest === undefined && !info.isSlo) {
+      const size = res.statusCode === 416 ? 0 : info.bytes;
+      return { size, version: plainVersion(info.etag), pipeTo: (sink) => pipeAnswered(this.client, object, res, size, sink), cancel: () => res.destroy() };
+    }
+    res.destroy();
+    const resolved = await this.#classify(info);
+    const size = this.#size(resolved);
+    return { size, version: this.#version(resolved), pipeTo: (sink) => this.#pipeResolved(resolved, sink, 0, size), cancel: () => undefined };
   }
 
   async putContent(path: string, content: Buffer): Promise<void> {
@@ -282,6 +308,20 @@ export class SwiftDriver implements StorageDriver {
     return new SwiftWriter(this.client, this.name, { object, path, segmentPrefix, first, existing, ownSet, chunkSize, expectedBytes: options.expectedBytes, baseVersion: append ? this.#version(resolved) : undefined });
   }
 
+  /**
+   * A server-side copy on condition the source still has `etag`: Swift reads `If-Match` as the
+   * source's condition, Ceph RGW reads `Copy-If-Match` (each ignores the other's). False when the
+   * source is gone; WriteConflictError when it holds other content now.
+   */
+  async #copyIfStill(source: string, dest: string, etag: string, sourcePath: string): Promise<boolean> {
+    try {
+      return await this.client.copy(source, dest, { 'if-match': etag, 'copy-if-match': etag });
+    } catch (err) {
+      if (err instanceof SwiftHttpError && err.status === 412) throw new WriteConflictError(this.name, sourcePath, `${sourcePath} changed since it was checked`);
+      throw err;
+    }
+  }
+
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
   async #copyInto(r: Resolved, dest: string): Promise<void> {
     const source = r.kind === 'segmented' && r.set.segments.length === 1 ? r.set.segments[0]!.name : r.info.name;
@@ -322,6 +362,16 @@ export class SwiftDriver implements StorageDriver {
   }
 
   async move(sourcePath: string, destPath: string, options: MoveOptions = {}): Promise<void> {
+    // A plain object's version is its ETag, which a COPY can be made conditional on: the copy is of
+    // exactly that content or nothing, with no look at the source first (a look would leave a gap
+    // before the copy in which another process could append to it or replace it).
+    const plainEtag = options.version?.startsWith('md5:') ? options.version.slice('md5:'.length) : undefined;
+    if (plainEtag !== undefined && options.destMissing) {
+      await this.#ready();
+      if (!(await this.#copyIfStill(this.#object(sourcePath), this.#object(destPath), plainEtag, sourcePath))) throw new PathNotFoundError(this.name, sourcePath);
+      await this.client.delete(this.#object(sourcePath));
+      return;
+    }
     const source = await this.#resolve(sourcePath);
     if (!source) throw new PathNotFoundError(this.name, sourcePath);
     // Another process extended or replaced the source after its content was checked: what moves is
@@ -335,7 +385,11 @@ export class SwiftDriver implements StorageDriver {
     // left unnamed, for GC's unnamed-segment sweep.)
     let replaced = options.destMissing ? undefined : await this.#resolve(destPath);
     if (source.kind !== 'segmented') {
-      await this.#copyInto(source, dest);
+      if (plainEtag !== undefined) {
+        if (!(await this.#copyIfStill(source.info.name, dest, plainEtag, sourcePath))) throw new PathNotFoundError(this.name, sourcePath);
+      } else {
+        await this.#copyInto(source, dest);
+      }
       await this.client.delete(source.info.name);
       await this.#dropReplaced(replaced);
       return;
