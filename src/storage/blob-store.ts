@@ -29,6 +29,7 @@ export interface StatBlobOptions {
  * that was not needed.
  */
 const MISS_MEMORY_MS = 2_000;
+const missKey = (name: string, digest: DigestParts): string => `${name}\u0000${digestString(digest)}`;
 
 export class BlobStore {
   private readonly recentMisses = new LRUCache<string, true>({ max: 10_000, ttl: MISS_MEMORY_MS });
@@ -80,21 +81,38 @@ export class BlobStore {
 
   /** The blob as seen from a repository, asked of storage: it must be linked there and present globally. */
   async stat(name: string, digest: DigestParts, options: StatBlobOptions = {}): Promise<BlobDescriptor | undefined> {
+    const info = await this.whenLinked(name, digest, () => this.globalInfo(digest), options);
+    return info && { digest, size: info.size, version: info.version };
+  }
+
+  /**
+   * What `read` finds of the blob, if the repository links it: `read` runs after the link was
+   * found, or beside its read with `together` (then `unused` gets what it found for a repository
+   * that does not link the blob). The blob descriptor cache learns the answer either way.
+   */
+  private async whenLinked<T extends { size: number }>(
+    name: string,
+    digest: DigestParts,
+    read: () => Promise<T | undefined>,
+    options: StatBlobOptions & { unused?: (found: T) => void } = {},
+  ): Promise<T | undefined> {
     const since = this.cache?.now();
     const linked = hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest, { quickMiss: options.quickMiss });
-    const global = options.together ? this.globalInfo(digest) : undefined;
-    global?.catch(() => undefined); // awaited below unless the link is missing
+    const early = options.together ? read() : undefined;
+    early?.catch(() => undefined); // awaited below unless the link is missing
     if (!(await linked)) {
+      const { unused } = options;
+      if (early && unused) void early.then((found) => found && unused(found), () => undefined);
       await this.cache?.forgetLink(name, digest);
       return undefined;
     }
-    const info = await (global ?? this.globalInfo(digest));
-    if (info === undefined) {
+    const found = await (early ?? read());
+    if (found === undefined) {
       await this.cache?.forget(digest);
       return undefined;
     }
-    if (since !== undefined) await this.cache?.remember(name, digest, info.size, since);
-    return { digest, size: info.size, version: info.version };
+    if (since !== undefined) await this.cache?.remember(name, digest, found.size, since);
+    return found;
   }
 
   /**
@@ -107,7 +125,7 @@ export class BlobStore {
       if (size !== undefined) return { digest, size };
     }
     // A HEAD that wrongly finds nothing only makes a pusher upload the layer again.
-    const key = `${name}\u0000${digestString(digest)}`;
+    const key = missKey(name, digest);
     if (this.recentMisses.has(key)) return undefined;
     const found = await this.stat(name, digest, { quickMiss: true });
     if (!found) this.recentMisses.set(key, true);
@@ -121,22 +139,11 @@ export class BlobStore {
    * and pipeTo()).
    */
   async open(name: string, digest: DigestParts): Promise<(BlobDescriptor & { pipeTo(sink: Writable): Promise<void>; cancel(): void }) | undefined | null> {
-    if (!this.driver.open) return null;
-    const since = this.cache?.now();
-    const opening = this.driver.open(pathFor({ kind: 'blobData', digest }));
-    opening.catch(() => undefined); // awaited below unless the link is missing
-    if (!(await hasLinkTo(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest))) {
-      void opening.then((o) => o.cancel(), () => undefined);
-      await this.cache?.forgetLink(name, digest);
-      return undefined;
-    }
-    const opened = await unlessMissing(() => opening);
-    if (!opened) {
-      await this.cache?.forget(digest);
-      return undefined;
-    }
-    if (since !== undefined) await this.cache?.remember(name, digest, opened.size, since);
-    return { digest, size: opened.size, version: opened.version, pipeTo: (sink) => opened.pipeTo(sink), cancel: () => opened.cancel() };
+    const { driver } = this;
+    if (!driver.open) return null;
+    const path = pathFor({ kind: 'blobData', digest });
+    const opened = await this.whenLinked(name, digest, () => unlessMissing(() => driver.open!(path)), { together: true, unused: (o) => o.cancel() });
+    return opened && { digest, size: opened.size, version: opened.version, pipeTo: (sink) => opened.pipeTo(sink), cancel: () => opened.cancel() };
   }
 
   /** Streams the blob (or a range) into sink without ending it; `version` from stat() spares a look. */
@@ -144,12 +151,12 @@ export class BlobStore {
     await this.driver.pipeTo(pathFor({ kind: 'blobData', digest }), sink, { offset, length, version });
   }
 
-  /** A URL the client may GET the blob from directly, when the driver offers one for it. */
   /** Whether the driver may redirect a blob GET at all (redirectUrl). */
   get redirects(): boolean {
     return this.driver.redirectUrl !== undefined;
   }
 
+  /** A URL the client may GET the blob from directly, when the driver offers one for it. */
   async redirectUrl(digest: DigestParts): Promise<string | undefined> {
     return this.driver.redirectUrl?.(pathFor({ kind: 'blobData', digest }), 'GET');
   }
@@ -174,7 +181,7 @@ export class BlobStore {
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {
-    this.recentMisses.delete(`${name}\u0000${digestString(digest)}`);
+    this.recentMisses.delete(missKey(name, digest));
     const since = this.cache?.now();
     await writeLink(this.driver, pathFor({ kind: 'layerLink', name, digest }), digest);
     if (size !== undefined && since !== undefined) await this.cache?.remember(name, digest, size, since);

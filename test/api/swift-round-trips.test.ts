@@ -27,23 +27,19 @@ after(async () => {
   await rgw?.stop();
 });
 
-async function registryOn(backend: SwiftAio | CephRgw): Promise<{ reg: TestRegistry; inner: SwiftDriver }> {
-  const inner = new SwiftDriver(swiftOptions(backend, `rtt-${randomBytes(3).toString('hex')}`));
-  const reg = await startTestRegistry({ name: 'swift', make: async () => ({ driver: wrapDriver(inner), cleanup: async () => inner.close() }) }, { deleteEnabled: true });
-  open.push(reg);
-  return { reg, inner };
-}
-
-/** Two registries (two processes, as behind a load balancer) on one container. */
-async function pairOn(backend: SwiftAio | CephRgw): Promise<Array<{ reg: TestRegistry; inner: SwiftDriver }>> {
-  const container = `rtt-pair-${randomBytes(3).toString('hex')}`;
-  return Promise.all([0, 1].map(async () => {
+/** `count` registries (processes, as behind a load balancer) on one fresh container. */
+async function registriesOn(backend: SwiftAio | CephRgw, count: number): Promise<Array<{ reg: TestRegistry; inner: SwiftDriver }>> {
+  const container = `rtt-${randomBytes(3).toString('hex')}`;
+  return Promise.all(Array.from({ length: count }, async () => {
     const inner = new SwiftDriver(swiftOptions(backend, container));
-    const reg = await startTestRegistry({ name: 'swift', make: async () => ({ driver: wrapDriver(inner), cleanup: async () => inner.close() }) });
+    const reg = await startTestRegistry({ name: 'swift', make: async () => ({ driver: wrapDriver(inner), cleanup: async () => inner.close() }) }, { deleteEnabled: true });
     open.push(reg);
     return { reg, inner };
   }));
 }
+
+const registryOn = async (backend: SwiftAio | CephRgw): Promise<{ reg: TestRegistry; inner: SwiftDriver }> => (await registriesOn(backend, 1))[0]!;
+const pairOn = (backend: SwiftAio | CephRgw): Promise<Array<{ reg: TestRegistry; inner: SwiftDriver }>> => registriesOn(backend, 2);
 
 const patchAt = (reg: TestRegistry, location: string, data: Buffer, from?: number) =>
   reg.request('PATCH', location, { body: data, headers: { 'Content-Type': 'application/octet-stream', ...(from === undefined ? {} : { 'Content-Range': `${from}-${from + data.length - 1}` }) } });

@@ -8,6 +8,7 @@
 import type { SwiftClient } from '../../swift/client.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { StreamingPut } from '../../swift/streaming-put.js';
+import { CallOrder } from './call-order.js';
 import { DriverError, WriteConflictError, type FileWriter } from '../driver.js';
 import { plainVersion } from './swift-segments.js';
 
@@ -16,7 +17,8 @@ export class SwiftPlainWriter implements FileWriter {
   #version: string | undefined;
   #failed: Error | undefined;
   #done = false;
-  #queue: Promise<void> = Promise.resolve();
+  /** Writes run one after another in call order, even when the caller does not await each. */
+  readonly #writes = new CallOrder();
 
   private constructor(
     private readonly client: SwiftClient,
@@ -47,9 +49,7 @@ export class SwiftPlainWriter implements FileWriter {
   }
 
   write(chunk: Buffer): Promise<void> {
-    const run = this.#queue.then(() => this.#write(chunk));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#writes.run(() => this.#write(chunk));
   }
 
   async #write(chunk: Buffer): Promise<void> {
@@ -72,7 +72,7 @@ export class SwiftPlainWriter implements FileWriter {
   }
 
   async #end(): Promise<void> {
-    await this.#queue;
+    await this.#writes.settled;
     if (this.#done) return;
     this.#done = true;
     if (!this.#failed && this.#size < this.length) {
@@ -105,7 +105,7 @@ export class SwiftPlainWriter implements FileWriter {
   }
 
   async cancel(): Promise<void> {
-    await this.#queue;
+    await this.#writes.settled;
     this.#size = 0;
     if (this.#done) {
       if (this.#version !== undefined) await this.client.delete(this.object);

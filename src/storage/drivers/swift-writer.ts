@@ -8,6 +8,7 @@
 import type { SwiftClient } from '../../swift/client.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { StreamingPut } from '../../swift/streaming-put.js';
+import { CallOrder } from './call-order.js';
 import { DriverError, WriteConflictError, type FileWriter } from '../driver.js';
 import { encodeSizes, plainVersion, segmentName, setVersion } from './swift-segments.js';
 
@@ -89,12 +90,10 @@ export class SwiftWriter implements FileWriter {
   }
 
   /** Writes run one after another in call order, even when the caller does not await each. */
-  #queue: Promise<void> = Promise.resolve();
+  readonly #writes = new CallOrder();
 
   write(chunk: Buffer): Promise<void> {
-    const run = this.#queue.then(() => this.#write(chunk));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#writes.run(() => this.#write(chunk));
   }
 
   async #write(chunk: Buffer): Promise<void> {
@@ -266,17 +265,17 @@ export class SwiftWriter implements FileWriter {
   }
 
   async close(): Promise<void> {
-    await this.#queue;
+    await this.#writes.settled;
     return this.#end();
   }
 
   async commit(): Promise<void> {
-    await this.#queue;
+    await this.#writes.settled;
     return this.#end();
   }
 
   async cancel(): Promise<void> {
-    await this.#queue;
+    await this.#writes.settled;
     if (this.#conflict) return;
     this.#current?.abort();
     this.#current = undefined;

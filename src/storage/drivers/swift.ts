@@ -134,8 +134,7 @@ export class SwiftDriver implements StorageDriver {
     // the older file, which is gone when it opens it; with one replica there is no other to ask):
     // seen once in CI with links rewritten under readers. A miss is asked twice before it is one,
     // unless the caller loses nothing by a false one.
-    const get = (): ReturnType<SwiftClient['get']> => this.client.get(this.#object(path), { manifestGet: true });
-    const res = (await get()) ?? (options.quickMiss ? undefined : await get());
+    const res = await this.#getOwn(this.#object(path), options.quickMiss);
     if (!res) throw new PathNotFoundError(this.name, path);
     if (res.headers['x-object-manifest'] === undefined && res.headers['x-static-large-object'] === undefined) {
       if (res.statusCode === 416) {
@@ -162,8 +161,7 @@ export class SwiftDriver implements StorageDriver {
   async open(path: string): Promise<OpenedFile> {
     await this.#ready();
     const object = this.#object(path);
-    const get = (): ReturnType<SwiftClient['get']> => this.client.get(object, { manifestGet: true });
-    const res = (await get()) ?? (await get());
+    const res = await this.#getOwn(object, false);
     if (!res) throw new PathNotFoundError(this.name, path);
     const info = objectInfo(object, res.headers);
     if (info.dloManifest === undefined && !info.isSlo) {
@@ -174,6 +172,15 @@ export class SwiftDriver implements StorageDriver {
     const resolved = await this.#classify(info);
     const size = this.#size(resolved);
     return { size, version: this.#version(resolved), pipeTo: (sink) => this.#pipeResolved(resolved, sink, 0, size), cancel: () => undefined };
+  }
+
+  /**
+   * GET of an object (a large object's own manifest, not its segments); undefined when missing.
+   * A miss is asked twice unless `quickMiss` (see getContent for why).
+   */
+  async #getOwn(object: string, quickMiss = false): ReturnType<SwiftClient['get']> {
+    const get = (): ReturnType<SwiftClient['get']> => this.client.get(object, { manifestGet: true });
+    return (await get()) ?? (quickMiss ? undefined : await get());
   }
 
   async putContent(path: string, content: Buffer): Promise<void> {
