@@ -112,6 +112,14 @@ export class HtpasswdStore extends EventEmitter {
     return [...this.entries.keys()];
   }
 
+  /**
+   * The user's stored hash as the file holds it now, or undefined when they are not in it. Web page
+   * sessions carry a keyed digest of it, so a session ends when the user goes or their password changes.
+   */
+  hashOf(user: string): string | undefined {
+    return this.entries.get(user);
+  }
+
   /** How many maps have been swapped in (0 before the first successful load). */
   get generation(): number {
     return this.file.generation;

@@ -119,6 +119,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     'regate.access.rules[].users', 'regate.access.rules[].groups', 'regate.access.rules[].repositories', 'regate.access.rules[].actions',
   ),
   ...honoured('regate.ui.enabled'),
+  ...honoured('regate.ui.sessionttl'),
   ...honoured(
     'regate.gc.enabled', 'regate.gc.interval', 'regate.gc.delay', 'regate.gc.deleteuntagged', 'regate.gc.listinglag', 'regate.gc.linkwindow',
   ),

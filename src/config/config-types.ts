@@ -168,7 +168,7 @@ export interface RegateConfig {
     /** regate.gc: garbage collection, by `regate gc` and (enabled) in the background of `regate serve`. */
     gc: GcConfig;
     /** regate.ui: the web page at /ui/. */
-    ui: { enabled: boolean };
+    ui: { enabled: boolean; sessionTtlMs: number };
   };
   /** Where the configuration came from, for messages. */
   source: string;

@@ -209,7 +209,9 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
 
   const ownUi = section(own, 'ui', 'regate.ui', fail, warnings);
   if (ownUi.enabled !== undefined && typeof ownUi.enabled !== 'boolean') fail('regate.ui.enabled', 'must be true or false');
-  const ui = { enabled: ownUi.enabled !== false };
+  const sessionTtlMs = duration(ownUi.sessionttl ?? '1h', 'regate.ui.sessionttl', fail);
+  if (sessionTtlMs < 60_000 || sessionTtlMs > 24 * 3_600_000) fail('regate.ui.sessionttl', 'must be between 1m and 24h');
+  const ui = { enabled: ownUi.enabled !== false, sessionTtlMs };
 
   const access = parseAccess(own.access, baseDir, fail, warnings);
   if (access && !auth) fail('regate.access', 'needs auth.htpasswd: rights are given to authenticated users');

@@ -12,10 +12,14 @@
 //                                     transfer codings → 501
 //   5b. cross-site writes             a state-changing request a browser sends for another site
 //                                     (Sec-Fetch-Site, Origin) → 403 DENIED, before credentials count
-//   6. Basic auth                     htpasswd via passport (401 UNAUTHORIZED / 429 TOOMANYREQUESTS);
-//                                     skipped only when the config has no auth section
-//   6a. web page                      /ui/: the page's shell, stylesheet and modules (regate.ui.enabled),
-//                                     behind auth; its data comes from /v2/ through the steps below
+//   5c. web page, public part         /ui/: the page's shell, stylesheet and modules (regate.ui.enabled),
+//                                     which hold no data; POST /ui/login (the form's sign-in, throttled
+//                                     like Basic auth) sets a session cookie
+//   6. auth                           a web page session cookie (web-session.ts; changes need its CSRF
+//                                     token), else Basic auth: htpasswd via passport (401 UNAUTHORIZED /
+//                                     429 TOOMANYREQUESTS); skipped only when the config has no auth section
+//   6a. web page, signed-in part      /ui/session, /ui/logout; the page's data comes from /v2/
+//                                     through the steps below
 //   6b. regate.access                 per-repository rights: 403 DENIED outside them, the catalog
 //                                     filtered, a mount from an unreadable repository dropped
 //   7. the registry                   /v2/… handled in-process by the embedded registry, or sent on
@@ -34,7 +38,7 @@ import type { AccessPolicy } from '../access/access-policy.js';
 import { compileTrustedProxies } from './client-address.js';
 import { RegistryError } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
-import { basicAuth, type CredentialChecker } from './basic-auth.js';
+import { basicAuth, throttledCredentialCheck, type CredentialChecker } from './basic-auth.js';
 import { chunkedUploads } from './chunked.js';
 import { bodyLimits } from './limits.js';
 import { pingBypass } from './ping.js';
@@ -43,7 +47,10 @@ import { sendError } from '../registry/respond.js';
 import { API_VERSION, API_VERSION_HEADER } from '../registry/api-version.js';
 import { AuthThrottle } from './throttle.js';
 import { webUi } from '../ui/ui-router.js';
+import { fromThePage, uiLogin, uiSession } from '../ui/ui-session-routes.js';
 import { refuseCrossSiteWrites } from './cross-site.js';
+import { processSessionKey, WebSessions, type SessionKey, type SessionUsers } from './web-session.js';
+import { sessionOrBasicAuth } from './session-auth.js';
 
 
 export interface GatewayOptions {
@@ -52,7 +59,9 @@ export interface GatewayOptions {
   /** regate.access, with the live groups; undefined = every valid user may do everything. */
   access?: { policy: AccessPolicy; groupsOf: (user: string) => ReadonlySet<string>; strict: boolean };
   /** The users store; undefined only when the config has no auth section. */
-  users?: CredentialChecker;
+  users?: CredentialChecker & SessionUsers;
+  /** What signs the web page's session cookies; a per-process key when absent. */
+  sessionKey?: SessionKey;
   logger: Logger;
   /** True once the server is stopping with a drain: the ping paths answer 503. */
   draining?: () => boolean;
@@ -110,14 +119,15 @@ export function createApp(options: GatewayOptions): Express {
   app.disable('etag');
   app.set('query parser', false);
 
-  const auth: RequestHandler = users
-    ? basicAuth({
-        store: users,
-        realm: config.auth?.htpasswd?.realm ?? 'regate',
-        throttle: new AuthThrottle({ maxFailures: config.regate.auth.maxFailures, windowMs: config.regate.auth.failureWindowMs }),
-        logger: logger.child({ component: 'auth' }),
-      })
-    : noAuth();
+  const ui = config.regate.ui;
+  const authLogger = logger.child({ component: 'auth' });
+  // One throttle and one check for Basic auth and the page's form: guesses count wherever they come from.
+  const check = users
+    ? throttledCredentialCheck({ store: users, throttle: new AuthThrottle({ maxFailures: config.regate.auth.maxFailures, windowMs: config.regate.auth.failureWindowMs }), logger: authLogger })
+    : undefined;
+  const sessions = users && ui.enabled ? new WebSessions({ key: options.sessionKey ?? processSessionKey(), users, ttlMs: ui.sessionTtlMs }) : undefined;
+  const basic = check ? basicAuth({ realm: config.auth?.htpasswd?.realm ?? 'regate', check, quietChallenge: fromThePage }) : undefined;
+  const auth: RequestHandler = basic ? (sessions ? sessionOrBasicAuth(sessions, basic) : basic) : noAuth();
 
   app.use(accessLog(logger.child({ component: 'access' }), { enabled: config.log.accessLog, trust: compileTrustedProxies(config.regate.http.trustedProxies) })); // 1
   app.use(requestMetrics()); // 1
@@ -126,8 +136,12 @@ export function createApp(options: GatewayOptions): Express {
   app.use(bodyLimits({ blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes })); // 4
   app.use(chunkedUploads()); // 5
   app.use(refuseCrossSiteWrites()); // 5b
+  if (ui.enabled) app.use(webUi()); // 5c
+  // In front of a registry that gets each request's own credentials, a session has none to pass on.
+  const sessionsRefused = config.upstream?.passAuthorization ? 'this regate passes each request\'s own credentials to the registry behind it (regate.upstream.passauthorization): sign in with the browser\'s dialog instead' : undefined;
+  if (sessions && check) app.use(uiLogin(sessions, check, sessionsRefused)); // 5c
   app.use(auth); // 6
-  if (config.regate.ui.enabled) app.use(webUi()); // 6a
+  if (ui.enabled) app.use(uiSession(sessions)); // 6a
   if (access) app.use(accessControl(access)); // 6b
   app.use(registryStep(registry)); // 7
   app.use(notFound()); // 8

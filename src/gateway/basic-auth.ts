@@ -32,11 +32,18 @@ export interface CredentialChecker {
   verify(user: string, password: string): Promise<boolean>;
 }
 
-export interface BasicAuthOptions {
+export interface CredentialCheckOptions {
   store: CredentialChecker;
-  realm: string;
   throttle: AuthThrottle;
   logger: Logger;
+}
+
+export interface BasicAuthOptions {
+  realm: string;
+  /** The throttled check, shared with the web page's form (throttledCredentialCheck). */
+  check: CredentialCheck;
+  /** Requests whose 401 carries no WWW-Authenticate challenge. */
+  quietChallenge?: (req: IncomingMessage) => boolean;
 }
 
 export interface ParsedCredentials {
@@ -97,33 +104,58 @@ function quotableRealm(realm: string): string {
   return realm.replace(/[\\"\u0000-\u001f\u007f]/g, '');
 }
 
-export function basicAuth(options: BasicAuthOptions): RequestHandler {
-  const realm = quotableRealm(options.realm);
-  const challenge = `Basic realm="${realm}"`;
+/** What a throttled credential check answers: accepted, refused, or not even checked (throttled). */
+export type CheckAnswer = { ok: true } | { ok: false; throttledForSeconds?: number };
+
+/** Checks credentials the way every login here does (Basic auth, the web page's form): throttled per client address. */
+export type CredentialCheck = (req: IncomingMessage, user: string, password: string) => Promise<CheckAnswer>;
+
+export function throttledCredentialCheck(options: CredentialCheckOptions): CredentialCheck {
   const throttleKey = randomBytes(32);
   const { store, throttle, logger } = options;
-
-  const verify: Verify = (req, user, password, done) => {
+  return async (req, user, password) => {
     const address = addressKey(clientAddressOf(req));
     const credential = createHmac('sha256', throttleKey).update(`${user}\0${password}`, 'utf8').digest('base64');
     const admission = throttle.admit(address, credential);
     if (!admission.ok) {
       recordAuth('throttled');
-      done(null, false, { throttled: admission.retryAfterSeconds });
-      return;
+      return { ok: false, throttledForSeconds: admission.retryAfterSeconds };
     }
-    store.verify(user, password).then(
-      (ok) => {
-        if (throttle.settle(admission.ticket, ok)) {
-          logger.warn(`auth: too many failed logins from ${address}; refusing its credentials for a while`, { address });
-        }
-        recordAuth(ok ? 'success' : 'failure');
-        done(null, ok ? { name: user } : false);
+    let ok: boolean;
+    try {
+      ok = await store.verify(user, password);
+    } catch (err) {
+      throttle.settle(admission.ticket, false);
+      throw err;
+    }
+    if (throttle.settle(admission.ticket, ok)) {
+      logger.warn(`auth: too many failed logins from ${address}; refusing its credentials for a while`, { address });
+    }
+    recordAuth(ok ? 'success' : 'failure');
+    return ok ? { ok: true } : { ok: false };
+  };
+}
+
+/** The 429 every throttled login gets. */
+export function throttledError(retryAfterSeconds: number): RegistryError {
+  return new RegistryError('TOOMANYREQUESTS', undefined, {
+    message: 'too many failed authentication attempts; try again later',
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+export function basicAuth(options: BasicAuthOptions): RequestHandler {
+  const realm = quotableRealm(options.realm);
+  const challenge = `Basic realm="${realm}"`;
+  const { check } = options;
+
+  const verify: Verify = (req, user, password, done) => {
+    check(req, user, password).then(
+      (answer) => {
+        if (answer.ok) done(null, { name: user });
+        else done(null, false, answer.throttledForSeconds !== undefined ? { throttled: answer.throttledForSeconds } : undefined);
       },
-      (err: unknown) => {
-        throttle.settle(admission.ticket, false);
-        done(err);
-      },
+      (err: unknown) => done(err),
     );
   };
 
@@ -140,13 +172,12 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
       requestState(req).answeredBy = 'auth';
       const throttled = typeof info === 'object' && info !== null ? (info as Failure).throttled : undefined;
       if (throttled !== undefined) {
-        sendError(req, res, new RegistryError('TOOMANYREQUESTS', undefined, {
-          message: 'too many failed authentication attempts; try again later',
-          headers: { 'Retry-After': String(throttled) },
-        }));
+        sendError(req, res, throttledError(throttled));
         return;
       }
-      sendError(req, res, new RegistryError('UNAUTHORIZED', undefined, { headers: { 'WWW-Authenticate': challenge } }));
+      // The web page asks without a challenge: a 401 then shows its login form, not the browser's dialog.
+      const quiet = options.quietChallenge?.(req) ?? false;
+      sendError(req, res, new RegistryError('UNAUTHORIZED', undefined, quiet ? {} : { headers: { 'WWW-Authenticate': challenge } }));
     }) as RequestHandler;
     handler(req, res, next);
   };

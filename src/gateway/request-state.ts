@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { addressChain, clientAddress, TRUST_NOBODY } from './client-address.js';
+import type { Session } from './web-session.js';
 
 export interface RequestState {
   /** A fresh id per request (also sent back as X-Request-Id). */
@@ -11,6 +12,8 @@ export interface RequestState {
   readonly startedAt: bigint;
   /** The authenticated user, once Basic auth has accepted the request. */
   user?: string;
+  /** The web page's login session the user came with (web-session.ts), when not Basic auth. */
+  session?: Session;
   /** The body bytes below are being counted (access-log.ts installs the counting once). */
   counting?: boolean;
   /** Body bytes received so far (as delivered by the HTTP parser; never buffered here). */

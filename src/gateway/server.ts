@@ -157,7 +157,9 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
       );
   const registry = embedded ?? openUpstream(config.upstream!, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }));
   const drain = new RequestDrain();
-  const app = createApp({ config, registry, logger, draining: () => drain.draining, ...(users ? { users } : {}), ...(access ? { access } : {}) });
+  // The web page's session key: shared through storage by every replica, else this process's own.
+  const sessionKey = embedded?.sharedSecret('ui-session-key');
+  const app = createApp({ config, registry, logger, draining: () => drain.draining, ...(users ? { users } : {}), ...(access ? { access } : {}), ...(sessionKey ? { sessionKey } : {}) });
 
   const timeouts = config.regate.http;
   const serverOptions = {

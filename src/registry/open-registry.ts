@@ -12,10 +12,16 @@ import { StorageHealth, type StorageHealthSettings } from './storage-health.js';
 import type { EventSink } from './events.js';
 import type { HealthCheck } from '../debug/health-checks.js';
 import { recordGcPass } from '../metrics/metrics.js';
+import { SharedSecret } from '../storage/shared-secret.js';
 
 export interface RunningRegistry extends Registry {
   /** health.storagedriver as the debug listener reports it (empty when the check is off). */
   readonly checks: readonly HealthCheck[];
+  /**
+   * A random secret every replica on this storage shares, created on first use (the web page's
+   * session key); undefined when the storage is read-only and none can be written.
+   */
+  sharedSecret(name: string): SharedSecret | undefined;
   /** Stops background maintenance. */
   close(): void;
 }
@@ -47,5 +53,12 @@ export function openRegistry(
   };
   // Distribution's check name, e.g. storagedriver_filesystem; health.storagedriver covers every driver.
   const checks: HealthCheck[] = health ? [{ name: `storagedriver_${driver.name}`, get problem() { return health.problem; } }] : [];
-  return { ...registry, checks, close };
+  const secrets = new Map<string, SharedSecret>();
+  const sharedSecret = (name: string): SharedSecret | undefined => {
+    if (storage.readOnly) return undefined;
+    let secret = secrets.get(name);
+    if (!secret) secrets.set(name, (secret = new SharedSecret(driver, name)));
+    return secret;
+  };
+  return { ...registry, checks, sharedSecret, close };
 }

@@ -140,7 +140,15 @@ export function uploadStartedAtOf(uploadDir: string): string {
 //   /docker/registry/v2/regate/gc-condemned/<alg>/<hex>    a GC pass is about to delete the content
 //   /docker/registry/v2/regate/gc-clock                    rewritten by each GC pass to read the storage's clock
 //   /docker/registry/v2/regate/quarantine/<alg>/<hex>/<t>  corrupt bytes scrub --repair moved aside
+//   /docker/registry/v2/regate/secrets/<name>              random keys every replica shares (the web page's sessions)
+//   /docker/registry/v2/regate/usage                       bytes per repository, from the last GC mark or `regate du`
 export const REGATE_ROOT = `${ROOT}/regate`;
+
+export function sharedSecretPath(name: string): string {
+  return `${REGATE_ROOT}/secrets/${name}`;
+}
+
+export const USAGE_REPORT_PATH = `${REGATE_ROOT}/usage`;
 
 export function blobUsePath(digest: DigestParts): string {
   return `${REGATE_ROOT}/blob-use/${digestDir(digest)}`;

@@ -18,6 +18,7 @@ export const UI_HTML = `<!doctype html>
 <header>
 <a class="brand" href="#/">regate</a>
 <nav id="crumbs" aria-label="Breadcrumbs"></nav>
+<div id="account"></div>
 </header>
 <main id="main" tabindex="-1"><p class="status" role="status">Loading…</p></main>
 </body>
@@ -56,6 +57,10 @@ ul.commands li { margin: .3rem 0; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
+#account { margin-left: auto; }
+button.link { border: none; background: none; color: var(--accent); text-decoration: underline; padding: 0 .25rem; }
+.signin { display: grid; grid-template-columns: max-content minmax(0, 20rem); gap: .5rem .75rem; align-items: center; margin: 1rem 0; }
+.signin button, .signin div { grid-column: 2; justify-self: start; }
 .filter, .jump { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0; }
 input { font: inherit; padding: .3rem .5rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); min-width: 14rem; }
 button { font: inherit; padding: .3rem .8rem; border: 1px solid var(--line); border-radius: 4px; background: var(--panel); color: var(--fg); cursor: pointer; }

@@ -1,7 +1,8 @@
-// /ui/: the web page, behind the gateway's TLS and auth like the API it reads (regate.ui.enabled).
-// It serves the shell, the stylesheet and the page's compiled modules (src/ui/browser/, built with
-// the rest), each with a Content-Security-Policy that allows no inline script, no other origin and
-// no framing. The page's data comes from /v2/, so access rules apply to it as to any client.
+// /ui/: the web page, behind the gateway's TLS (regate.ui.enabled). This serves the shell, the
+// stylesheet and the page's compiled modules (src/ui/browser/, built with the rest), which hold no
+// data and so come before auth (the page shows its sign-in form); each has a Content-Security-Policy
+// that allows no inline script, no other origin and no framing. The page's data comes from /v2/,
+// behind auth and access rules as for any client.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RequestHandler, Response } from 'express';
@@ -52,7 +53,11 @@ export function webUi(): RequestHandler {
     const path = rawPath(req).split('?')[0]!;
     if (path !== UI_PATH && !path.startsWith(`${UI_PATH}/`)) return next();
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    if (path === UI_PATH) return send(res, 301, { Location: `${UI_PATH}/` }, undefined, true);
+    if (path === UI_PATH) {
+      // ?login=basic asks for the browser's own dialog: auth challenges it, ui-session-routes.ts answers.
+      if (new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('login') === 'basic') return next();
+      return send(res, 301, { Location: `${UI_PATH}/` }, undefined, true);
+    }
     const asset = assets.get(path);
     if (!asset) return next();
     send(res, 200, { 'Content-Type': asset.type }, asset.body, req.method === 'HEAD');

@@ -63,10 +63,20 @@ async function pushReferrer(name: string, subject: { digest: string; size: numbe
 
 async function newPage(dark = false): Promise<Page> {
   const page = await browser.newPage();
-  await page.authenticate({ username: USER[0], password: USER[1] });
   await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: dark ? 'dark' : 'light' }]);
   await page.setViewport({ width: 1100, height: 900 });
   return page;
+}
+
+/** Signs in with the page's form unless the browser already has a session there. */
+async function signIn(page: Page, origin: string = gw.url, user: [string, string] = USER): Promise<void> {
+  await page.goto(`${origin}/ui/`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#signin-user, #account span');
+  if ((await page.$('#signin-user')) === null) return;
+  await page.type('#signin-user', user[0]);
+  await page.type('#signin-password', user[1]);
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector('#account span');
 }
 
 /** axe-core's serious and critical findings on the page as it is (run with the CSP set aside for the check's own script only). */
@@ -108,11 +118,10 @@ after(async () => {
 });
 
 describe('the web page at /ui/', () => {
-  it('is served behind auth with a Content-Security-Policy that allows no inline script and no framing', async () => {
-    const anonymous = await gw.send('GET', '/ui/');
-    assert.equal(anonymous.status, 401);
-    assert.match(anonymous.header('www-authenticate') ?? '', /^Basic realm=/);
-    const page = await gw.send('GET', '/ui/', { auth: USER });
+  it('serves a shell that holds no data (the data is behind auth) with a Content-Security-Policy that allows no inline script and no framing', async () => {
+    assert.equal((await gw.send('GET', '/v2/_catalog')).status, 401);
+    assert.equal((await gw.send('GET', '/ui/session', { headers: { 'X-Regate-Page': '1' } })).status, 401);
+    const page = await gw.send('GET', '/ui/');
     assert.equal(page.status, 200);
     assert.match(page.header('content-type') ?? '', /^text\/html/);
     const csp = page.header('content-security-policy') ?? '';
@@ -151,6 +160,7 @@ describe('the web page at /ui/', () => {
     const context = browser.defaultBrowserContext();
     await context.overridePermissions(gw.url, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
     const page = await newPage();
+    await signIn(page);
     // Every API call the page makes succeeds (a refused one would show as a gap, not an error).
     const refused: string[] = [];
     page.on('response', (r) => {
@@ -214,6 +224,7 @@ describe('the web page at /ui/', () => {
 
   it('reads well in dark mode too', async () => {
     const page = await newPage(true);
+    await signIn(page);
     await page.goto(`${gw.url}/ui/#/r/${encodeURIComponent('web/signed')}/t/v2`, { waitUntil: 'networkidle0' });
     await page.waitForFunction(() => [...document.querySelectorAll('h2')].some((h) => h.textContent === 'Referrers'));
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -231,6 +242,7 @@ describe('the web page at /ui/', () => {
     await pushBuilt('web/del', 'c', other);
     const tagsNow = async (): Promise<string[]> => (await gw.send('GET', '/v2/web/del/tags/list', { auth: USER })).json<{ tags: string[] }>().tags;
     const page = await newPage();
+    await signIn(page);
     const confirmText = async (): Promise<string> => {
       await page.waitForSelector('.confirm-box');
       return page.$eval('.confirm-box', (box) => box.textContent ?? '');
@@ -262,22 +274,89 @@ describe('the web page at /ui/', () => {
     await page.close();
   });
 
-  it('works in upstream mode: the page reads the registry behind regate through /v2/', async () => {
+  it("works in upstream mode: the page reads the registry behind regate through /v2/ (passing each request's credentials on: the browser's Basic dialog; with regate's own upstream credentials: the form)", async () => {
     const front = await startGateway({
       users: { [USER[0]]: USER[1] },
       config: { storage: null, regate: { upstream: { url: gw.url, insecureskipverify: true, passauthorization: true } } },
     });
     try {
-      assert.equal((await front.send('GET', '/ui/', { auth: USER })).status, 200);
-      const page = await browser.newPage();
+      assert.equal((await front.send('GET', '/ui/session', { auth: USER })).status, 200);
+      const refused = await front.send('POST', '/ui/login', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: USER[0], password: USER[1] }) });
+      assert.equal(refused.status, 403);
+      assert.match(refused.text(), /passauthorization/);
+      const context = await browser.createBrowserContext();
+      const page = await context.newPage();
       await page.authenticate({ username: USER[0], password: USER[1] });
+      await page.goto(`${front.url}/ui?login=basic`, { waitUntil: 'networkidle0' });
       await page.goto(`${front.url}/ui/#/r/${encodeURIComponent('web/multi')}`, { waitUntil: 'networkidle0' });
+      await page.waitForFunction(() => document.querySelector('tbody td code') !== null);
+      assert.deepEqual(await page.$$eval('tbody th a', (links) => links.map((a) => a.textContent)), ['1.0']);
+      await context.close();
+    } finally {
+      await front.close();
+    }
+    const own = await startGateway({
+      users: { carol: 'front-door-3' },
+      config: { storage: null, regate: { upstream: { url: gw.url, insecureskipverify: true, username: USER[0], password: USER[1] } } },
+    });
+    try {
+      const page = await newPage();
+      await signIn(page, own.url, ['carol', 'front-door-3']);
+      await page.goto(`${own.url}/ui/#/r/${encodeURIComponent('web/multi')}`, { waitUntil: 'networkidle0' });
       await page.waitForFunction(() => document.querySelector('tbody td code') !== null);
       assert.deepEqual(await page.$$eval('tbody th a', (links) => links.map((a) => a.textContent)), ['1.0']);
       await page.close();
     } finally {
-      await front.close();
+      await own.close();
     }
+  });
+
+  it("signs in with the form (a wrong password says so), signs out, and takes the browser's own Basic dialog too", async () => {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    await page.setViewport({ width: 1100, height: 900 });
+    const challenged: string[] = [];
+    page.on('response', (r) => {
+      if (r.headers()['www-authenticate'] !== undefined) challenged.push(r.url());
+    });
+    await page.goto(`${gw.url}/ui/`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#signin-user');
+    assert.deepEqual(challenged, [], 'the page asks without a challenge, so no browser dialog opens');
+    await screenshot(page, 'ui-sign-in');
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await page.type('#signin-user', USER[0]);
+    await page.type('#signin-password', 'not-the-password');
+    await page.click('form.signin button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('form.signin .status.error')?.textContent === 'Wrong user name or password.');
+    assert.equal(await page.$eval('#signin-password', (i) => (i as HTMLInputElement).value), '', 'the password box is emptied');
+    await page.type('#signin-password', USER[1]);
+    await page.click('form.signin button[type=submit]');
+    await page.waitForSelector('ul.names a');
+    assert.equal(await page.$eval('#account span', (s) => s.textContent), `Signed in as ${USER[0]}`);
+    const cookies = await page.cookies(gw.url);
+    assert.equal(cookies.length, 1);
+    assert.equal(cookies[0]!.name, '__Host-regate-session');
+    assert.ok(cookies[0]!.httpOnly && cookies[0]!.secure && cookies[0]!.sameSite === 'Strict', JSON.stringify(cookies[0]));
+    assert.equal(await page.evaluate(() => document.cookie), '', 'the page script cannot read it');
+    // Sign out: the form again, and the cookie is gone.
+    await page.click('#account button');
+    await page.waitForSelector('#signin-user');
+    assert.match(await page.$eval('main', (m) => m.textContent ?? ''), /Signed out\./);
+    assert.deepEqual(await page.cookies(gw.url), []);
+    await page.goto(`${gw.url}/ui/#/r/${encodeURIComponent('web/multi')}`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#signin-user');
+    await context.close();
+
+    // The browser's own dialog: /ui?login=basic challenges, then the page works on Basic credentials.
+    const basicContext = await browser.createBrowserContext();
+    const basicPage = await basicContext.newPage();
+    await basicPage.authenticate({ username: USER[0], password: USER[1] });
+    await basicPage.goto(`${gw.url}/ui?login=basic`, { waitUntil: 'networkidle0' });
+    await basicPage.waitForSelector('ul.names a');
+    assert.equal(basicPage.url(), `${gw.url}/ui/`);
+    assert.equal(await basicPage.$eval('#account span', (s) => s.textContent), `Signed in as ${USER[0]}`);
+    assert.deepEqual(await basicPage.cookies(gw.url), [], 'no session: Basic credentials alone');
+    await basicContext.close();
   });
 
   it('regate.ui.enabled: false answers 404 at /ui/', async () => {

@@ -1,5 +1,50 @@
 // The registry's own API, from the page: same origin, same credentials as the page itself, so a
 // user sees and may do exactly what the API lets them. Errors come back in the spec's envelope.
+// Every request says it is the page's (X-Regate-Page: a 401 then carries no Basic challenge, so the
+// page shows its own sign-in form) and a change carries the session's CSRF token.
+
+/** The session's CSRF token, once signed in with the form. */
+let csrf: string | undefined;
+
+function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('X-Regate-Page', '1');
+  const method = (init.method ?? 'GET').toUpperCase();
+  if (csrf !== undefined && method !== 'GET' && method !== 'HEAD') headers.set('X-Regate-Csrf', csrf);
+  return fetch(path, { ...init, headers, credentials: 'same-origin' });
+}
+
+export interface SignedIn {
+  /** null when the registry has no users (auth is off). */
+  user: string | null;
+  by: 'session' | 'basic' | 'none';
+  expiresAt?: string;
+}
+
+/** Who the page is signed in as; undefined when nobody is (the page then shows its form). */
+export async function whoAmI(): Promise<SignedIn | undefined> {
+  const res = await call('/ui/session');
+  if (res.status === 401) return undefined;
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as SignedIn & { csrf?: string };
+  csrf = body.csrf;
+  return body;
+}
+
+/** Signs in with the form; an ApiError says why not (401 wrong, 429 throttled). */
+export async function signIn(user: string, password: string): Promise<SignedIn> {
+  const res = await call('/ui/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { user: string; csrf: string; expiresAt: string };
+  csrf = body.csrf;
+  return { user: body.user, by: 'session', expiresAt: body.expiresAt };
+}
+
+export async function signOut(): Promise<void> {
+  const res = await call('/ui/logout', { method: 'POST' });
+  csrf = undefined;
+  if (!res.ok && res.status !== 401) throw await failure(res);
+}
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -57,7 +102,7 @@ export interface Page<T> {
 export async function catalogPage(n: number, last?: string): Promise<Page<string>> {
   const query = new URLSearchParams({ n: String(n) });
   if (last !== undefined) query.set('last', last);
-  const res = await fetch(`/v2/_catalog?${query}`);
+  const res = await call(`/v2/_catalog?${query}`);
   if (!res.ok) throw await failure(res);
   const body = (await res.json()) as { repositories?: string[] | null };
   return { items: body.repositories ?? [], next: nextLast(res) };
@@ -66,7 +111,7 @@ export async function catalogPage(n: number, last?: string): Promise<Page<string
 export async function tagsPage(name: string, n: number, last?: string): Promise<Page<string>> {
   const query = new URLSearchParams({ n: String(n) });
   if (last !== undefined) query.set('last', last);
-  const res = await fetch(`/v2/${repoPath(name)}/tags/list?${query}`);
+  const res = await call(`/v2/${repoPath(name)}/tags/list?${query}`);
   if (!res.ok) throw await failure(res);
   const body = (await res.json()) as { tags?: string[] | null };
   return { items: body.tags ?? [], next: nextLast(res) };
@@ -99,7 +144,7 @@ export interface FetchedManifest {
 }
 
 export async function getManifest(name: string, reference: string): Promise<FetchedManifest> {
-  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { headers: { Accept: MANIFEST_TYPES.join(', ') } });
+  const res = await call(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { headers: { Accept: MANIFEST_TYPES.join(', ') } });
   if (!res.ok) throw await failure(res);
   const text = await res.text();
   return {
@@ -119,13 +164,13 @@ export interface ImageConfig {
 }
 
 export async function getConfig(name: string, digest: string): Promise<ImageConfig> {
-  const res = await fetch(`/v2/${repoPath(name)}/blobs/${refPath(digest)}`);
+  const res = await call(`/v2/${repoPath(name)}/blobs/${refPath(digest)}`);
   if (!res.ok) throw await failure(res);
   return (await res.json()) as ImageConfig;
 }
 
 export async function getReferrers(name: string, digest: string): Promise<Descriptor[]> {
-  const res = await fetch(`/v2/${repoPath(name)}/referrers/${refPath(digest)}`);
+  const res = await call(`/v2/${repoPath(name)}/referrers/${refPath(digest)}`);
   if (!res.ok) throw await failure(res);
   const body = (await res.json()) as { manifests?: Descriptor[] };
   return body.manifests ?? [];
@@ -133,7 +178,7 @@ export async function getReferrers(name: string, digest: string): Promise<Descri
 
 /** The digest a tag points at now (a HEAD), or undefined when the tag is gone. */
 export async function tagDigest(name: string, tag: string): Promise<string | undefined> {
-  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(tag)}`, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES.join(', ') } });
+  const res = await call(`/v2/${repoPath(name)}/manifests/${refPath(tag)}`, { method: 'HEAD', headers: { Accept: MANIFEST_TYPES.join(', ') } });
   if (res.status === 404) return undefined;
   if (!res.ok) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
   return res.headers.get('docker-content-digest') ?? undefined;
@@ -144,6 +189,6 @@ export async function tagDigest(name: string, tag: string): Promise<string | und
  * Not a simple request, so another site cannot make a browser send it (no CORS is granted).
  */
 export async function deleteManifest(name: string, reference: string): Promise<void> {
-  const res = await fetch(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { method: 'DELETE' });
+  const res = await call(`/v2/${repoPath(name)}/manifests/${refPath(reference)}`, { method: 'DELETE' });
   if (!res.ok) throw await failure(res);
 }

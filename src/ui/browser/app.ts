@@ -1,7 +1,7 @@
 // The page's views, one per hash route: #/ (repositories), #/r/<name> (its tags), #/r/<name>/t/<ref>
 // (an image or index, by tag or digest). Everything shown comes from the registry API and is put
 // on the page as text (dom.ts).
-import { ApiError, catalogPage, deleteManifest, getConfig, getManifest, getReferrers, INDEX_TYPES, tagDigest, tagsPage, type Descriptor, type FetchedManifest, type ImageConfig } from './api.js';
+import { ApiError, catalogPage, deleteManifest, getConfig, getManifest, getReferrers, INDEX_TYPES, signIn, signOut, tagDigest, tagsPage, whoAmI, type Descriptor, type FetchedManifest, type ImageConfig, type SignedIn } from './api.js';
 import { append, el, humanSize, replace, routeHref, routeLink, table } from './dom.js';
 
 const PAGE_SIZE = 50;
@@ -12,6 +12,7 @@ const TAGS_CHECKED_FOR_DELETE = 2000;
 
 const main = document.getElementById('main')!;
 const crumbs = document.getElementById('crumbs')!;
+const account = document.getElementById('account')!;
 
 /** The view being shown; a newer navigation makes older async work stop drawing. */
 let generation = 0;
@@ -21,7 +22,7 @@ function status(text: string, kind: 'info' | 'error' = 'info'): HTMLElement {
 }
 
 function explain(err: unknown): string {
-  if (err instanceof ApiError && err.status === 401) return 'Not signed in, or the session ended: reload the page to sign in.';
+  if (err instanceof ApiError && err.status === 401) return 'Not signed in, or the session ended.';
   if (err instanceof ApiError && err.status === 403) return `You may not do this here (${err.message}).`;
   if (err instanceof ApiError && err.status === 405) return 'Deleting is turned off on this registry (storage.delete.enabled).';
   return err instanceof Error ? err.message : String(err);
@@ -323,8 +324,70 @@ async function run(view: (generation: number) => Promise<void>): Promise<void> {
   try {
     await view(mine);
   } catch (err) {
-    if (mine === generation) replace(main, status(explain(err), 'error'));
+    if (mine !== generation) return;
+    if (err instanceof ApiError && err.status === 401) return showSignIn('Your session ended: sign in again.');
+    replace(main, status(explain(err), 'error'));
   }
+}
+
+/** Views are shown (signed in, or the registry has no users); else the sign-in form is. */
+let signedIn = false;
+
+/** The header's "signed in as … / Sign out". */
+function showAccount(who: SignedIn | undefined): void {
+  signedIn = who !== undefined;
+  if (!who || who.user === null) return replace(account);
+  const out = el('button', { type: 'button', class: 'link' }, 'Sign out');
+  out.addEventListener('click', () => {
+    void signOut().then(
+      () => showSignIn(who.by === 'basic' ? 'Signed out of the page. The browser keeps its own Basic credentials until it is closed.' : 'Signed out.'),
+      (err: unknown) => replace(main, status(explain(err), 'error')),
+    );
+  });
+  replace(account, el('span', {}, `Signed in as ${who.user}`), ' ', out);
+}
+
+/** The sign-in form (the session cookie), with the browser's own Basic dialog as the other way in. */
+function showSignIn(message?: string): void {
+  ++generation;
+  showAccount(undefined);
+  setCrumbs(['Sign in', undefined]);
+  const form = el('form', { class: 'signin', autocomplete: 'on' });
+  const user = el('input', { id: 'signin-user', name: 'username', type: 'text', autocomplete: 'username', required: '', spellcheck: 'false' }) as HTMLInputElement;
+  const password = el('input', { id: 'signin-password', name: 'password', type: 'password', autocomplete: 'current-password', required: '' }) as HTMLInputElement;
+  const outcome = el('div', { 'aria-live': 'polite' });
+  append(
+    form,
+    el('label', { for: 'signin-user' }, 'User'), user,
+    el('label', { for: 'signin-password' }, 'Password'), password,
+    el('button', { type: 'submit' }, 'Sign in'),
+    outcome,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    replace(outcome, status('Signing in…'));
+    void signIn(user.value, password.value).then(
+      (who) => {
+        password.value = '';
+        showAccount(who);
+        route();
+      },
+      (err: unknown) => {
+        password.value = '';
+        const why = err instanceof ApiError && err.status === 401 ? 'Wrong user name or password.' : err instanceof ApiError && err.status === 429 ? 'Too many failed sign-ins from here: wait a while and try again.' : explain(err);
+        replace(outcome, status(why, 'error'));
+        password.focus();
+      },
+    );
+  });
+  replace(
+    main,
+    el('h1', {}, 'Sign in'),
+    message ? status(message) : undefined,
+    form,
+    el('p', {}, 'Or ', el('a', { href: '/ui?login=basic' }, "use the browser's own sign-in dialog"), ' (HTTP Basic, as docker login uses).'),
+  );
+  user.focus();
 }
 
 function route(): void {
@@ -344,5 +407,15 @@ function route(): void {
   void run((g) => showRepositories(g, undefined, [undefined]));
 }
 
-window.addEventListener('hashchange', route);
-route();
+window.addEventListener('hashchange', () => {
+  if (signedIn) route();
+});
+
+void whoAmI().then(
+  (who) => {
+    if (!who) return showSignIn();
+    showAccount(who);
+    route();
+  },
+  (err: unknown) => replace(main, status(explain(err), 'error')),
+);
