@@ -6,6 +6,7 @@ import type { UploadStore } from '../storage/upload-store.js';
 import type { ManifestStore } from '../storage/manifest-store.js';
 import type { TagStore } from '../storage/tag-store.js';
 import type { RegistryCatalog } from '../storage/registry-storage.js';
+import type { UsageReports } from '../storage/usage-report.js';
 import type { ReferrerIndex } from './referrer-index.js';
 import type { Caller, EventSink } from './events.js';
 
@@ -38,6 +39,7 @@ export interface RegistryStores {
   tags: TagStore;
   catalog: RegistryCatalog;
   referrers: ReferrerIndex;
+  usage: UsageReports;
 }
 
 export interface RequestContext {

@@ -9,6 +9,7 @@ import { deleteManifest, getManifest, putManifest } from './handlers/manifests.j
 import { listTags } from './handlers/tags.js';
 import { listCatalog } from './handlers/catalog.js';
 import { listReferrers } from './handlers/referrers.js';
+import { listTagsByPush, repositoryUsage } from './handlers/page-extensions.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -69,6 +70,9 @@ export const ROUTES: readonly Route[] = [
     },
   },
   { name: 'referrers', pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), methods: { GET: { handler: listReferrers, action: 'pull' } } },
+  // regate's own, for the web page (handlers/page-extensions.ts).
+  { name: 'tags-by-push', pattern: new RegExp(`^/v2/${NAME}/_regate/tags$`), methods: { GET: { handler: listTagsByPush, action: 'pull' } } },
+  { name: 'usage', pattern: new RegExp(`^/v2/${NAME}/_regate/usage$`), methods: { GET: { handler: repositoryUsage, action: 'pull' } } },
 ];
 
 export interface RouteOptions {

@@ -169,6 +169,24 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
         }
       : {}),
 
+    ...(inner.filesBelow
+      ? {
+          async filesBelow(path: string) {
+            checkPath(path, true);
+            return call('filesBelow', path, () => inner.filesBelow!(path));
+          },
+        }
+      : {}),
+
+    ...(inner.modTimes
+      ? {
+          async modTimes(paths: readonly string[]) {
+            for (const path of paths) checkPath(path);
+            return call('modTimes', paths[0] ?? '/', () => inner.modTimes!(paths));
+          },
+        }
+      : {}),
+
     ...(inner.sweepUnnamed
       ? {
           async sweepUnnamed(options: UnnamedSweepOptions) {

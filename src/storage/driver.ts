@@ -182,6 +182,18 @@ export interface StorageDriver {
    * found it unnamed and untouched (a listing that lags must not make named storage look unnamed).
    */
   sweepUnnamed?(options: UnnamedSweepOptions): Promise<UnnamedSweepResult>;
+  /**
+   * Optional: every file below path with when it was last written, from a flat listing where the
+   * backend has one (an object store lists thousands of objects a request; walking it directory by
+   * directory would cost a request per directory). Sizes are not resolved. [] when nothing is there.
+   */
+  filesBelow?(path: string): Promise<Array<{ path: string; modTime: Date }>>;
+  /**
+   * Optional: when each file was last written (undefined where nothing is), in one call for many
+   * files where the backend answers them cheaply side by side (a filesystem's stats), instead of a
+   * driver call per file.
+   */
+  modTimes?(paths: readonly string[]): Promise<Array<Date | undefined>>;
 }
 
 export interface UnnamedSweepOptions {

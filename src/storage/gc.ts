@@ -23,6 +23,7 @@ import { CLOCK_SLACK_MS, CONDEMNED_ACT_WITHIN_MS, DEFAULT_LINK_WINDOW_MS, GcFenc
 import { storedBlobs } from './stored-blobs.js';
 import { unlessMissing, digestString } from './links.js';
 import { eachLimited } from '../each-limited.js';
+import { tallyUsage, UsageReports, type RepositoryUsage } from './usage-report.js';
 import {
   baseName,
   digestOfLinkDir,
@@ -47,6 +48,11 @@ export interface GcOptions {
   onProgress?: (progress: GcProgress) => void;
   /** The blob descriptor cache to keep current: what a pass deletes is forgotten there first. */
   cache?: BlobDescriptorCache;
+  /**
+   * Store the bytes per repository this pass measured (usage-report.ts), as measured by a GC pass
+   * or by `regate du`. A pass that deletes stores it unless this is false; a dry run only when asked.
+   */
+  usageReport?: 'gc' | 'du' | false;
 }
 
 export interface GcProgress {
@@ -73,6 +79,8 @@ export interface GcResult {
    * manifest is gone), when the driver has any; deleted on the second pass that finds it.
    */
   unnamed?: UnnamedSweepResult;
+  /** Bytes per repository as the mark saw them (what its kept manifests name), unique and shared. */
+  usage: Record<string, RepositoryUsage>;
 }
 
 const PARALLEL = 8;
@@ -96,9 +104,17 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   const youngSince = startedAt.getTime() - options.delayMs;
   const claimedSince = youngSince - fence.linkWindowMs - (options.listingLagMs ?? 0) - CLOCK_SLACK_MS;
   const progress = options.onProgress ?? (() => undefined);
-  const result: GcResult = { dryRun, repositories: 0, manifestsKept: 0, manifestsDeleted: 0, blobsSeen: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, blobsKeptRecent: 0 };
+  const result: GcResult = { dryRun, repositories: 0, manifestsKept: 0, manifestsDeleted: 0, blobsSeen: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, blobsKeptRecent: 0, usage: {} };
 
   const marked = new Set<string>();
+  const namedBy = new Map<string, Set<string>>(); // repository → what its kept manifests name
+  const keep = (name: string, revision: Revision): void => {
+    result.manifestsKept++;
+    markRevision(marked, revision);
+    let named = namedBy.get(name);
+    if (!named) namedBy.set(name, (named = new Set()));
+    markRevision(named, revision);
+  };
   const linksOf = new Map<string, string[]>(); // digest → repositories with a layer link to it
   const untagged: { name: string; revision: Revision }[] = [];
 
@@ -109,10 +125,10 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   await eachLimited(names, PARALLEL, async (name) => {
     const revisions = await readRevisions(manifests, name);
     const kept = options.deleteUntagged ? await reachable(tags, name, revisions) : new Set(revisions.keys());
+    if (!namedBy.has(name)) namedBy.set(name, new Set());
     for (const [key, revision] of revisions) {
       if (kept.has(key)) {
-        result.manifestsKept++;
-        markRevision(marked, revision);
+        keep(name, revision);
       } else {
         untagged.push({ name, revision });
       }
@@ -137,15 +153,15 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
           return manifests.delete(name, revision.digest);
         });
     if (removed) result.manifestsDeleted++;
-    else {
-      result.manifestsKept++;
-      markRevision(marked, revision);
-    }
+    else keep(name, revision);
     progress({ phase: 'untagged', done: ++done, total: untagged.length });
   });
 
   const stored = await storedBlobs(driver);
   result.blobsSeen = stored.length;
+  const sizes = new Map(stored.map(({ digest, size }) => [digestString(digest), size]));
+  result.usage = tallyUsage(namedBy, (digest) => sizes.get(digest));
+  sizes.clear();
   done = 0;
   progress({ phase: 'sweep', done, total: stored.length });
   await eachLimited(stored, PARALLEL, async ({ digest, size, modTime }) => {
@@ -175,6 +191,8 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
     progress({ phase: 'sweep', done: ++done, total: stored.length });
   });
   if (driver.sweepUnnamed) result.unnamed = await driver.sweepUnnamed({ minAgeMs: Math.max(options.delayMs, options.listingLagMs ?? 0), dryRun });
+  const by = options.usageReport ?? (dryRun ? false : 'gc');
+  if (by) await new UsageReports(driver).write({ measuredAt: startedAt.toISOString(), by, repositories: result.usage });
   return result;
 }
 

@@ -7,6 +7,7 @@ import { UploadStore } from './upload-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
 import { ReferrerStore } from './referrer-store.js';
+import { UsageReports } from './usage-report.js';
 import { repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
 
 export interface RegistryCatalog {
@@ -21,6 +22,8 @@ export interface RegistryStorage {
   tags: TagStore;
   referrerEntries: ReferrerStore;
   catalog: RegistryCatalog;
+  /** Bytes per repository from the last GC pass or `regate du`. */
+  usage: UsageReports;
 }
 
 export interface RegistryStorageOptions {
@@ -39,5 +42,6 @@ export function createRegistryStorage(driver: StorageDriver, options: RegistrySt
     tags: new TagStore(driver),
     referrerEntries: new ReferrerStore(driver),
     catalog: { page: (options) => repositoryPage(driver, options) },
+    usage: new UsageReports(driver),
   };
 }

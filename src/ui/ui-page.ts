@@ -50,6 +50,7 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; display: b
 caption { text-align: left; color: var(--muted); padding: .25rem 0; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
 thead th { background: var(--panel); }
+th.tag, td.when { white-space: nowrap; overflow-wrap: normal; }
 ul.names { list-style: none; padding: 0; columns: 18rem; }
 ul.names li { padding: .2rem 0; overflow-wrap: anywhere; }
 ul.commands { list-style: none; padding: 0; }

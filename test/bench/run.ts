@@ -356,6 +356,7 @@ const SINGLE_BENCHES: Record<string, () => Promise<void>> = {
   push: async () => (await import('./push-scale-bench.js')).runPushScaleBench(),
   'auth-load': async () => (await import('./auth-load-bench.js')).runAuthLoadBench(),
   upstream: async () => (await import('./upstream-bench.js')).runUpstreamBench(),
+  ui: async () => (await import('./web-ui-bench.js')).runWebUiBench(),
 };
 
 async function main(): Promise<void> {

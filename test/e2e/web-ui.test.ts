@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { startGateway, sha256, type Gateway } from '../support/gateway.js';
 import { buildOciImage, buildOciIndex, type BuiltImage } from '../support/image-builder.js';
+import { wrapDriver } from '../../src/storage/base-driver.js';
+import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
+import { collectGarbage } from '../../src/storage/gc.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const USER: [string, string] = ['alice', 'wonderland-7'];
@@ -183,9 +186,16 @@ describe('the web page at /ui/', () => {
     await page.waitForFunction(() => document.querySelector('ul.names a')?.textContent !== 'team/app-00');
     const secondPage = await page.$$eval('ul.names a', (links) => links.map((a) => a.textContent));
     assert.deepEqual(secondPage, ['team/app-50', 'team/app-51', 'team/app-52', 'team/app-53', 'team/app-54', 'web/hostile', 'web/multi', 'web/signed']);
-    // The filter narrows the page shown.
-    await page.type('.filter input', 'multi');
-    assert.deepEqual(await page.$$eval('ul.names li:not([hidden]) a', (links) => links.map((a) => a.textContent)), ['web/multi']);
+    // The search asks the server for names that start with what is typed, across the catalog.
+    await page.type('#search-repos', 'team/app-5');
+    await page.waitForFunction(() => document.querySelectorAll('ul.names a').length === 5);
+    assert.deepEqual(await page.$$eval('ul.names a', (links) => links.map((a) => a.textContent)), ['team/app-50', 'team/app-51', 'team/app-52', 'team/app-53', 'team/app-54']);
+    await page.click('#search-repos', { count: 3 });
+    await page.type('#search-repos', 'web/m');
+    await page.waitForFunction(() => document.querySelector('ul.names a')?.textContent === 'web/multi' && document.querySelectorAll('ul.names a').length === 1);
+    await page.click('#search-repos', { count: 3 });
+    await page.type('#search-repos', 'nothing-like-it');
+    await page.waitForFunction(() => /No repository name starts with/.test(document.querySelector('main')?.textContent ?? ''));
 
     // The hostile image: its label and annotation are text on the page, and nothing ran.
     await page.goto(`${gw.url}/ui/#/r/${encodeURIComponent('web/hostile')}`, { waitUntil: 'networkidle0' });
@@ -219,6 +229,46 @@ describe('the web page at /ui/', () => {
     await page.goto(`${gw.url}/ui/#/r/${encodeURIComponent('web/signed')}/t/v2`, { waitUntil: 'networkidle0' });
     await page.waitForFunction((type) => [...document.querySelectorAll('td')].some((c) => c.textContent === type), {}, SIGNATURE_TYPE);
     assert.deepEqual(refused, []);
+    await page.close();
+  });
+
+  it('sorts tags by push time across pages, shows each tag\'s referrers, and the storage a repository holds', async () => {
+    // 55 tags pushed one after another: by name t-00 comes first; by push, t-54.
+    const image = buildOciImage({ dir: join(work, 'many'), seed: 'web-ui-many-tags' });
+    await pushBuilt('web/many', 't-00', image);
+    for (let i = 1; i < 55; i++) {
+      await new Promise((r) => setTimeout(r, 3));
+      await putManifest('web/many', `t-${String(i).padStart(2, '0')}`, image.top.bytes, image.top.mediaType);
+    }
+    await pushReferrer('web/many', { digest: image.top.digest, size: image.top.size, mediaType: image.top.mediaType });
+    // What regate du measures (a GC mark that deletes nothing), as the page then shows it.
+    const driver = wrapDriver(new FilesystemDriver(gw.storageRoot));
+    const measured = await collectGarbage(driver, { dryRun: true, usageReport: 'du', delayMs: 0 });
+    const usage = measured.usage['web/many']!;
+    assert.ok(usage.unique > 0 && usage.blobs >= 4, JSON.stringify(usage));
+
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${gw.url}/ui/#/r/${encodeURIComponent('web/many')}`, { waitUntil: 'networkidle0' });
+    await page.waitForFunction(() => /unique to this repository/.test(document.querySelector('p.usage')?.textContent ?? ''));
+    const usageText = await page.$eval('p.usage', (p) => p.textContent ?? '');
+    assert.match(usageText, /measured .* by regate du/);
+    const tagsShown = (): Promise<string[]> => page.$$eval('tbody th a', (links) => links.map((a) => a.textContent ?? ''));
+    assert.deepEqual((await tagsShown()).slice(0, 2), ['t-00', 't-01']);
+    await page.select('#tag-order', 'pushed');
+    await page.waitForFunction(() => document.querySelector('tbody th a')?.textContent === 't-54');
+    const newest = await tagsShown();
+    assert.equal(newest.length, 50);
+    assert.deepEqual(newest.slice(0, 3), ['t-54', 't-53', 't-52']);
+    assert.equal(newest.at(-1), 't-05');
+    assert.match(await page.$eval('caption', (c) => c.textContent ?? ''), /newest push first \(55 in all\)/);
+    await page.waitForFunction(() => [...document.querySelectorAll('tbody td')].some((c) => c.textContent === '1: dev.sigstore.bundle.v0.3'));
+    assert.equal(await page.$eval('tbody tr td:last-child', (c) => c.getAttribute('title')), SIGNATURE_TYPE);
+    await screenshot(page, 'ui-tags-by-push');
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await page.$eval('nav.pager button:last-child', (b) => (b as HTMLButtonElement).click());
+    await page.waitForFunction(() => document.querySelector('tbody th a')?.textContent === 't-04');
+    assert.deepEqual(await tagsShown(), ['t-04', 't-03', 't-02', 't-01', 't-00']);
     await page.close();
   });
 

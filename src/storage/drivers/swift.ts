@@ -362,6 +362,14 @@ export class SwiftDriver implements StorageDriver {
     return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   }
 
+  async filesBelow(path: string): Promise<Array<{ path: string; modTime: Date }>> {
+    await this.#ready();
+    const prefix = `${this.#object(path)}/`;
+    const files: Array<{ path: string; modTime: Date }> = [];
+    for await (const entry of this.client.list({ prefix })) files.push({ path: this.#path(entry.name), modTime: entry.lastModified });
+    return files;
+  }
+
   async list(path: string): Promise<string[]> {
     const children = await this.#children(path);
     if (children.length === 0 && path !== '/') throw new PathNotFoundError(this.name, path);

@@ -108,6 +108,67 @@ export async function catalogPage(n: number, last?: string): Promise<Page<string
   return { items: body.repositories ?? [], next: nextLast(res) };
 }
 
+/**
+ * Repositories whose name starts with `prefix`, from the catalog's own order: the page starts just
+ * before the prefix (`last` is the prefix without its last character, then the highest character a
+ * name may hold) and ends at the first name that no longer starts with it, so a search costs what it
+ * returns however many repositories there are.
+ */
+export async function searchRepositories(prefix: string, n: number, after?: string): Promise<Page<string>> {
+  const start = after ?? (prefix.length > 0 ? `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) - 1)}~` : undefined);
+  const page = await catalogPage(n, start);
+  const items = page.items.filter((name) => name.startsWith(prefix));
+  const ended = items.length < page.items.length;
+  return { items, next: ended ? undefined : page.next };
+}
+
+/** A tag and its last push, from regate's own tags-by-push endpoint. */
+export interface TagPush {
+  tag: string;
+  pushedAt: string;
+}
+
+/**
+ * Tags newest push first, across pages (regate's `_regate/tags`); undefined where the registry
+ * does not have it (in front of another registry).
+ */
+export async function tagsByPush(name: string, n: number, last?: string): Promise<(Page<TagPush> & { total: number }) | undefined> {
+  const query = new URLSearchParams({ n: String(n) });
+  if (last !== undefined) query.set('last', last);
+  const res = await call(`/v2/${repoPath(name)}/_regate/tags?${query}`);
+  if (res.status === 404 && !(await isNameUnknown(res))) return undefined;
+  if (!res.ok) throw await failure(res);
+  const body = (await res.json()) as { tags: TagPush[]; total: number };
+  return { items: body.tags, next: nextLast(res), total: body.total };
+}
+
+async function isNameUnknown(res: Response): Promise<boolean> {
+  const copy = res.clone();
+  try {
+    const body = (await copy.json()) as { errors?: Array<{ code?: string }> };
+    return body.errors?.[0]?.code === 'NAME_UNKNOWN';
+  } catch {
+    return false;
+  }
+}
+
+export interface RepositoryUsage {
+  measured: boolean;
+  measuredAt?: string;
+  by?: 'gc' | 'du';
+  unique?: number;
+  shared?: number;
+  blobs?: number;
+}
+
+/** Bytes the repository holds, from the last GC pass or `regate du`; undefined where not offered. */
+export async function repositoryUsage(name: string): Promise<RepositoryUsage | undefined> {
+  const res = await call(`/v2/${repoPath(name)}/_regate/usage`);
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as RepositoryUsage;
+}
+
 export async function tagsPage(name: string, n: number, last?: string): Promise<Page<string>> {
   const query = new URLSearchParams({ n: String(n) });
   if (last !== undefined) query.set('last', last);

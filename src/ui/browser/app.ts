@@ -1,7 +1,7 @@
 // The page's views, one per hash route: #/ (repositories), #/r/<name> (its tags), #/r/<name>/t/<ref>
 // (an image or index, by tag or digest). Everything shown comes from the registry API and is put
 // on the page as text (dom.ts).
-import { ApiError, catalogPage, deleteManifest, getConfig, getManifest, getReferrers, INDEX_TYPES, signIn, signOut, tagDigest, tagsPage, whoAmI, type Descriptor, type FetchedManifest, type ImageConfig, type SignedIn } from './api.js';
+import { ApiError, catalogPage, deleteManifest, getConfig, getManifest, getReferrers, INDEX_TYPES, repositoryUsage, searchRepositories, signIn, signOut, tagDigest, tagsByPush, tagsPage, whoAmI, type Descriptor, type FetchedManifest, type ImageConfig, type SignedIn } from './api.js';
 import { append, el, humanSize, replace, routeHref, routeLink, table } from './dom.js';
 
 const PAGE_SIZE = 50;
@@ -57,14 +57,12 @@ function pager(history: Array<string | undefined>, next: string | undefined, go:
   return el('nav', { class: 'pager', 'aria-label': 'pages' }, previous, following);
 }
 
-async function showRepositories(mine: number, last: string | undefined, history: Array<string | undefined>): Promise<void> {
+/** A repository search waits this long after the last key before it asks. */
+const SEARCH_DELAY_MS = 200;
+
+async function showRepositories(mine: number): Promise<void> {
   setCrumbs(['Repositories', undefined]);
-  replace(main, status('Loading repositories…'));
-  const page = await catalogPage(PAGE_SIZE, last);
-  if (mine !== generation) return;
-  const list = el('ul', { class: 'names' });
-  const rows = page.items.map((name) => ({ name, row: el('li', {}, routeLink(name, 'r', name)) }));
-  append(list, ...rows.map((r) => r.row));
+  const results = el('div', { 'aria-live': 'polite' });
   const jump = el('form', { class: 'jump' });
   const jumpInput = el('input', { id: 'jump-to', type: 'text', autocomplete: 'off', spellcheck: 'false', required: '' }) as HTMLInputElement;
   append(jump, el('label', { for: 'jump-to' }, 'Open a repository by name'), jumpInput, el('button', { type: 'submit' }, 'Open'));
@@ -72,45 +70,99 @@ async function showRepositories(mine: number, last: string | undefined, history:
     event.preventDefault();
     if (jumpInput.value.trim() !== '') location.hash = routeHref('r', jumpInput.value.trim());
   });
-  replace(
-    main,
-    el('h1', {}, 'Repositories'),
-    jump,
-    filterBox('Filter this page', (text) => rows.forEach((r) => (r.row.hidden = !r.name.toLowerCase().includes(text)))),
-    page.items.length === 0 ? status(last === undefined ? 'No repositories yet.' : 'No more repositories.') : list,
-    pager(history, page.next, (l, h) => void run((g) => showRepositories(g, l, h))),
-  );
+  const search = el('input', { id: 'search-repos', type: 'search', autocomplete: 'off', spellcheck: 'false' }) as HTMLInputElement;
+  const searchBox = el('div', { class: 'filter' }, el('label', { for: 'search-repos' }, 'Search repositories whose name starts with'), search);
+  replace(main, el('h1', {}, 'Repositories'), jump, searchBox, results);
+
+  let shown = 0;
+  const load = async (prefix: string, last: string | undefined, history: Array<string | undefined>): Promise<void> => {
+    const mineToo = ++shown;
+    replace(results, status(prefix ? `Searching for ${prefix}…` : 'Loading repositories…'));
+    try {
+      const page = prefix ? await searchRepositories(prefix, PAGE_SIZE, last) : await catalogPage(PAGE_SIZE, last);
+      if (mine !== generation || mineToo !== shown) return;
+      const list = el('ul', { class: 'names' }, ...page.items.map((name) => el('li', {}, routeLink(name, 'r', name))));
+      const none = prefix ? `No repository name starts with ${prefix}${last === undefined ? '' : ' beyond these'}.` : last === undefined ? 'No repositories yet.' : 'No more repositories.';
+      replace(results, page.items.length === 0 ? status(none) : list, pager(history, page.next, (l, h) => void load(prefix, l, h)));
+    } catch (err) {
+      if (mine !== generation || mineToo !== shown) return;
+      if (err instanceof ApiError && err.status === 401) return showSignIn('Your session ended: sign in again.');
+      replace(results, status(explain(err), 'error'));
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void load(search.value.trim().toLowerCase(), undefined, [undefined]), SEARCH_DELAY_MS);
+  });
+  await load('', undefined, [undefined]);
 }
 
 interface TagRow {
   tag: string;
   row: HTMLElement;
-  cells: { digest: HTMLElement; size: HTMLElement; platforms: HTMLElement; created: HTMLElement };
+  cells: { digest: HTMLElement; size: HTMLElement; platforms: HTMLElement; created: HTMLElement; referrers: HTMLElement };
 }
 
-async function showRepository(mine: number, name: string, last: string | undefined, history: Array<string | undefined>): Promise<void> {
+type TagOrder = 'name' | 'pushed';
+
+/** "3.1 MB unique to it, 20 MB shared with others, measured … by a GC pass". */
+function usageLine(name: string): HTMLElement {
+  const line = el('p', { class: 'usage' }, 'Storage: …');
+  void repositoryUsage(name).then(
+    (usage) => {
+      if (!usage) return replace(line, 'Storage: not measured by the registry behind this one.');
+      const when = usage.measuredAt ? ` (measured ${usage.measuredAt} by ${usage.by === 'du' ? 'regate du' : 'a GC pass'})` : '';
+      if (!usage.measured) return replace(line, `Storage: not measured yet${when}; the next GC pass or a run of regate du measures it.`);
+      replace(line, `Storage: ${humanSize(usage.unique ?? 0)} unique to this repository, ${humanSize(usage.shared ?? 0)} shared with others, in ${usage.blobs ?? 0} blobs${when}.`);
+    },
+    () => replace(line, 'Storage: could not be read.'),
+  );
+  return line;
+}
+
+async function showRepository(mine: number, name: string, order: TagOrder, last: string | undefined, history: Array<string | undefined>): Promise<void> {
   setCrumbs(['Repositories', '#/'], [name, undefined]);
   replace(main, status('Loading tags…'));
-  const page = await tagsPage(name, PAGE_SIZE, last);
+  const byPush = order === 'pushed' ? await tagsByPush(name, PAGE_SIZE, last) : undefined;
+  if (order === 'pushed' && !byPush) {
+    replace(main, status('This registry cannot sort tags by push time (regate is in front of another registry).', 'error'));
+    return;
+  }
+  const page = byPush ?? (await tagsPage(name, PAGE_SIZE, last));
   if (mine !== generation) return;
-  const rows: TagRow[] = page.items.map((tag) => {
-    const cells = { digest: el('td', {}, '…'), size: el('td', {}, ''), platforms: el('td', {}, ''), created: el('td', {}, '') };
-    const row = el('tr', {}, el('th', { scope: 'row' }, routeLink(tag, 'r', name, 't', tag)), cells.digest, cells.size, cells.platforms, cells.created);
+  const pushedAt = new Map((byPush?.items ?? []).map((p) => [p.tag, p.pushedAt]));
+  const tagNames = byPush ? byPush.items.map((p) => p.tag) : (page.items as string[]);
+  const rows: TagRow[] = tagNames.map((tag) => {
+    const cells = { digest: el('td', {}, '…'), size: el('td', {}, ''), platforms: el('td', {}, ''), created: el('td', {}, ''), referrers: el('td', {}, '') };
+    const at = pushedAt.get(tag);
+    const pushed = byPush ? el('td', { class: 'when' }, at ? el('time', { datetime: at }, when(at)) : '') : undefined;
+    const row = el('tr', {}, el('th', { scope: 'row', class: 'tag' }, routeLink(tag, 'r', name, 't', tag)), pushed, cells.digest, cells.size, cells.platforms, cells.created, cells.referrers);
     return { tag, row, cells };
   });
+  const headings = ['tag', ...(byPush ? ['pushed'] : []), 'digest', 'size', 'platforms', 'created', 'referrers'];
   const tags = el(
     'table',
     {},
-    el('caption', {}, `Tags of ${name}`),
-    el('thead', {}, el('tr', {}, ...['tag', 'digest', 'size', 'platforms', 'created'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('caption', {}, `Tags of ${name}${byPush ? `, newest push first (${byPush.total} in all)` : ', by name'}`),
+    el('thead', {}, el('tr', {}, ...headings.map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...rows.map((r) => r.row)),
   );
+  const sort = el('select', { id: 'tag-order' }) as HTMLSelectElement;
+  for (const [value, label] of [['name', 'name'], ['pushed', 'newest push first']] as const) {
+    const option = el('option', { value }, label) as HTMLOptionElement;
+    option.selected = value === order;
+    append(sort, option);
+  }
+  sort.addEventListener('change', () => void run((g) => showRepository(g, name, sort.value as TagOrder, undefined, [undefined])));
   replace(
     main,
     el('h1', {}, name),
+    usageLine(name),
+    el('div', { class: 'filter' }, el('label', { for: 'tag-order' }, 'Sort tags by'), sort),
     filterBox('Filter this page of tags', (text) => rows.forEach((r) => (r.row.hidden = !r.tag.toLowerCase().includes(text)))),
-    page.items.length === 0 ? status('This repository has no tags.') : tags,
-    pager(history, page.next, (l, h) => void run((g) => showRepository(g, name, l, h))),
+    rows.length === 0 ? status('This repository has no tags.') : tags,
+    pager(history, page.next, (l, h) => void run((g) => showRepository(g, name, order, l, h))),
   );
   // Each tag's details, a few at a time, filled in as they come.
   let next = 0;
@@ -119,17 +171,36 @@ async function showRepository(mine: number, name: string, last: string | undefin
       const r = rows[next++]!;
       try {
         const image = await getManifest(name, r.tag);
-        const summary = await summarise(name, image);
+        const [summary, referrers] = await Promise.all([summarise(name, image), getReferrers(name, image.digest).catch(() => undefined)]);
         replace(r.cells.digest, el('code', {}, shortDigest(image.digest)));
         replace(r.cells.size, summary.size === undefined ? '–' : humanSize(summary.size));
         replace(r.cells.platforms, summary.platforms.join(', ') || '–');
         replace(r.cells.created, summary.created ?? '–');
+        if (referrers === undefined) replace(r.cells.referrers, '?');
+        else {
+          replace(r.cells.referrers, referrerSummary(referrers));
+          if (referrers.length > 0) r.cells.referrers.setAttribute('title', [...new Set(referrers.map(artifactTypeOf))].join(', '));
+        }
       } catch (err) {
         replace(r.cells.digest, explain(err));
       }
     }
   };
   await Promise.all(Array.from({ length: DETAILS_AT_ONCE }, worker));
+}
+
+const artifactTypeOf = (d: Descriptor): string => d.artifactType ?? d.mediaType ?? 'unknown';
+
+/** "2: dev.sigstore.bundle.v0.3, spdx" (the full types are the cell's title) or "–". */
+function referrerSummary(referrers: Descriptor[]): string {
+  if (referrers.length === 0) return '–';
+  const short = (type: string): string => type.replace(/^application\/(vnd\.)?/, '').replace(/\+json$/, '');
+  return `${referrers.length}: ${[...new Set(referrers.map((d) => short(artifactTypeOf(d))))].join(', ')}`;
+}
+
+/** An ISO time as "2026-12-07 10:29:58 UTC". */
+function when(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
 function shortDigest(digest: string): string {
@@ -366,19 +437,23 @@ function showSignIn(message?: string): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     replace(outcome, status('Signing in…'));
-    void signIn(user.value, password.value).then(
-      (who) => {
+    void signIn(user.value, password.value)
+      .then(async (who) => {
         password.value = '';
+        // A Secure cookie is dropped by a browser on plain HTTP (other than localhost): say so, not loop.
+        if (!(await whoAmI())) {
+          replace(outcome, status('The browser did not keep the session cookie: open this page over HTTPS, or use the browser\'s own dialog below.', 'error'));
+          return;
+        }
         showAccount(who);
         route();
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         password.value = '';
         const why = err instanceof ApiError && err.status === 401 ? 'Wrong user name or password.' : err instanceof ApiError && err.status === 429 ? 'Too many failed sign-ins from here: wait a while and try again.' : explain(err);
         replace(outcome, status(why, 'error'));
         password.focus();
-      },
-    );
+      });
   });
   replace(
     main,
@@ -402,9 +477,9 @@ function route(): void {
   const [kind, name, t, reference] = parts;
   if (kind === 'r' && name) {
     if (t === 't' && reference) return void run((g) => showImage(g, name, reference));
-    return void run((g) => showRepository(g, name, undefined, [undefined]));
+    return void run((g) => showRepository(g, name, 'name', undefined, [undefined]));
   }
-  void run((g) => showRepositories(g, undefined, [undefined]));
+  void run((g) => showRepositories(g));
 }
 
 window.addEventListener('hashchange', () => {
