@@ -1,6 +1,6 @@
 // `regate gc` as an operator runs it (node dist/src/main.js gc --config FILE), on a filesystem root
 // a registry wrote: dry run, a real pass, its summary, a bad config; then CNCF Distribution 2.8.2
-// serves the same root, so regate's bookkeeping beside the tree does not disturb it.
+// serves the same root, so regate's bookkeeping beside the tree does not disturb it; scrub; du.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -90,5 +90,21 @@ describe('regate gc (the command)', { timeout: 180_000 }, () => {
     assert.equal(repaired.code, 0, repaired.stdout.toString() + repaired.stderr);
     assert.match(repaired.stdout.toString(), /: 1 corrupt, 1 moved aside$/m);
     assert.equal((await reg.request('HEAD', `/v2/cli/app/blobs/${layer}`)).status, 404);
+  });
+
+  test('regate du prints the bytes per repository, deletes nothing, and the registry then serves the report', async () => {
+    await pushImage(reg, 'cli/other', 'v1', { seed: 1 }); // the same image as cli/app:v1: all shared
+    const du = await runCommand(process.execPath, [REGATE_MAIN, 'du', '--config', configPath]);
+    assert.equal(du.code, 0, du.stderr);
+    const lines = du.stdout.toString().trim().split('\n');
+    assert.match(lines[0]!, /^repository\s+unique\s+shared\s+blobs$/);
+    assert.match(lines[1]!, /^cli\/(app|other)\s+0 B\s+\d+(\.\d)? KiB\s+4$/);
+    assert.equal(lines.length, 3);
+    assert.equal((await reg.request('GET', `/v2/cli/app/manifests/${kept.digest}`)).status, 200, 'nothing deleted');
+    const usage = (await reg.request('GET', '/v2/cli/other/_regate/usage')).json<{ measured: boolean; by: string; unique: number; blobs: number }>();
+    assert.deepEqual([usage.measured, usage.by, usage.unique, usage.blobs], [true, 'du', 0, 4]);
+    const bad = await runCommand(process.execPath, [REGATE_MAIN, 'du', '--config', configPath, '--top', 'many']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--top: "many" is not a whole number/);
   });
 });
