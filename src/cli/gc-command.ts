@@ -20,6 +20,7 @@ export function summary(result: GcResult): string {
   return [
     `${result.dryRun ? 'dry run: ' : ''}${verb} ${result.blobsDeleted} blobs (${formatBytes(result.bytesFreed)}) and ${result.manifestsDeleted} untagged manifests`,
     `repositories: ${result.repositories}, manifests kept: ${result.manifestsKept}, blobs: ${result.blobsSeen} (${result.blobsMarked} referenced, ${result.blobsKeptRecent} unreferenced but recent)`,
+    ...(result.usageNotStored ? [`the bytes per repository could not be stored for the web page: ${result.usageNotStored}`] : []),
     ...(result.unnamed
       ? [
           `segment sets no manifest names: ${result.unnamed.found} found, ${verb} ${result.unnamed.deleted} (${formatBytes(result.unnamed.bytesFreed)}); the others are deleted by a later pass once they are old enough`,

@@ -99,7 +99,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   ...ignored('redis.pool.maxidle', 'redis.pool.maxactive', 'redis.pool.idletimeout'),
   ...honoured('redis.tls.enabled'),
 
-  ...refused('middleware', 'reporting', 'proxy', 'policy'),
+  ...refused('middleware', 'reporting', 'policy'),
+  ...honoured('proxy.remoteurl', 'proxy.username', 'proxy.password', 'proxy.ttl'),
   ...refused('compatibility.schema1.enabled'),
   ...notice('compatibility.schema1.signingkeyfile'),
   ...refused('validation.manifests'),
@@ -117,6 +118,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   ...honoured(
     'regate.access.groupsfile',
     'regate.access.rules[].users', 'regate.access.rules[].groups', 'regate.access.rules[].repositories', 'regate.access.rules[].actions',
+  ),
+  ...honoured(
+    'regate.mirrors[].name', 'regate.mirrors[].url', 'regate.mirrors[].username', 'regate.mirrors[].password', 'regate.mirrors[].passwordfile',
+    'regate.mirrors[].ca', 'regate.mirrors[].insecureskipverify', 'regate.mirrors[].tagttl', 'regate.mirrors[].ttl', 'regate.mirrors[].default',
   ),
   ...honoured('regate.ui.enabled'),
   ...honoured('regate.ui.sessionttl'),

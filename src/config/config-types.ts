@@ -48,6 +48,30 @@ export interface AccessConfig {
   rules: import('../access/access-policy.js').AccessRule[];
 }
 
+/** One pull-through cache (regate.mirrors[], or Distribution's proxy section). */
+export interface MirrorConfig {
+  /** The registry host it stands for: the path prefix of its names and containerd's ?ns=. */
+  name: string;
+  /** The upstream's origin(s); the first is asked first. */
+  urls: string[];
+  credentials?: { username: string; password: string };
+  /** PEM certificates to trust for the upstream, beside the system's. */
+  ca?: string;
+  insecureSkipVerify: boolean;
+  /** How long a tag is served from the cache before the upstream is asked again. */
+  tagTtlMs: number;
+  /** Cached content nobody pulled for this long goes at a GC pass; 0 keeps it. */
+  ttlMs: number;
+  /** Unprefixed names with no ?ns= that are no repository of the team's own come here. */
+  default: boolean;
+}
+
+export interface MirrorsConfig {
+  mirrors: MirrorConfig[];
+  /** Distribution's proxy section: the whole registry is pull-only. */
+  pullOnly: boolean;
+}
+
 /** regate.upstream: forward /v2/ to an existing registry instead of serving it from storage. */
 export interface UpstreamConfig {
   /** The upstream's origin, e.g. http://127.0.0.1:5001. */
@@ -125,6 +149,8 @@ export interface RegateConfig {
   storage?: StorageConfig;
   /** Upstream mode: the registry behind the gateway. */
   upstream?: UpstreamConfig;
+  /** regate.mirrors or proxy: pull-through caches beside the team's own repositories. */
+  mirrors?: MirrorsConfig;
   http: HttpConfig;
   auth?: { htpasswd?: { realm: string; path: string } };
   health?: Record<string, unknown>;

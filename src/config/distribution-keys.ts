@@ -21,7 +21,6 @@ const cacheIsRedis = (raw: Record<string, unknown>): boolean => isObj(raw.storag
 const anyMiddleware = (v: unknown): boolean => isObj(v) && Object.values(v).some(nonEmpty);
 
 const RULES: readonly Rule[] = [
-  { path: 'proxy', refuse: 'is not supported by regate: a pull-through cache (proxy.remoteurl) would become an empty, writable registry here instead of a mirror', when: nonEmpty },
   { path: 'notifications', notice: 'notifications: no enabled endpoint, nothing to send', when: (v) => nonEmpty(v) && !activeEndpoints(v) },
   { path: 'middleware', refuse: 'is not supported by regate (registry, repository and storage middleware, e.g. a CloudFront redirect)', when: anyMiddleware },
   { path: 'reporting', refuse: 'is not supported by regate (bugsnag, newrelic)', when: nonEmpty },

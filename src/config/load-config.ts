@@ -8,6 +8,7 @@ import { applyEnvOverrides, isObject, type RawConfig } from './env-overrides.js'
 import type { DebugConfig, HttpConfig, LogFormatter, LogLevel, RegateConfig, StorageConfig, StorageDriverName, TlsMode, TlsVersion } from './config-types.js';
 import { DEFAULT_HTPASSWD_PATH } from '../auth/initial-user.js';
 import { parseUpstream } from './upstream-config.js';
+import { parseMirrors } from './mirrors-config.js';
 import { parseAccess } from './access-config.js';
 import { parseNotifications } from './notifications-config.js';
 import { checkDistributionKeys } from './distribution-keys.js';
@@ -128,6 +129,8 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     fail('storage', 'is not used in upstream mode (regate.upstream.url): the registry behind regate keeps the data; remove one of the two');
   }
   const storage = upstream ? undefined : validateStorage(raw.storage, fail, baseDir);
+  const mirrors = parseMirrors(ownSection.mirrors, raw.proxy, fail, (value, key) => duration(value, key, fail), baseDir);
+  if (mirrors && upstream) fail(raw.proxy !== undefined && raw.proxy !== null ? 'proxy' : 'regate.mirrors', 'is not used in upstream mode (regate.upstream.url): a pull-through cache keeps what it fetched in storage');
   if (storage) {
     const cache = parseCache((raw.storage as Record<string, unknown>).cache, raw.redis, fail, (value, key) => duration(value, key, fail));
     if (cache) storage.cache = cache;
@@ -227,6 +230,7 @@ export function validateConfig(raw: RawConfig, source: string, baseDir: string):
     log: { level, formatter, fields: isObject(log.fields) ? log.fields : {}, accessLog: !accessLogDisabled(log.accesslog, fail) },
     ...(storage ? { storage } : {}),
     ...(upstream ? { upstream } : {}),
+    ...(mirrors ? { mirrors } : {}),
     http,
     regate: {
       manifestMaxBytes,

@@ -20,6 +20,9 @@
 //                                     429 TOOMANYREQUESTS); skipped only when the config has no auth section
 //   6a. web page, signed-in part      /ui/session, /ui/logout; the page's data comes from /v2/
 //                                     through the steps below
+//   6b0. mirror names                 ?ns=<host> (containerd) and, for the default mirror, unprefixed
+//                                     names that are no repository of the team's own (Docker's
+//                                     registry-mirrors) are rewritten to the mirror's names
 //   6b. regate.access                 per-repository rights: 403 DENIED outside them, the catalog
 //                                     filtered, a mount from an unreadable repository dropped
 //   7. the registry                   /v2/… handled in-process by the embedded registry, or sent on
@@ -49,19 +52,22 @@ import { AuthThrottle } from './throttle.js';
 import { webUi } from '../ui/ui-router.js';
 import { fromThePage, uiLogin, uiSession } from '../ui/ui-session-routes.js';
 import { refuseCrossSiteWrites } from './cross-site.js';
-import { processSessionKey, WebSessions, type SessionKey, type SessionUsers } from './web-session.js';
+import { processSessionKey, WebSessions, type SessionKey, type SessionRevocations, type SessionUsers } from './web-session.js';
 import { sessionOrBasicAuth } from './session-auth.js';
+import { mirrorRouting } from './mirror-routing.js';
 
 
 export interface GatewayOptions {
   config: RegateConfig;
-  registry: Pick<Registry, 'handle'>;
+  registry: Pick<Registry, 'handle' | 'mirrors' | 'hasRepository'>;
   /** regate.access, with the live groups; undefined = every valid user may do everything. */
   access?: { policy: AccessPolicy; groupsOf: (user: string) => ReadonlySet<string>; strict: boolean };
   /** The users store; undefined only when the config has no auth section. */
   users?: CredentialChecker & SessionUsers;
   /** What signs the web page's session cookies; a per-process key when absent. */
   sessionKey?: SessionKey;
+  /** Where logouts are kept for every replica; per process when absent. */
+  sessionRevocations?: SessionRevocations;
   logger: Logger;
   /** True once the server is stopping with a drain: the ping paths answer 503. */
   draining?: () => boolean;
@@ -125,7 +131,7 @@ export function createApp(options: GatewayOptions): Express {
   const check = users
     ? throttledCredentialCheck({ store: users, throttle: new AuthThrottle({ maxFailures: config.regate.auth.maxFailures, windowMs: config.regate.auth.failureWindowMs }), logger: authLogger })
     : undefined;
-  const sessions = users && ui.enabled ? new WebSessions({ key: options.sessionKey ?? processSessionKey(), users, ttlMs: ui.sessionTtlMs }) : undefined;
+  const sessions = users && ui.enabled ? new WebSessions({ key: options.sessionKey ?? processSessionKey(), users, ttlMs: ui.sessionTtlMs, ...(options.sessionRevocations ? { revocations: options.sessionRevocations } : {}) }) : undefined;
   const basic = check ? basicAuth({ realm: config.auth?.htpasswd?.realm ?? 'regate', check, quietChallenge: fromThePage }) : undefined;
   const auth: RequestHandler = basic ? (sessions ? sessionOrBasicAuth(sessions, basic) : basic) : noAuth();
 
@@ -142,6 +148,7 @@ export function createApp(options: GatewayOptions): Express {
   if (sessions && check) app.use(uiLogin(sessions, check, sessionsRefused)); // 5c
   app.use(auth); // 6
   if (ui.enabled) app.use(uiSession(sessions)); // 6a
+  if (registry.mirrors) app.use(mirrorRouting(registry.mirrors, (name) => registry.hasRepository?.(name) ?? Promise.resolve(true))); // 6b0
   if (access) app.use(accessControl(access)); // 6b
   app.use(registryStep(registry)); // 7
   app.use(notFound()); // 8

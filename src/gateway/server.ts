@@ -154,12 +154,14 @@ export async function startServer(config: RegateConfig, logger: Logger, options:
         config.storageHealth,
         notifier,
         config.regate.gc,
+        config.mirrors,
       );
   const registry = embedded ?? openUpstream(config.upstream!, { blobMaxBytes: config.regate.blobMaxBytes, manifestMaxBytes: config.regate.manifestMaxBytes }, logger.child({ component: 'upstream' }));
   const drain = new RequestDrain();
   // The web page's session key: shared through storage by every replica, else this process's own.
   const sessionKey = embedded?.sharedSecret('ui-session-key');
-  const app = createApp({ config, registry, logger, draining: () => drain.draining, ...(users ? { users } : {}), ...(access ? { access } : {}), ...(sessionKey ? { sessionKey } : {}) });
+  const sessionRevocations = embedded?.revocations('ui-sessions');
+  const app = createApp({ config, registry, logger, draining: () => drain.draining, ...(users ? { users } : {}), ...(access ? { access } : {}), ...(sessionKey ? { sessionKey } : {}), ...(sessionRevocations ? { sessionRevocations } : {}) });
 
   const timeouts = config.regate.http;
   const serverOptions = {

@@ -35,7 +35,9 @@ const CATALOG_DEFAULT_ENTRIES = 100;
 const CATALOG_MAX_ENTRIES = 1000;
 const CATALOG_MAX_ROUNDS = 100;
 
-const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version']);
+const NOT_FORWARDED_DOWN = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'docker-distribution-api-version', 'set-cookie']);
+/** Request headers that belong to the gateway (the web page's session) and never go up. */
+const GATEWAY_ONLY_HEADERS = ['cookie', 'x-regate-csrf', 'x-regate-page'];
 
 export interface UpstreamRegistry {
   handle(req: IncomingMessage, res: ServerResponse, options?: { mayList?: (repository: string) => boolean }): Promise<void>;
@@ -76,6 +78,8 @@ export function openUpstream(config: UpstreamConfig, limits: BodyLimits, logger:
     if (authorization) proxyReq.setHeader('authorization', authorization);
     else proxyReq.removeHeader('authorization');
     proxyReq.removeHeader('expect');
+    // The web page's session is this gateway's own business: its cookie and tokens stay here.
+    for (const name of GATEWAY_ONLY_HEADERS) proxyReq.removeHeader(name);
     const chain = addressesOf(req);
     proxyReq.setHeader('x-forwarded-for', forwardedFor(chain));
     proxyReq.setHeader('x-real-ip', clientAddress(chain));

@@ -2,15 +2,17 @@
 // page can log in with a form and log out.
 //
 //   - The cookie is `__Host-` prefixed, HttpOnly, Secure, SameSite=Strict, Path=/, and lives
-//     `ttlMs` (short; the page renews it when it is past half its life).
+//     `ttlMs` (short; the page renews it when it is past half its life), never longer than
+//     MAX_SIGN_IN_MS after the sign-in it came from: renewing cannot keep a copy alive for ever.
 //   - Its value is a small JSON payload and an HMAC-SHA256 of it under a key nobody configures: one
 //     kept in storage so every replica accepts every other's cookies (shared-secret.ts), or, in
 //     front of an upstream, one per process.
 //   - It carries a keyed digest of the user's htpasswd hash (a "stamp"), checked on every request
 //     against the live users file: removing the user or changing their password ends their sessions
 //     as soon as the file is reloaded, as it ends their Basic auth.
-//   - Logout ends the session in this process (the cookie is cleared in the browser too). Other
-//     replicas keep accepting a copy of the cookie until it expires: nothing per-session is stored.
+//   - Logout ends the sign-in, with every cookie renewed from it, on every replica: its id goes on a
+//     revocation list in storage (revocation-list.ts; per process in front of an upstream), which
+//     each replica re-reads at most a second after using it.
 //   - Requests that change something must also carry the session's CSRF token (a header a page on
 //     another site cannot set); SameSite=Strict and the cross-site step already keep other sites'
 //     requests from carrying the cookie at all.
@@ -32,9 +34,22 @@ export interface SessionUsers {
   hashOf(user: string): string | undefined;
 }
 
+/** Sign-ins no replica accepts any more (logouts). */
+export interface SessionRevocations {
+  revoke(signInId: string, untilMs: number): Promise<void>;
+  isRevoked(signInId: string): Promise<boolean>;
+}
+
+/** The longest a sign-in lasts, however often its cookie is renewed. */
+export const MAX_SIGN_IN_MS = 12 * 3_600_000;
+
 export interface Session {
   user: string;
+  /** This cookie's own id. */
   id: string;
+  /** The sign-in it came from (renewals keep it), and when that was. */
+  signInId: string;
+  signedInAt: number;
   expiresAt: number;
   /** What a state-changing request must carry in CSRF_HEADER. */
   csrf: string;
@@ -43,6 +58,9 @@ export interface Session {
 interface Payload {
   u: string;
   i: string;
+  /** The sign-in's id and time. */
+  l: string;
+  t: number;
   e: number;
   s: string;
 }
@@ -51,7 +69,21 @@ export interface WebSessionsOptions {
   key: SessionKey;
   users: SessionUsers;
   ttlMs: number;
+  /** Shared logouts; a per-process list when absent. */
+  revocations?: SessionRevocations;
   now?: () => number;
+}
+
+/** Logouts this process alone knows (in front of an upstream, or read-only storage). */
+export function processRevocations(now: () => number = Date.now): SessionRevocations {
+  const revoked = new Map<string, number>();
+  return {
+    revoke: async (id, until) => {
+      for (const [other, time] of revoked) if (time <= now()) revoked.delete(other);
+      revoked.set(id, until);
+    },
+    isRevoked: async (id) => (revoked.get(id) ?? 0) > now(),
+  };
 }
 
 const b64 = (data: Buffer): string => data.toString('base64url');
@@ -63,26 +95,34 @@ export function processSessionKey(): SessionKey {
 }
 
 export class WebSessions {
-  private readonly revoked = new Map<string, number>();
   private readonly now: () => number;
+  private readonly revocations: SessionRevocations;
 
   constructor(private readonly options: WebSessionsOptions) {
     this.now = options.now ?? Date.now;
+    this.revocations = options.revocations ?? processRevocations(this.now);
   }
 
   get ttlMs(): number {
     return this.options.ttlMs;
   }
 
-  /** A new session for a user whose credentials were just checked; undefined if they are no longer in the file. */
-  async issue(user: string): Promise<{ session: Session; cookie: string } | undefined> {
+  /**
+   * A cookie for a user whose credentials were just checked (or, with `renewing`, a fresh cookie of
+   * the same sign-in); undefined if they are no longer in the file.
+   */
+  async issue(user: string, renewing?: Session): Promise<{ session: Session; cookie: string } | undefined> {
     const hash = this.options.users.hashOf(user);
     if (hash === undefined) return undefined;
     const key = await this.options.key.get();
-    const payload: Payload = { u: user, i: b64(randomBytes(16)), e: this.now() + this.options.ttlMs, s: stamp(key, user, hash) };
+    const now = this.now();
+    const signInId = renewing?.signInId ?? b64(randomBytes(16));
+    const signedInAt = renewing?.signedInAt ?? now;
+    const expiresAt = Math.min(now + this.options.ttlMs, signedInAt + MAX_SIGN_IN_MS);
+    const payload: Payload = { u: user, i: b64(randomBytes(16)), l: signInId, t: signedInAt, e: expiresAt, s: stamp(key, user, hash) };
     const body = b64(Buffer.from(JSON.stringify(payload)));
     const value = `${body}.${b64(mac(key, 'session', body))}`;
-    const cookie = serializeCookie(SESSION_COOKIE, value, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', maxAge: Math.floor(this.options.ttlMs / 1000) });
+    const cookie = serializeCookie(SESSION_COOKIE, value, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', maxAge: Math.max(1, Math.floor((expiresAt - now) / 1000)) });
     return { session: sessionOf(key, payload), cookie };
   }
 
@@ -106,18 +146,17 @@ export class WebSessions {
     } catch {
       return undefined;
     }
-    if (typeof payload.u !== 'string' || typeof payload.i !== 'string' || typeof payload.e !== 'number' || typeof payload.s !== 'string') return undefined;
-    if (payload.e <= this.now() || this.revoked.has(payload.i)) return undefined;
+    if (typeof payload.u !== 'string' || typeof payload.i !== 'string' || typeof payload.l !== 'string' || typeof payload.t !== 'number' || typeof payload.e !== 'number' || typeof payload.s !== 'string') return undefined;
+    if (payload.e <= this.now() || payload.e > payload.t + MAX_SIGN_IN_MS) return undefined;
     const hash = this.options.users.hashOf(payload.u);
     if (hash === undefined || stamp(key, payload.u, hash) !== payload.s) return undefined;
+    if (await this.revocations.isRevoked(payload.l)) return undefined;
     return sessionOf(key, payload);
   }
 
-  /** Ends a session here (logout). */
-  revoke(session: Session): void {
-    const now = this.now();
-    for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
-    this.revoked.set(session.id, session.expiresAt);
+  /** Ends the sign-in (logout): this cookie, and every other renewed from the same sign-in, everywhere. */
+  async revoke(session: Session): Promise<void> {
+    await this.revocations.revoke(session.signInId, session.signedInAt + MAX_SIGN_IN_MS);
   }
 
   /** The Set-Cookie that removes the cookie from the browser. */
@@ -149,5 +188,6 @@ function stamp(key: Buffer, user: string, hash: string): string {
 }
 
 function sessionOf(key: Buffer, payload: Payload): Session {
-  return { user: payload.u, id: payload.i, expiresAt: payload.e, csrf: b64(mac(key, 'csrf', payload.i)) };
+  // The CSRF token is the sign-in's, so a renewal in one tab leaves the other tabs' tokens good.
+  return { user: payload.u, id: payload.i, signInId: payload.l, signedInAt: payload.t, expiresAt: payload.e, csrf: b64(mac(key, 'csrf', payload.l)) };
 }

@@ -200,3 +200,46 @@ export function recordGcPass(bytesFreed: number): void {
   gcRuns.inc();
   if (bytesFreed > 0) gcFreedBytes.inc(bytesFreed);
 }
+
+// ---- pull-through mirrors ----
+
+const mirrorHits = new Counter({
+  name: 'regate_mirror_hits_total',
+  help: 'Mirrored manifests and blobs served from the cache, by mirror and kind (manifest, blob)',
+  labelNames: ['mirror', 'kind'] as const,
+  registers: [metricsRegistry],
+});
+const mirrorMisses = new Counter({
+  name: 'regate_mirror_misses_total',
+  help: 'Mirrored manifests and blobs fetched from the upstream, by mirror and kind (manifest, blob)',
+  labelNames: ['mirror', 'kind'] as const,
+  registers: [metricsRegistry],
+});
+const mirrorUpstreamBytes = new Counter({
+  name: 'regate_mirror_upstream_bytes_total',
+  help: 'Bytes received from mirrored upstreams, by mirror',
+  labelNames: ['mirror'] as const,
+  registers: [metricsRegistry],
+});
+const mirrorUpstreamErrors = new Counter({
+  name: 'regate_mirror_upstream_errors_total',
+  help: 'Failed upstream requests, by mirror and kind (unreachable, timeout, rate_limited, server_error, auth, not_found, refused, digest)',
+  labelNames: ['mirror', 'kind'] as const,
+  registers: [metricsRegistry],
+});
+
+export function recordMirrorHit(mirror: string, kind: 'manifest' | 'blob'): void {
+  mirrorHits.labels(mirror, kind).inc();
+}
+
+export function recordMirrorMiss(mirror: string, kind: 'manifest' | 'blob'): void {
+  mirrorMisses.labels(mirror, kind).inc();
+}
+
+export function recordMirrorBytes(mirror: string, bytes: number): void {
+  mirrorUpstreamBytes.labels(mirror).inc(bytes);
+}
+
+export function recordMirrorError(mirror: string, kind: string): void {
+  mirrorUpstreamErrors.labels(mirror, kind).inc();
+}

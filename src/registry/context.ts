@@ -9,6 +9,7 @@ import type { RegistryCatalog } from '../storage/registry-storage.js';
 import type { UsageReports } from '../storage/usage-report.js';
 import type { ReferrerIndex } from './referrer-index.js';
 import type { Caller, EventSink } from './events.js';
+import type { PullThrough } from './mirror/pull-through.js';
 
 /** Where handlers report what the client is not told (a failed redirect that fell back). */
 export interface HandlerLogger {
@@ -57,6 +58,8 @@ export interface RequestContext {
   caller?: Caller;
   /** Where pushes, pulls and deletes are reported (notifications); absent = nobody listens. */
   events?: EventSink;
+  /** The pull-through cache of mirrored names (regate.mirrors, proxy); absent = none configured. */
+  mirrors?: PullThrough;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

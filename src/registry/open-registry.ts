@@ -1,7 +1,7 @@
 // The embedded registry as a running service: the configured storage driver, the registry over it,
 // and the storage maintenance that belongs with it (upload purging, garbage collection). The gateway mounts the result
 // and closes it on shutdown, without reaching into the storage layer itself.
-import type { GcConfig, StorageConfig } from '../config/config-types.js';
+import type { GcConfig, MirrorsConfig, StorageConfig } from '../config/config-types.js';
 import { scheduleGarbageCollection } from '../storage/gc-schedule.js';
 import { createBlobDescriptorCache } from '../storage/cache-factory.js';
 import { createDriver } from '../storage/factory.js';
@@ -13,6 +13,7 @@ import type { EventSink } from './events.js';
 import type { HealthCheck } from '../debug/health-checks.js';
 import { recordGcPass } from '../metrics/metrics.js';
 import { SharedSecret } from '../storage/shared-secret.js';
+import { RevocationList } from '../storage/revocation-list.js';
 
 export interface RunningRegistry extends Registry {
   /** health.storagedriver as the debug listener reports it (empty when the check is off). */
@@ -22,6 +23,8 @@ export interface RunningRegistry extends Registry {
    * session key); undefined when the storage is read-only and none can be written.
    */
   sharedSecret(name: string): SharedSecret | undefined;
+  /** A list of revoked ids every replica on this storage honours (web page logouts); undefined when read-only. */
+  revocations(name: string): RevocationList | undefined;
   /** Stops background maintenance. */
   close(): void;
 }
@@ -33,11 +36,12 @@ export function openRegistry(
   healthCheck?: StorageHealthSettings,
   events?: EventSink,
   gc?: GcConfig,
+  mirrors?: MirrorsConfig,
 ): RunningRegistry {
   const driver = createDriver(storage);
   const health = healthCheck ? new StorageHealth(driver, healthCheck, logger) : undefined;
   const cache = createBlobDescriptorCache(storage.cache, logger);
-  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect, ...(gc ? { gcLinkWindowMs: gc.linkWindowMs } : {}) }, logger, health, events, cache);
+  const registry = createRegistry(driver, { ...limits, deleteEnabled: storage.deleteEnabled, readOnly: storage.readOnly, redirect: storage.redirect, ...(gc ? { gcLinkWindowMs: gc.linkWindowMs } : {}) }, logger, health, events, cache, mirrors);
   const purging = storage.uploadPurging;
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   const stopGc =
@@ -60,5 +64,9 @@ export function openRegistry(
     if (!secret) secrets.set(name, (secret = new SharedSecret(driver, name)));
     return secret;
   };
-  return { ...registry, checks, sharedSecret, close };
+  const revocations = (name: string): RevocationList | undefined => (storage.readOnly ? undefined : new RevocationList(driver, name));
+  return { ...registry, checks, sharedSecret, revocations, close: () => {
+    close();
+    registry.close?.();
+  } };
 }

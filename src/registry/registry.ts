@@ -13,6 +13,9 @@ import { buildRoutes, matchRoute, type Method, type Route } from './routes.js';
 import { ReferrerIndex } from './referrer-index.js';
 import { sendError } from './respond.js';
 import type { Caller, EventSink } from './events.js';
+import type { MirrorsConfig } from '../config/config-types.js';
+import { MirrorNames } from './mirror/mirror-names.js';
+import { PullThrough } from './mirror/pull-through.js';
 
 export interface RegistryLogger {
   error(message: string, meta?: Record<string, unknown>): void;
@@ -40,6 +43,12 @@ export interface HandleOptions {
 export interface Registry {
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): Promise<void>;
   readonly routes: readonly Route[];
+  /** The mirrored namespaces (regate.mirrors, proxy), for the gateway's ns and default routing. */
+  readonly mirrors?: MirrorNames;
+  /** Stops what the registry keeps open (the mirrors' connections). */
+  close?(): void;
+  /** Does the repository exist here (pushed, or cached under that name)? */
+  hasRepository?(name: string): Promise<boolean>;
 }
 
 /** Something that knows whether the storage backend is up (health.storagedriver). */
@@ -47,10 +56,11 @@ export interface HealthSource {
   readonly problem: string | undefined;
 }
 
-export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink, cache?: BlobDescriptorCache): Registry {
+export function createRegistry(driver: StorageDriver, settings: Partial<RegistrySettings>, logger?: RegistryLogger, health?: HealthSource, events?: EventSink, cache?: BlobDescriptorCache, mirrorsConfig?: MirrorsConfig): Registry {
   const full: RegistrySettings = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
   const storage = createRegistryStorage(driver, { gcLinkWindowMs: full.gcLinkWindowMs, ...(cache ? { cache } : {}) });
   const stores: RegistryStores = { ...storage, referrers: new ReferrerIndex(storage.manifests, storage.referrerEntries) };
+  const mirrors = mirrorsConfig ? new PullThrough(new MirrorNames(mirrorsConfig), stores, logger) : undefined;
   const routes = buildRoutes({ deleteEnabled: full.deleteEnabled, readOnly: full.readOnly });
 
   async function handle(req: IncomingMessage, res: ServerResponse, options: HandleOptions = {}): Promise<void> {
@@ -80,14 +90,29 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
           headers: { Allow: allowed },
         });
       }
-      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}), ...(options.caller ? { caller: options.caller } : {}), ...(events ? { events } : {}) };
+      if (mirrors && method.action === 'push' && params.name !== undefined) refuseMirrorPush(mirrors, params.name);
+      const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}), ...(options.caller ? { caller: options.caller } : {}), ...(events ? { events } : {}), ...(mirrors ? { mirrors } : {}) };
       await method.handler(ctx);
     } catch (err) {
       writeError(req, res, toRegistryError(err, params), logger);
     }
   }
 
-  return { handle, routes };
+  const hasRepository = async (name: string): Promise<boolean> => (await stores.tags.list(name)) !== undefined;
+  return { handle, routes, hasRepository, ...(mirrors ? { mirrors: mirrors.names } : {}), close: () => mirrors?.names.close() };
+}
+
+/** A mirror's names are pull-only (all names, with Distribution's proxy section). */
+function refuseMirrorPush(mirrors: PullThrough, name: string): void {
+  const target = mirrors.target(name);
+  if (!target) return;
+  const upstream = target.mirror.client.origin.origin;
+  throw new RegistryError('UNSUPPORTED', { name, mirror: target.mirror.config.name }, {
+    status: 405,
+    message: mirrors.names.pullOnly
+      ? `this registry is a pull-through cache of ${upstream} (proxy.remoteurl): it cannot be pushed to`
+      : `${name} is in the namespace of the mirror of ${upstream} (regate.mirrors): it cannot be pushed to; push to a name outside ${target.mirror.prefix}`,
+  });
 }
 
 function writeError(req: IncomingMessage, res: ServerResponse, err: RegistryError, logger?: RegistryLogger): void {

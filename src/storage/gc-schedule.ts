@@ -15,8 +15,10 @@ export function scheduleGarbageCollection(driver: StorageDriver, schedule: GcSch
     const result = await collectGarbage(driver, schedule);
     onPass?.(result);
     const unnamed = result.unnamed ? `, ${result.unnamed.deleted} unnamed segment sets (${result.unnamed.bytesFreed} bytes)` : '';
+    // The usage per repository is stored for the web page, not logged: it has a row per repository.
+    const { usage: _usage, ...summary } = result;
     logger.info(`garbage collection: deleted ${result.blobsDeleted} blobs (${result.bytesFreed} bytes) and ${result.manifestsDeleted} untagged manifests${unnamed}`, {
-      ...result,
+      ...summary,
       durationMs: Math.round(performance.now() - started),
     });
   }, logger);

@@ -81,6 +81,8 @@ export interface GcResult {
   unnamed?: UnnamedSweepResult;
   /** Bytes per repository as the mark saw them (what its kept manifests name), unique and shared. */
   usage: Record<string, RepositoryUsage>;
+  /** Why the usage report could not be stored, when it could not (the pass itself succeeded). */
+  usageNotStored?: string;
 }
 
 const PARALLEL = 8;
@@ -192,7 +194,15 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   });
   if (driver.sweepUnnamed) result.unnamed = await driver.sweepUnnamed({ minAgeMs: Math.max(options.delayMs, options.listingLagMs ?? 0), dryRun });
   const by = options.usageReport ?? (dryRun ? false : 'gc');
-  if (by) await new UsageReports(driver).write({ measuredAt: startedAt.toISOString(), by, repositories: result.usage });
+  if (by) {
+    try {
+      await new UsageReports(driver).write({ measuredAt: startedAt.toISOString(), by, repositories: result.usage });
+    } catch (err) {
+      // What the pass deleted stays deleted; only the page's storage figures are older.
+      if (by === 'du') throw err;
+      result.usageNotStored = (err as Error).message;
+    }
+  }
   return result;
 }
 

@@ -150,6 +150,15 @@ export function sharedSecretPath(name: string): string {
 
 export const USAGE_REPORT_PATH = `${REGATE_ROOT}/usage`;
 
+//   /docker/registry/v2/regate/revoked/<list>/<until>-<id> an id no replica accepts until <until> (a logged-out session)
+export function revocationsRoot(list: string): string {
+  return `${REGATE_ROOT}/revoked/${list}`;
+}
+
+export function revocationPath(list: string, entry: string): string {
+  return `${revocationsRoot(list)}/${entry}`;
+}
+
 export function blobUsePath(digest: DigestParts): string {
   return `${REGATE_ROOT}/blob-use/${digestDir(digest)}`;
 }

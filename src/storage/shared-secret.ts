@@ -2,9 +2,11 @@
 // anyone configuring it: the web page's session key (a cookie one replica signs, another accepts).
 // Whoever can read the storage can read it; they can already rewrite every image there.
 //
-// Two replicas starting at once may both find it missing and both write one. Each reads back what
-// is stored after writing, and a reader whose copy no longer verifies something asks again
-// (`refresh`, at most once per REFRESH_MS), so they settle on the last one written.
+// It is written once, by the first process that finds none; later reads never write (a read that
+// fails or finds nothing keeps the key in hand). Two replicas starting at once on an empty storage
+// may both write one: each reads back what is stored after writing, and one whose copy no longer
+// verifies something reads again (`refresh`, at most once per REFRESH_MS), so they settle on the
+// last one written.
 import { randomBytes } from 'node:crypto';
 import type { StorageDriver } from './driver.js';
 import { unlessMissing } from './links.js';
@@ -35,13 +37,15 @@ export class SharedSecret {
     return this.current;
   }
 
-  /** Reads it again, unless that was done within REFRESH_MS; true when it changed. */
+  /** Reads it again, unless that was done within REFRESH_MS; true when it changed. Never writes. */
   async refresh(): Promise<boolean> {
     if (Date.now() - this.readAt < REFRESH_MS) return false;
+    this.readAt = Date.now();
     const before = await this.get().catch(() => undefined);
-    this.current = undefined;
-    const after = await this.get();
-    return before === undefined || !before.equals(after);
+    const stored = await unlessMissing(() => this.driver.getContent(sharedSecretPath(this.name))).catch(() => undefined);
+    if (!stored || stored.length !== SECRET_BYTES || (before && before.equals(stored))) return false;
+    this.current = Promise.resolve(stored);
+    return true;
   }
 
   private async load(): Promise<Buffer> {

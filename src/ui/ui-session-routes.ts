@@ -77,15 +77,17 @@ export function uiSession(sessions: WebSessions | undefined): RequestHandler {
       if (!session || !sessions || session.expiresAt - Date.now() > sessions.ttlMs / 2 || state.user === undefined) {
         return json(res, 200, describe(state.user, session?.csrf, session?.expiresAt, session ? 'session' : state.user !== undefined ? 'basic' : 'none'));
       }
-      sessions.issue(state.user).then((renewed) => {
+      sessions.issue(state.user, session).then((renewed) => {
         if (!renewed) return sendError(req, res, new RegistryError('UNAUTHORIZED', undefined, { message: 'signed out' }));
         json(res, 200, describe(state.user, renewed.session.csrf, renewed.session.expiresAt, 'session'), renewed.cookie);
       }, next);
       return;
     }
     if (path === '/ui/logout' && req.method === 'POST') {
-      if (state.session && sessions) sessions.revoke(state.session);
-      return json(res, 200, { signedOut: state.session !== undefined }, sessions?.clearCookie());
+      const session = state.session;
+      if (!session || !sessions) return json(res, 200, { signedOut: false }, sessions?.clearCookie());
+      sessions.revoke(session).then(() => json(res, 200, { signedOut: true }, sessions.clearCookie()), next);
+      return;
     }
     next();
   };

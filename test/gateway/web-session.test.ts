@@ -5,6 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { errorCode, eventually, htpasswdText, startGateway, type Gateway, type Reply } from '../support/gateway.js';
 
 const ALICE: [string, string] = ['alice', 'wonderland-7'];
@@ -153,8 +155,36 @@ describe('web page sessions', () => {
       assert.equal(there.json().user, 'alice');
       const back = cookieOf(await login(...ALICE, twin));
       assert.equal((await whoAmI(back)).status, 200);
+      // A logout at one replica ends the sign-in at the other within about a second.
+      const csrf = there.json().csrf as string;
+      assert.equal((await twin.send('POST', '/ui/logout', { headers: { ...PAGE, Cookie: cookie, 'X-Regate-Csrf': csrf } })).status, 200);
+      const gone = await eventually('the logout seen by the other replica', 2000, async () => (await whoAmI(cookie)).status === 401, 50);
+      assert.ok(gone <= 1500, `${gone} ms`);
     } finally {
       await twin.close();
+    }
+  });
+
+  it('in front of an upstream, the session cookie and the page headers stay at the gateway, and the upstream\'s cookies do not reach the browser', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const upstream = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Set-Cookie': 'tracker=1' });
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const front = await startGateway({ users: { [ALICE[0]]: ALICE[1] }, config: { storage: null, regate: { upstream: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } } } });
+    try {
+      const cookie = cookieOf(await login(...ALICE, front));
+      const csrf = (await whoAmI(cookie, front)).json().csrf as string;
+      const reply = await front.send('GET', '/v2/', { headers: { ...PAGE, Cookie: cookie, 'X-Regate-Csrf': csrf } });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers['set-cookie'], undefined);
+      assert.equal(seen.length, 1);
+      for (const name of ['cookie', 'x-regate-csrf', 'x-regate-page', 'authorization']) assert.equal(seen[0]![name], undefined, name);
+    } finally {
+      await front.close();
+      upstream.close();
     }
   });
 });

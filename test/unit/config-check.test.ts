@@ -36,10 +36,10 @@ test('a config regate would refuse: exit 1 with the key\'s path; a missing file 
   const tmp = makeTempDir('regate-config-check-');
   try {
     const file = join(tmp.path, 'mirror.yml');
-    writeFileSync(file, 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nproxy:\n  remoteurl: https://registry-1.docker.io\n');
+    writeFileSync(file, 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nreporting:\n  bugsnag:\n    apikey: k\n');
     const r = await check(file);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /mirror\.yml: proxy: is not supported by regate/);
+    assert.match(r.stderr, /mirror\.yml: reporting: is not supported by regate/);
     assert.equal(r.stdout.toString(), '');
     const missing = await check(join(tmp.path, 'nope.yml'));
     assert.equal(missing.code, 1);

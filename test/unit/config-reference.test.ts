@@ -68,7 +68,7 @@ test('each key is in the section its path names', () => {
   for (const row of ROWS) {
     if (row.section === 'Distribution keys regate does not act on' || elsewhere[row.key] === row.section) continue;
     const heads = row.section.split(' and ').map((s) => s.trim());
-    assert.ok(heads.some((h) => row.key === h || row.key.startsWith(`${h}.`)), `${row.key} is under "## ${row.section}"`);
+    assert.ok(heads.some((h) => row.key === h || row.key.startsWith(`${h}.`) || row.key.startsWith(`${h}[].`)), `${row.key} is under "## ${row.section}"`);
   }
 });
 
@@ -97,6 +97,8 @@ const SWIFT: RawConfig = { ...V, storage: { swift: { authurl: 'http://127.0.0.1:
 const REDIS: RawConfig = { ...V, storage: { inmemory: {}, cache: { blobdescriptor: 'redis' } }, redis: { addr: '127.0.0.1:6379' } };
 const NOTIFY: RawConfig = { ...MINIMAL, notifications: { endpoints: [{ name: 'ci', url: 'http://127.0.0.1:1/hook' }] } };
 const UPSTREAM: RawConfig = { ...V, regate: { upstream: { url: 'http://127.0.0.1:5001' } } };
+const MIRRORS: RawConfig = { ...MINIMAL, regate: { mirrors: [{ name: 'docker.io', url: 'https://registry-1.docker.io' }] } };
+const PROXY: RawConfig = { ...MINIMAL, proxy: { remoteurl: 'https://registry-1.docker.io' } };
 const access = (rule: Record<string, unknown>): RawConfig => ({
   ...MINIMAL,
   auth: { htpasswd: { path: 'htpasswd' } },
@@ -114,6 +116,8 @@ function baseFor(key: string): RawConfig {
   if (key.startsWith('health.storagedriver.') && key !== 'health.storagedriver.enabled') return { ...MINIMAL, health: { storagedriver: { enabled: true } } };
   if (key.startsWith('notifications.')) return NOTIFY;
   if (key.startsWith('regate.upstream.')) return UPSTREAM;
+  if (key.startsWith('regate.mirrors[].')) return MIRRORS;
+  if (key.startsWith('proxy.')) return PROXY;
   if (key.startsWith('regate.access.')) return access(key.endsWith('.users') ? { groups: ['team'] } : { users: ['ci'] });
   // Distribution's other drivers are refused only when they are the one driver named.
   if (/^storage\.[^.]+$/.test(key) && configKey(key)?.treatment === 'refused') return { ...V };
@@ -286,6 +290,8 @@ const MISSPELT: Record<string, ['notice' | 'refused', RawConfig]> = {
   compatibility: ['notice', MINIMAL],
   'compatibility.schema1': ['notice', MINIMAL],
   validation: ['notice', MINIMAL],
+  proxy: ['refused', PROXY],
+  'regate.mirrors[]': ['refused', MIRRORS],
 };
 
 test('a misspelt key: a notice, a refusal or nothing, as the reference\'s intro says for its section', () => {

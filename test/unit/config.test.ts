@@ -143,10 +143,46 @@ test('regate.upstream: upstream mode needs no storage section; defaults (900 s i
   assert.deepEqual(own.upstream, { url: 'https://reg.example', passAuthorization: false, credentials: { username: 'gw', password: 'pw' }, idleTimeoutMs: 30_000, maxSockets: 8, insecureSkipVerify: false });
 });
 
+test('proxy keeps Distribution\'s meaning: one upstream for every name, pull-only; regate.mirrors holds many, each known key checked', () => {
+  const base = { version: '0.1', storage: { inmemory: {} } };
+  const proxy = validateConfig({ ...base, proxy: { remoteurl: 'https://registry-1.docker.io', username: 'u', password: 'p', ttl: '24h' } }, 't', '/');
+  assert.equal(proxy.mirrors?.pullOnly, true);
+  assert.deepEqual(proxy.mirrors?.mirrors.map((m) => [m.name, m.urls, m.credentials, m.ttlMs, m.default]), [['docker.io', ['https://registry-1.docker.io'], { username: 'u', password: 'p' }, 86_400_000, true]]);
+  assert.throws(() => validateConfig({ ...base, proxy: { remoteurl: 'https://r.example', exec: 'x' } }, 't', '/'), (e: unknown) => e instanceof ConfigError && e.key === 'proxy.exec');
+
+  const many = validateConfig({ ...base, regate: { mirrors: [
+    { name: 'docker.io', url: 'https://registry-1.docker.io', default: true, tagttl: '1m' },
+    { name: 'ghcr.io', url: 'https://ghcr.io/', username: 'bot', password: 'secret', ttl: '0s' },
+  ] } }, 't', '/');
+  assert.equal(many.mirrors?.pullOnly, false);
+  assert.deepEqual(many.mirrors?.mirrors.map((m) => [m.name, m.urls[0], m.tagTtlMs, m.ttlMs, m.default, m.credentials?.username]), [
+    ['docker.io', 'https://registry-1.docker.io', 60_000, 604_800_000, true, undefined],
+    ['ghcr.io', 'https://ghcr.io', 300_000, 0, false, 'bot'],
+  ]);
+  const refusedAt = (mirrors: unknown): string | undefined => {
+    try {
+      validateConfig({ ...base, regate: { mirrors } }, 't', '/');
+      return undefined;
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(!e.message.includes('s3cret'), 'no value echoed');
+      return e.key;
+    }
+  };
+  assert.equal(refusedAt([{ name: 'docker.io', url: 'https://a.example', pasword: 's3cret' }]), 'regate.mirrors[0].pasword');
+  assert.equal(refusedAt([{ name: 'Docker.IO', url: 'https://a.example' }]), 'regate.mirrors[0].name');
+  assert.equal(refusedAt([{ name: 'a.io', url: 'https://u:s3cret@a.example' }]), 'regate.mirrors[0].url');
+  assert.equal(refusedAt([{ name: 'a.io', url: 'https://a.example/v2' }]), 'regate.mirrors[0].url');
+  assert.equal(refusedAt([{ name: 'a.io', url: 'https://a.example', username: 'u' }]), 'regate.mirrors[0].password');
+  assert.equal(refusedAt([{ name: 'a.io', url: 'https://a.example' }, { name: 'a.io', url: 'https://b.example' }]), 'regate.mirrors[1].name');
+  assert.equal(refusedAt([{ name: 'a.io', url: 'https://a.example', default: true }, { name: 'b.io', url: 'https://b.example', default: true }]), 'regate.mirrors');
+  assert.equal(refusedAt([]), 'regate.mirrors');
+  assert.throws(() => validateConfig({ version: '0.1', regate: { upstream: { url: 'http://127.0.0.1:1' }, mirrors: [{ name: 'a.io', url: 'https://a.example' }] } }, 't', '/'), (e: unknown) => e instanceof ConfigError && e.key === 'regate.mirrors');
+});
+
 test('Distribution keys regate does not act on: refused when relying on them would silently change behaviour', () => {
   const base = { version: '0.1', storage: { inmemory: {} } };
   const refused: Array<[Record<string, unknown>, string, RegExp]> = [
-    [{ proxy: { remoteurl: 'https://registry-1.docker.io', username: 'u', password: 'p' } }, 'proxy', /empty, writable registry/],
     [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware', /not supported/],
     [{ reporting: { bugsnag: { apikey: 'k' } } }, 'reporting', /bugsnag/],
     [{ policy: { repository: { classes: ['image'] } } }, 'policy', /not supported/],

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { WebSessions, SESSION_COOKIE, type SessionKey } from '../../src/gateway/web-session.js';
+import { MAX_SIGN_IN_MS, WebSessions, SESSION_COOKIE, type SessionKey } from '../../src/gateway/web-session.js';
 
 function keyOf(initial: Buffer): SessionKey & { replace(next: Buffer): void; refreshes: number } {
   let current = initial;
@@ -49,10 +49,36 @@ test('a session lasts its ttl, ends at revoke, and ends when the user or their h
   users.set('alice', '$2y$04$second');
   const again = (await sessions.issue('alice'))!;
   const other = (await sessions.issue('alice'))!;
-  sessions.revoke(again.session);
+  await sessions.revoke(again.session);
   assert.equal(await sessions.fromCookieHeader(cookieHeader(again.cookie)), undefined, 'revoked');
   assert.ok(await sessions.fromCookieHeader(cookieHeader(other.cookie)), 'another session of the same user stays');
   assert.notEqual(again.session.csrf, other.session.csrf);
+
+  // A renewal keeps the sign-in (and its CSRF token), and a logout ends every cookie renewed from it.
+  const signIn = (await sessions.issue('alice'))!;
+  now += 30_000;
+  const renewed = (await sessions.issue('alice', signIn.session))!;
+  assert.equal(renewed.session.signInId, signIn.session.signInId);
+  assert.equal(renewed.session.csrf, signIn.session.csrf);
+  assert.equal(renewed.session.expiresAt, now + 60_000);
+  await sessions.revoke(signIn.session);
+  assert.equal(await sessions.fromCookieHeader(cookieHeader(renewed.cookie)), undefined, 'the renewed cookie goes with its sign-in');
+});
+
+test('renewing never carries a sign-in past MAX_SIGN_IN_MS', async () => {
+  let now = 5_000_000;
+  const sessions = new WebSessions({ key: keyOf(randomBytes(32)), users: { hashOf: () => '$2y$04$h' }, ttlMs: 3_600_000, now: () => now });
+  let current = (await sessions.issue('carol'))!;
+  const started = now;
+  for (let hours = 0; hours < 13; hours++) {
+    now += 1_800_000;
+    const session = await sessions.fromCookieHeader(cookieHeader(current.cookie));
+    if (!session) break;
+    current = (await sessions.issue('carol', session))!;
+  }
+  assert.ok(current.session.expiresAt <= started + MAX_SIGN_IN_MS);
+  now = started + MAX_SIGN_IN_MS;
+  assert.equal(await sessions.fromCookieHeader(cookieHeader(current.cookie)), undefined);
 });
 
 test('a cookie signed with a key another replica wrote later is accepted after one re-read; garbage is not', async () => {

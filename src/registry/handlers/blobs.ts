@@ -5,18 +5,23 @@ import { Digest, validateName } from '../references.js';
 import { parseRange } from '../range.js';
 import { send } from '../respond.js';
 import { blobTarget, report } from '../events.js';
+import type { MirrorTarget } from '../mirror/mirror-names.js';
 
 export async function getBlob(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const name = validateName(ctx.params.name!);
   const digest = Digest.parse(ctx.params.digest!);
+  const mirrored = ctx.mirrors?.target(name);
   // A plain pull (the whole blob, nothing conditional, no redirect): the link and the blob's own
   // answer in one round trip, where the driver can.
   const mayRedirect = ctx.settings.redirect && ctx.stores.blobs.redirects;
-  if (req.method === 'GET' && req.headers.range === undefined && req.headers['if-none-match'] === undefined && !mayRedirect) {
+  const whole = req.method === 'GET' && req.headers.range === undefined && req.headers['if-none-match'] === undefined;
+  if (whole && !mayRedirect) {
     const opened = await ctx.stores.blobs.open(name, digest);
-    if (opened !== null) return serveWhole(ctx, name, digest, opened);
+    if (opened) return serveWhole(ctx, name, digest, opened);
+    if (opened === undefined && !mirrored) return serveWhole(ctx, name, digest, opened);
   }
+  if (mirrored && (await mirroredBlob(ctx, name, mirrored, digest))) return;
   // A HEAD may be answered from the blob descriptor cache; a GET reads storage anyway.
   const blob = req.method === 'HEAD' ? await ctx.stores.blobs.cachedStat(name, digest) : await ctx.stores.blobs.stat(name, digest, { together: true });
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
@@ -66,6 +71,27 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   // As Distribution: a pull is reported once the blob was served.
   pulled();
   res.end();
+}
+
+/**
+ * A blob of a mirrored name that is not stored yet: a whole GET is fetched once and streamed while
+ * stored (true: answered); a HEAD is answered from the upstream's HEAD without fetching; a range
+ * is fetched first and then served from storage (false: the caller serves it).
+ */
+async function mirroredBlob(ctx: RequestContext, name: string, target: MirrorTarget, digest: Digest): Promise<boolean> {
+  const { req, res } = ctx;
+  const mirrors = ctx.mirrors!;
+  if (req.method === 'HEAD') {
+    if (await ctx.stores.blobs.stat(name, digest)) return false;
+    const size = await mirrors.headBlob(target, digest);
+    if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+    send(req, res, 200, { ...commonHeaders(digest), 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+    return true;
+  }
+  const whole = req.headers.range === undefined && req.headers['if-none-match'] === undefined;
+  const answered = await mirrors.fillBlob(name, target, digest, whole ? res : undefined);
+  if (answered) report(ctx, 'pull', blobTarget(req, name, digest.toString(), Number(res.getHeader('content-length') ?? 0)));
+  return answered;
 }
 
 function commonHeaders(digest: Digest): Record<string, string> {

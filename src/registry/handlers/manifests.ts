@@ -49,6 +49,12 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const name = validateName(ctx.params.name!);
   const reference = ctx.params.reference!;
+  // A mirrored name: what the upstream has is fetched (or, by tag, checked) first, then served from storage.
+  const mirrored = ctx.mirrors?.target(name);
+  if (mirrored) {
+    existingReference(name, reference);
+    await ctx.mirrors!.refreshManifest(name, mirrored, reference);
+  }
   let digest = await resolveDigest(ctx, name, reference);
   let content = await ctx.stores.manifests.get(name, digest);
   if (!content) throw manifestUnknown(name, reference);

@@ -46,7 +46,7 @@ export async function listTagsByPush(ctx: RequestContext): Promise<void> {
 export async function repositoryUsage(ctx: RequestContext): Promise<void> {
   const name = validateName(ctx.params.name!);
   const report = await ctx.stores.usage.latest();
-  const usage = report?.repositories[name];
+  const usage = report && Object.hasOwn(report.repositories, name) ? report.repositories[name] : undefined;
   sendJson(ctx.req, ctx.res, 200, {
     name,
     measured: usage !== undefined,

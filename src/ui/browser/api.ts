@@ -115,7 +115,10 @@ export async function catalogPage(n: number, last?: string): Promise<Page<string
  * returns however many repositories there are.
  */
 export async function searchRepositories(prefix: string, n: number, after?: string): Promise<Page<string>> {
-  const start = after ?? (prefix.length > 0 ? `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) - 1)}~` : undefined);
+  // A trailing slash is left out of the start: registries order "/" differently (Distribution sorts
+  // it before every other character), and every name that starts with "team/" follows "team".
+  const base = prefix.replace(/\/+$/, '');
+  const start = after ?? (base.length > 0 ? `${base.slice(0, -1)}${String.fromCharCode(base.charCodeAt(base.length - 1) - 1)}~` : undefined);
   const page = await catalogPage(n, start);
   const items = page.items.filter((name) => name.startsWith(prefix));
   const ended = items.length < page.items.length;

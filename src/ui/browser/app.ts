@@ -486,6 +486,19 @@ window.addEventListener('hashchange', () => {
   if (signedIn) route();
 });
 
+/** How often an open page asks who it is: the server renews the cookie past half its life. */
+const RENEW_EVERY_MS = 5 * 60_000;
+
+setInterval(() => {
+  if (!signedIn || document.hidden) return;
+  void whoAmI().then(
+    (who) => {
+      if (!who && signedIn) showSignIn('Your session ended: sign in again.');
+    },
+    () => undefined, // unreachable for a moment: the next turn asks again
+  );
+}, RENEW_EVERY_MS);
+
 void whoAmI().then(
   (who) => {
     if (!who) return showSignIn();

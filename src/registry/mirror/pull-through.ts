@@ -1,0 +1,286 @@
+// The pull-through cache behind mirrored names (mirror-names.ts): what a pull asks for that is not
+// stored yet is fetched from the upstream, checked against its digest, stored like a push, and then
+// served from storage like anything else.
+//
+//   - Manifests by digest come from the cache once stored, without asking the upstream. By tag, the
+//     upstream is asked (a HEAD: Docker Hub does not count those against its pull limits) at most
+//     once per the mirror's tagttl; when it is down, slow or answers 429, the cached copy is served
+//     and the condition logged and counted.
+//   - A blob is fetched once however many ask at once: the first request streams it to its client
+//     while storing it, the others wait for it to be stored and are served from storage. Its bytes
+//     go through an upload session and are committed only if their digest checks, so a lying or
+//     truncated upstream never poisons the cache; the first client's last chunk is held back until
+//     then (its download fails rather than completes with bad bytes), and the next request tries again.
+//   - Replicas on one storage fill independently; the upload store's commit makes two fills of the
+//     same blob store one blob.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { LRUCache } from 'lru-cache';
+import { Digest } from '../references.js';
+import { RegistryError } from '../errors.js';
+import { MANIFEST_MEDIA_TYPES, parseManifest } from '../manifests.js';
+import type { RegistryStores } from '../context.js';
+import { failureOfStatus, UpstreamError, type UpstreamFailure } from './upstream-client.js';
+import type { MirrorNames, MirrorTarget } from './mirror-names.js';
+import { recordMirrorBytes, recordMirrorError, recordMirrorHit, recordMirrorMiss } from '../../metrics/metrics.js';
+import { DigestMismatchError } from '../../storage/store-errors.js';
+
+const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES].join(', ');
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface PullThroughLogger {
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+interface FetchedManifest {
+  digest: Digest;
+  content: Buffer;
+}
+
+export class PullThrough {
+  /** Blob fills under way, by digest: later askers wait for the first. */
+  private readonly fills = new Map<string, Promise<void>>();
+  /** Manifest fetches under way, by repository and reference. */
+  private readonly manifestFetches = new Map<string, Promise<void>>();
+  /** When each mirrored tag was last confirmed with its upstream. */
+  private readonly tagChecked = new LRUCache<string, number>({ max: 100_000 });
+
+  constructor(
+    readonly names: MirrorNames,
+    private readonly stores: RegistryStores,
+    private readonly logger?: PullThroughLogger,
+  ) {}
+
+  target(name: string): MirrorTarget | undefined {
+    return this.names.of(name);
+  }
+
+  /**
+   * Makes the manifest `reference` of a mirrored repository stored and, for a tag, current as the
+   * mirror's tagttl allows; the caller then serves it from storage.
+   */
+  async refreshManifest(name: string, target: MirrorTarget, reference: string): Promise<void> {
+    const key = `${name}\0${reference}`;
+    let pending = this.manifestFetches.get(key);
+    if (!pending) {
+      pending = (Digest.isDigest(reference) ? this.manifestByDigest(name, target, Digest.parse(reference)) : this.manifestByTag(name, target, reference)).finally(() => this.manifestFetches.delete(key));
+      this.manifestFetches.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async manifestByDigest(name: string, target: MirrorTarget, digest: Digest): Promise<void> {
+    const mirror = target.mirror.config.name;
+    if (await this.stores.manifests.exists(name, digest)) return recordMirrorHit(mirror, 'manifest');
+    recordMirrorMiss(mirror, 'manifest');
+    const fetched = await this.fetchManifest(target, digest.toString(), digest).catch((err: unknown) => {
+      throw this.failed(target, err, `manifest ${digest} of ${target.upstreamName}`);
+    });
+    await this.storeManifest(name, fetched);
+  }
+
+  private async manifestByTag(name: string, target: MirrorTarget, tag: string): Promise<void> {
+    const mirror = target.mirror.config.name;
+    const cached = await this.stores.tags.resolve(name, tag);
+    const key = `${name}:${tag}`;
+    const checkedAt = this.tagChecked.get(key);
+    if (cached && checkedAt !== undefined && Date.now() - checkedAt < target.mirror.config.tagTtlMs) return recordMirrorHit(mirror, 'manifest');
+    try {
+      const head = await target.mirror.client.fetch('HEAD', target.upstreamName, `manifests/${tag}`, { accept: MANIFEST_ACCEPT });
+      head.resume();
+      const failure = failureOfStatus(head.statusCode ?? 0);
+      if (failure) throw new UpstreamError(failure, `HTTP ${head.statusCode}`, head.statusCode);
+      const said = head.headers['docker-content-digest'];
+      const upstreamDigest = typeof said === 'string' && Digest.isDigest(said) ? Digest.parse(said) : undefined;
+      if (cached && upstreamDigest && upstreamDigest.equals(cached) && (await this.stores.manifests.exists(name, upstreamDigest))) {
+        this.tagChecked.set(key, Date.now());
+        return recordMirrorHit(mirror, 'manifest');
+      }
+      recordMirrorMiss(mirror, 'manifest');
+      const fetched = upstreamDigest && (await this.stores.manifests.exists(name, upstreamDigest))
+        ? undefined
+        : await this.fetchManifest(target, upstreamDigest?.toString() ?? tag, upstreamDigest);
+      const digest = fetched?.digest ?? upstreamDigest!;
+      if (fetched) await this.storeManifest(name, fetched);
+      await this.stores.tags.tag(name, tag, digest);
+      this.tagChecked.set(key, Date.now());
+    } catch (err) {
+      if (err instanceof UpstreamError && err.kind === 'not_found') {
+        recordMirrorError(mirror, 'not_found');
+        throw new RegistryError('MANIFEST_UNKNOWN', { name, reference: tag }, { message: `manifest unknown to the upstream ${target.mirror.client.origin.host}` });
+      }
+      const reason = err instanceof UpstreamError ? err.kind : 'unreachable';
+      if (cached && (err instanceof UpstreamError || (err as NodeJS.ErrnoException).code !== undefined)) {
+        // Served from the cache: the point of having one when the upstream is down or limiting.
+        recordMirrorError(mirror, reason);
+        this.logger?.warn(`mirror ${mirror}: serving the cached ${name}:${tag}; the upstream failed (${reason}): ${(err as Error).message}`, { mirror, repository: name, tag, reason });
+        return;
+      }
+      throw this.failed(target, err, `${target.upstreamName}:${tag}`);
+    }
+  }
+
+  /** GET of a manifest from the upstream, checked against `expected` (or the digest it says). */
+  private async fetchManifest(target: MirrorTarget, reference: string, expected: Digest | undefined): Promise<FetchedManifest> {
+    const res = await target.mirror.client.fetch('GET', target.upstreamName, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    const failure = failureOfStatus(res.statusCode ?? 0);
+    if (failure) {
+      res.resume();
+      throw new UpstreamError(failure, `HTTP ${res.statusCode}`, res.statusCode);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_MANIFEST_BYTES) throw new UpstreamError('refused', `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    recordMirrorBytes(target.mirror.config.name, size);
+    const content = Buffer.concat(chunks);
+    const said = res.headers['docker-content-digest'];
+    const wanted = expected ?? (typeof said === 'string' && Digest.isDigest(said) ? Digest.parse(said) : undefined);
+    const digest = Digest.ofContent(content, wanted?.algorithm);
+    if (wanted && !wanted.equals(digest)) throw new UpstreamError('digest', `the upstream sent a manifest whose digest is ${digest}, not ${wanted}`);
+    return { digest, content };
+  }
+
+  private async storeManifest(name: string, { digest, content }: FetchedManifest): Promise<void> {
+    const parsed = (() => {
+      try {
+        return parseManifest(content);
+      } catch {
+        return undefined;
+      }
+    })();
+    // Claimed like a push's manifest, so a GC pass running now keeps it.
+    const claim = await this.stores.blobs.claim([digest]);
+    await this.stores.referrers.beforePut(name);
+    await this.stores.manifests.put(name, digest, content);
+    await this.stores.blobs.refreshClaim(claim);
+    if (parsed) await this.stores.referrers.record(name, digest, content, parsed);
+  }
+
+  /**
+   * A GET of a blob that is not in the repository yet. True when this request answered it (it
+   * started the fill and streamed it); false when the blob is stored now and the caller serves it.
+   */
+  async fillBlob(name: string, target: MirrorTarget, digest: Digest, res: ServerResponse | undefined): Promise<boolean> {
+    const mirror = target.mirror.config.name;
+    if (await this.stores.blobs.stat(name, digest)) {
+      recordMirrorHit(mirror, 'blob');
+      return false;
+    }
+    // Stored for another repository (another mirrored name, or a push): linked here, not fetched.
+    const { claim, checked: size } = await this.stores.blobs.claimAnd([digest], () => this.stores.blobs.globalSize(digest));
+    if (size !== undefined) {
+      await this.stores.blobs.refreshClaim(claim);
+      await this.stores.blobs.link(name, digest, size);
+      recordMirrorHit(mirror, 'blob');
+      return false;
+    }
+    const key = digest.toString();
+    const running = this.fills.get(key);
+    if (running) {
+      await running.catch(() => undefined);
+      if (await this.stores.blobs.stat(name, digest)) return false;
+      if (await this.stores.blobs.globalSize(digest) !== undefined) {
+        await this.stores.blobs.link(name, digest);
+        return false;
+      }
+      throw new RegistryError('UNAVAILABLE', { digest: key }, { message: `the blob could not be fetched from the upstream ${target.mirror.client.origin.host}; try again` });
+    }
+    recordMirrorMiss(mirror, 'blob');
+    let answered = false;
+    const fill = this.fetchBlob(name, target, digest, res, () => (answered = true));
+    this.fills.set(key, fill);
+    try {
+      await fill;
+    } finally {
+      this.fills.delete(key);
+    }
+    return answered;
+  }
+
+  /** Fetches and stores the blob; streams it to `res` too when given (then `started` is called). */
+  private async fetchBlob(name: string, target: MirrorTarget, digest: Digest, res: ServerResponse | undefined, started: () => void): Promise<void> {
+    const mirror = target.mirror.config.name;
+    let upstream: IncomingMessage;
+    try {
+      upstream = await target.mirror.client.fetch('GET', target.upstreamName, `blobs/${digest}`);
+    } catch (err) {
+      throw this.failed(target, err, `blob ${digest}`);
+    }
+    const failure = failureOfStatus(upstream.statusCode ?? 0);
+    if (failure || upstream.statusCode !== 200) {
+      upstream.resume();
+      if (failure === 'not_found') throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+      throw this.failed(target, new UpstreamError(failure ?? 'refused', `HTTP ${upstream.statusCode}`, upstream.statusCode), `blob ${digest}`);
+    }
+    const length = Number(upstream.headers['content-length']);
+    res?.writeHead(200, {
+      'Docker-Content-Digest': digest.toString(),
+      ETag: `"${digest}"`,
+      'Content-Type': 'application/octet-stream',
+      ...(Number.isSafeInteger(length) && length >= 0 ? { 'Content-Length': length } : {}),
+    });
+    if (res) started();
+    const client = res;
+    let held: Buffer | undefined;
+    const toClient = async (chunk: Buffer): Promise<void> => {
+      if (!client || client.destroyed || client.writableEnded) return; // the client left: the fill goes on
+      if (!client.write(chunk)) await Promise.race([once(client, 'drain'), once(client, 'close')]);
+    };
+    // Each chunk goes to storage first, and to the client one chunk behind: the last one only
+    // once the digest has been checked.
+    async function* tee(): AsyncGenerator<Buffer> {
+      for await (const chunk of upstream as AsyncIterable<Buffer>) {
+        recordMirrorBytes(mirror, chunk.length);
+        if (held) await toClient(held);
+        held = chunk;
+        yield chunk;
+      }
+    }
+    const id = await this.stores.uploads.create(name);
+    try {
+      await this.stores.uploads.append(name, id, tee());
+      await this.stores.uploads.commit(name, id, digest);
+    } catch (err) {
+      await this.stores.uploads.cancel(name, id).catch(() => undefined);
+      const kind: UpstreamFailure = err instanceof DigestMismatchError ? 'digest' : err instanceof UpstreamError ? err.kind : 'unreachable';
+      recordMirrorError(mirror, kind);
+      this.logger?.warn(`mirror ${mirror}: the blob ${digest} of ${target.upstreamName} was not stored (${kind}): ${(err as Error).message}`, { mirror, digest: digest.toString(), reason: kind });
+      client?.destroy();
+      throw err;
+    }
+    if (held) await toClient(held);
+    client?.end();
+  }
+
+  /** HEAD of a blob not stored here: the upstream's answer, nothing fetched. */
+  async headBlob(target: MirrorTarget, digest: Digest): Promise<number | undefined> {
+    try {
+      const head = await target.mirror.client.fetch('HEAD', target.upstreamName, `blobs/${digest}`);
+      head.resume();
+      if (head.statusCode === 404) return undefined;
+      const failure = failureOfStatus(head.statusCode ?? 0);
+      if (failure) throw new UpstreamError(failure, `HTTP ${head.statusCode}`, head.statusCode);
+      const length = Number(head.headers['content-length']);
+      return Number.isSafeInteger(length) ? length : undefined;
+    } catch (err) {
+      throw this.failed(target, err, `blob ${digest}`);
+    }
+  }
+
+  /** An upstream failure as the client sees it: counted, logged, and a 503 (or 429) in the envelope. */
+  private failed(target: MirrorTarget, err: unknown, what: string): RegistryError {
+    if (err instanceof RegistryError) return err;
+    const mirror = target.mirror.config.name;
+    const kind: UpstreamFailure = err instanceof UpstreamError ? err.kind : 'unreachable';
+    recordMirrorError(mirror, kind);
+    this.logger?.warn(`mirror ${mirror}: ${what} could not be fetched (${kind}): ${(err as Error).message}`, { mirror, reason: kind });
+    const host = target.mirror.client.origin.host;
+    if (kind === 'rate_limited') return new RegistryError('TOOMANYREQUESTS', { mirror }, { message: `the upstream ${host} is limiting requests; try again later`, headers: { 'Retry-After': '60' } });
+    if (kind === 'not_found') return new RegistryError('NAME_UNKNOWN', { mirror, name: target.upstreamName }, { status: 404, message: `unknown to the upstream ${host}` });
+    return new RegistryError('UNAVAILABLE', { mirror, reason: kind }, { message: `the upstream ${host} could not be reached for ${what} (${kind})` });
+  }
+}

@@ -1,0 +1,155 @@
+// Pull-through mirrors (regate.mirrors) against real upstreams: CNCF Distribution 2.8.2, anonymous,
+// behind a counting, fault-injecting proxy. skopeo pulls through the path prefix and gets the
+// upstream's image byte for byte; containerd's ?ns= and Docker's unprefixed default reach the same
+// repository, while a repository of the team's own keeps its name; pushes into a mirror's names are
+// refused; 32 clients cold-pulling one image at once cost the upstream one GET per blob; a corrupt
+// or truncated blob is never stored (the next pull gets the right one); a 429 or a stopped upstream
+// leaves the cached tag served.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { buildOciImage, diffPulledImage, readPulledImage, type BuiltImage } from '../support/image-builder.js';
+import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../support/processes.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { errorCode, startGateway, type Gateway } from '../support/gateway.js';
+
+const USER: [string, string] = ['mirror-user', 'pull-through-5'];
+const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+let upstream: RegistryHandle;
+let proxy: FaultProxy;
+let gw: Gateway;
+let image: BuiltImage;
+let second: BuiltImage;
+const tmp = makeTempDir('regate-mirrors-');
+
+before(async () => {
+  upstream = await startDistribution({ rootDir: join(tmp.path, 'upstream') });
+  image = buildOciImage({ dir: join(tmp.path, 'alpine'), seed: 'mirror-alpine' });
+  second = buildOciImage({ dir: join(tmp.path, 'busybox'), seed: 'mirror-busybox' });
+  await skopeo(['copy', '--dest-tls-verify=false', image.pushRef, `docker://${upstream.host}/library/alpine:3`]);
+  await skopeo(['copy', '--dest-tls-verify=false', second.pushRef, `docker://${upstream.host}/library/busybox:1`]);
+  proxy = await startFaultProxy(upstream.url);
+  gw = await startGateway({
+    users: { [USER[0]]: USER[1] },
+    config: { regate: { mirrors: [{ name: 'docker.io', url: proxy.url, default: true, tagttl: '0s' }] } },
+  });
+});
+
+after(async () => {
+  await gw?.close();
+  await proxy?.close();
+  await upstream?.stop();
+  tmp.remove();
+});
+
+const get = (path: string, headers: Record<string, string> = {}) => gw.send('GET', path, { auth: USER, headers: { Accept: ACCEPT, ...headers } });
+
+describe('pull-through mirrors', { timeout: 300_000 }, () => {
+  it('skopeo pulls docker.io/library/alpine through the prefix: the upstream\'s image, byte for byte', async () => {
+    const out = join(tmp.path, 'pulled');
+    const certDir = join(tmp.path, 'ca');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(certDir, { recursive: true });
+    writeFileSync(join(certDir, 'ca.crt'), gw.ca!);
+    await skopeo(['copy', '--src-creds', USER.join(':'), '--src-cert-dir', certDir, `docker://${new URL(gw.url).host}/docker.io/library/alpine:3`, `oci:${out}:3`]);
+    assert.deepEqual(diffPulledImage(image, readPulledImage(`oci:${out}:3`)), []);
+    // Pulled once more: everything from the cache, the tag checked with a HEAD (tagttl 0s here).
+    const before = proxy.requests.length;
+    const again = await get('/v2/docker.io/library/alpine/manifests/3');
+    assert.equal(again.status, 200);
+    assert.ok(again.body.equals(image.top.bytes));
+    assert.deepEqual(proxy.requests.slice(before), ['HEAD /v2/library/alpine/manifests/3']);
+    const layer = [...image.blobs.values()].find((b) => b.digest !== image.top.digest)!;
+    const blob = await get(`/v2/docker.io/library/alpine/blobs/${layer.digest}`);
+    assert.ok(blob.body.equals(layer.bytes));
+    assert.equal(proxy.requests.length, before + 1, 'a cached blob costs the upstream nothing');
+  });
+
+  it('containerd\'s ?ns=docker.io and Docker\'s unprefixed default reach the same repository; the team\'s own repository keeps its name', async () => {
+    const byNs = await get('/v2/library/alpine/manifests/3?ns=docker.io');
+    assert.equal(byNs.status, 200);
+    assert.equal(byNs.header('docker-content-digest'), image.top.digest);
+    const byDefault = await get('/v2/library/alpine/manifests/3');
+    assert.equal(byDefault.status, 200);
+    assert.equal(byDefault.header('docker-content-digest'), image.top.digest);
+    // An ns no mirror stands for changes nothing (never another registry's content under its name):
+    // the name is looked up as it is, and the team has no library/alpine.
+    assert.equal((await get('/v2/library/alpine/manifests/3?ns=quay.io')).status, 404);
+    // A repository of the team's own, even under a name the upstream also has, is served as pushed.
+    const own = Buffer.from('{}');
+    assert.equal((await gw.send('POST', `/v2/library/busybox/blobs/uploads/?digest=${sha256(own)}`, { auth: USER, body: own })).status, 201);
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(own), size: 2 }, layers: [] }));
+    assert.equal((await gw.send('PUT', '/v2/library/busybox/manifests/1', { auth: USER, body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } })).status, 201);
+    const ownPull = await get('/v2/library/busybox/manifests/1');
+    assert.equal(ownPull.header('docker-content-digest'), sha256(manifest));
+    const mirrored = await get('/v2/docker.io/library/busybox/manifests/1');
+    assert.equal(mirrored.header('docker-content-digest'), second.top.digest);
+  });
+
+  it('a push into a mirror\'s names is refused with a clear error; pushes elsewhere work', async () => {
+    const refused = await gw.send('POST', '/v2/docker.io/library/alpine/blobs/uploads/', { auth: USER });
+    assert.equal(refused.status, 405);
+    assert.equal(errorCode(refused), 'UNSUPPORTED');
+    assert.match(refused.text(), /mirror of http:\/\/127\.0\.0\.1:\d+ \(regate\.mirrors\): it cannot be pushed to/);
+    const viaNs = await gw.send('PUT', '/v2/library/alpine/manifests/evil?ns=docker.io', { auth: USER, body: '{}', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(viaNs.status, 405);
+  });
+
+  it('32 clients cold-pull one image at once: each blob is fetched from the upstream exactly once, and all get the same bytes', async () => {
+    const fresh = buildOciImage({ dir: join(tmp.path, 'fresh'), seed: 'mirror-32-clients' });
+    await skopeo(['copy', '--dest-tls-verify=false', fresh.pushRef, `docker://${upstream.host}/team/fresh:1`]);
+    const before = proxy.requests.length;
+    const blobs = [...fresh.blobs.values()].filter((b) => b.digest !== fresh.top.digest);
+    const pulls = await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        const manifest = await get('/v2/docker.io/team/fresh/manifests/1');
+        const got = await Promise.all(blobs.map(async (b) => (await get(`/v2/docker.io/team/fresh/blobs/${b.digest}`)).body));
+        return [manifest.body, ...got].map(sha256).join(',');
+      }),
+    );
+    assert.equal(new Set(pulls).size, 1, 'every client got the same image');
+    assert.equal(pulls[0], [fresh.top.bytes, ...blobs.map((b) => b.bytes)].map(sha256).join(','));
+    const seen = proxy.requests.slice(before);
+    for (const b of blobs) assert.equal(seen.filter((r) => r === `GET /v2/team/fresh/blobs/${b.digest}`).length, 1, `${b.digest}: ${JSON.stringify(seen)}`);
+    assert.equal(seen.filter((r) => r.startsWith('GET /v2/team/fresh/manifests/')).length, 1, 'the manifest once too');
+  });
+
+  it('a corrupt or truncated blob from the upstream is never stored: the client gets an error, the next pull the right bytes', async () => {
+    const layer = [...second.blobs.values()].find((b) => b.digest !== second.top.digest && b.bytes.length > 1000)!;
+    const path = `/v2/docker.io/library/busybox/blobs/${layer.digest}`;
+    for (const fault of ['corrupt', 'truncate'] as const) {
+      proxy.faults.set(layer.digest, fault);
+      const bad = await get(path).then(
+        (r) => r,
+        (err: unknown) => err as Error,
+      );
+      assert.ok(bad instanceof Error || !sha256(bad.body).endsWith(layer.digest.slice(7)), `${fault}: the client never gets bad bytes as good`);
+      proxy.faults.delete(layer.digest);
+      assert.equal((await gw.send('HEAD', path, { auth: USER })).status, 200, 'HEAD asks the upstream (nothing was stored)');
+    }
+    const good = await get(path);
+    assert.equal(good.status, 200);
+    assert.equal(sha256(good.body), layer.digest);
+    assert.ok(gw.logs.some((l) => /the blob sha256:[0-9a-f]{64} of library\/busybox was not stored \(digest\)/.test(l)), 'the corrupt blob is logged as such');
+  });
+
+  it('a 429 or a stopped upstream: the cached tag is still served; an uncached one says why', async () => {
+    proxy.faults.set('/manifests/', '429');
+    const cached = await get('/v2/docker.io/library/alpine/manifests/3');
+    assert.equal(cached.status, 200, 'served from the cache while the upstream limits');
+    const uncached = await get('/v2/docker.io/library/alpine/manifests/edge');
+    assert.equal(uncached.status, 429);
+    assert.equal(errorCode(uncached), 'TOOMANYREQUESTS');
+    proxy.faults.delete('/manifests/');
+    await proxy.close();
+    const down = await get('/v2/docker.io/library/alpine/manifests/3');
+    assert.equal(down.status, 200, 'served from the cache while the upstream is down');
+    const gone = await get('/v2/docker.io/library/nothing/manifests/1');
+    assert.equal(gone.status, 503);
+    assert.equal(errorCode(gone), 'UNAVAILABLE');
+    assert.ok(gw.logs.some((l) => /serving the cached docker\.io\/library\/alpine:3; the upstream failed \(rate_limited\)/.test(l)));
+  });
+});
