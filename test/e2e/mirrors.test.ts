@@ -13,6 +13,7 @@ import { buildOciImage, diffPulledImage, readPulledImage, type BuiltImage } from
 import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../support/processes.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { errorCode, startGateway, type Gateway } from '../support/gateway.js';
+import { startContainerd } from '../support/containerd.js';
 
 const USER: [string, string] = ['mirror-user', 'pull-through-5'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
@@ -115,6 +116,34 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     const seen = proxy.requests.slice(before);
     for (const b of blobs) assert.equal(seen.filter((r) => r === `GET /v2/team/fresh/blobs/${b.digest}`).length, 1, `${b.digest}: ${JSON.stringify(seen)}`);
     assert.equal(seen.filter((r) => r.startsWith('GET /v2/team/fresh/manifests/')).length, 1, 'the manifest once too');
+  });
+
+  it('containerd\'s ctr with a hosts.toml mirror (?ns=docker.io) fetches the upstream\'s image through regate', async () => {
+    const ctrImage = buildOciImage({ dir: join(tmp.path, 'ctr-image'), seed: 'mirror-ctr' });
+    await skopeo(['copy', '--dest-tls-verify=false', ctrImage.pushRef, `docker://${upstream.host}/library/ctrimg:1`]);
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const hosts = join(tmp.path, 'hosts.d');
+    mkdirSync(join(hosts, 'docker.io'), { recursive: true });
+    const ca = join(tmp.path, 'regate-ca.crt');
+    writeFileSync(ca, gw.ca!);
+    // The fallback server is a loopback address nothing listens on: never a public registry.
+    writeFileSync(join(hosts, 'docker.io', 'hosts.toml'), `server = "https://127.0.0.1:9"\n\n[host."${gw.url}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${ca}"\n`);
+    const containerd = await startContainerd();
+    try {
+      const before = proxy.requests.length;
+      const fetched = await containerd.ctr(['content', 'fetch', '--hosts-dir', hosts, '--user', USER.join(':'), 'docker.io/library/ctrimg:1']);
+      assert.equal(fetched.code, 0, fetched.stderr);
+      for (const blob of ctrImage.blobs.values()) {
+        const got = await containerd.ctr(['content', 'get', blob.digest]);
+        assert.equal(got.code, 0, `${blob.digest}: ${got.stderr}`);
+        assert.equal(sha256(got.stdout), blob.digest);
+      }
+      assert.ok(proxy.requests.slice(before).includes('GET /v2/library/ctrimg/manifests/1') || proxy.requests.slice(before).some((r) => r.startsWith('GET /v2/library/ctrimg/manifests/sha256:')), 'fetched from the upstream through regate');
+      const tags = await get('/v2/docker.io/library/ctrimg/tags/list');
+      assert.deepEqual(tags.json().tags, ['1'], 'stored under the mirror\'s name');
+    } finally {
+      await containerd.stop();
+    }
   });
 
   it('a corrupt or truncated blob from the upstream is never stored: the client gets an error, the next pull the right bytes', async () => {
