@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../config/load-config.js';
 import { collectGarbage, type GcProgress, type GcResult } from '../storage/gc.js';
 import { formatBytes, openStorage, progressBar } from './storage-tool.js';
+import { mirrorExpiry } from '../registry/open-registry.js';
 
 interface GcCommandOptions {
   config: string;
@@ -19,6 +20,7 @@ export function summary(result: GcResult): string {
   const verb = result.dryRun ? 'would delete' : 'deleted';
   return [
     `${result.dryRun ? 'dry run: ' : ''}${verb} ${result.blobsDeleted} blobs (${formatBytes(result.bytesFreed)}) and ${result.manifestsDeleted} untagged manifests`,
+    ...(result.mirrorManifestsExpired > 0 ? [`of which ${result.mirrorManifestsExpired} mirrored manifests nobody pulled for their mirror's ttl (with their tags)`] : []),
     `repositories: ${result.repositories}, manifests kept: ${result.manifestsKept}, blobs: ${result.blobsSeen} (${result.blobsMarked} referenced, ${result.blobsKeptRecent} unreferenced but recent)`,
     ...(result.usageNotStored ? [`the bytes per repository could not be stored for the web page: ${result.usageNotStored}`] : []),
     ...(result.unnamed
@@ -52,6 +54,7 @@ export function registerGcCommand(program: Command): void {
           listingLagMs: config.regate.gc.listingLagMs,
           linkWindowMs: config.regate.gc.linkWindowMs,
           ...(cache ? { cache } : {}),
+          ...(config.mirrors ? { mirrors: mirrorExpiry(config.mirrors) } : {}),
           onProgress: (p) => {
             if (!bar) return;
             if (p.phase !== phase) {

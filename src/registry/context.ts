@@ -7,6 +7,7 @@ import type { ManifestStore } from '../storage/manifest-store.js';
 import type { TagStore } from '../storage/tag-store.js';
 import type { RegistryCatalog } from '../storage/registry-storage.js';
 import type { UsageReports } from '../storage/usage-report.js';
+import type { MirrorPulls } from '../storage/mirror-pulls.js';
 import type { ReferrerIndex } from './referrer-index.js';
 import type { Caller, EventSink } from './events.js';
 import type { PullThrough } from './mirror/pull-through.js';
@@ -41,6 +42,7 @@ export interface RegistryStores {
   catalog: RegistryCatalog;
   referrers: ReferrerIndex;
   usage: UsageReports;
+  mirrorPulls: MirrorPulls;
 }
 
 export interface RequestContext {

@@ -29,6 +29,11 @@ export interface RunningRegistry extends Registry {
   close(): void;
 }
 
+/** What a GC pass needs of the mirrors: the names each caches, and how long unpulled content stays. */
+export function mirrorExpiry(mirrors: MirrorsConfig): Array<{ prefix: string; ttlMs: number }> {
+  return mirrors.mirrors.map((m) => ({ prefix: mirrors.pullOnly ? '' : `${m.name}/`, ttlMs: m.ttlMs }));
+}
+
 export function openRegistry(
   storage: StorageConfig,
   limits: Pick<RegistrySettings, 'manifestMaxBytes' | 'blobMaxBytes'>,
@@ -46,7 +51,7 @@ export function openRegistry(
   const stopPurging = purging.enabled && !storage.readOnly ? scheduleUploadPurging(driver, purging, logger) : () => undefined;
   const stopGc =
     gc?.enabled && !storage.readOnly
-      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}) }, logger, (result) => recordGcPass(result.bytesFreed + (result.unnamed?.bytesFreed ?? 0)))
+      ? scheduleGarbageCollection(driver, { intervalMs: gc.intervalMs, delayMs: gc.delayMs, deleteUntagged: gc.deleteUntagged, listingLagMs: gc.listingLagMs, linkWindowMs: gc.linkWindowMs, ...(cache ? { cache } : {}), ...(mirrors ? { mirrors: mirrorExpiry(mirrors) } : {}) }, logger, (result) => recordGcPass(result.bytesFreed + (result.unnamed?.bytesFreed ?? 0)))
       : () => undefined;
   health?.start();
   const close = (): void => {

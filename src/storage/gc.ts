@@ -24,6 +24,7 @@ import { storedBlobs } from './stored-blobs.js';
 import { unlessMissing, digestString } from './links.js';
 import { eachLimited } from '../each-limited.js';
 import { tallyUsage, UsageReports, type RepositoryUsage } from './usage-report.js';
+import { MirrorPulls } from './mirror-pulls.js';
 import {
   baseName,
   digestOfLinkDir,
@@ -53,6 +54,11 @@ export interface GcOptions {
    * or by `regate du`. A pass that deletes stores it unless this is false; a dry run only when asked.
    */
   usageReport?: 'gc' | 'du' | false;
+  /**
+   * Pull-through mirrors whose cached content goes when nobody pulled it for `ttlMs` (regate.mirrors
+   * ttl; 0 keeps it): repositories whose name starts with `prefix` ('' for Distribution's proxy).
+   */
+  mirrors?: ReadonlyArray<{ prefix: string; ttlMs: number }>;
 }
 
 export interface GcProgress {
@@ -83,6 +89,8 @@ export interface GcResult {
   usage: Record<string, RepositoryUsage>;
   /** Why the usage report could not be stored, when it could not (the pass itself succeeded). */
   usageNotStored?: string;
+  /** Mirrored manifests nobody pulled for the mirror's ttl, removed (or that would be) with their tags. */
+  mirrorManifestsExpired: number;
 }
 
 const PARALLEL = 8;
@@ -106,7 +114,8 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   const youngSince = startedAt.getTime() - options.delayMs;
   const claimedSince = youngSince - fence.linkWindowMs - (options.listingLagMs ?? 0) - CLOCK_SLACK_MS;
   const progress = options.onProgress ?? (() => undefined);
-  const result: GcResult = { dryRun, repositories: 0, manifestsKept: 0, manifestsDeleted: 0, blobsSeen: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, blobsKeptRecent: 0, usage: {} };
+  const result: GcResult = { dryRun, repositories: 0, manifestsKept: 0, manifestsDeleted: 0, blobsSeen: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0, blobsKeptRecent: 0, usage: {}, mirrorManifestsExpired: 0 };
+  const pulls = new MirrorPulls(driver);
 
   const marked = new Set<string>();
   const namedBy = new Map<string, Set<string>>(); // repository → what its kept manifests name
@@ -118,7 +127,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
     markRevision(named, revision);
   };
   const linksOf = new Map<string, string[]>(); // digest → repositories with a layer link to it
-  const untagged: { name: string; revision: Revision }[] = [];
+  const untagged: { name: string; revision: Revision; expired: boolean }[] = [];
 
   const names = await repositories(driver);
   result.repositories = names.length;
@@ -126,13 +135,17 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   progress({ phase: 'mark', done, total: names.length });
   await eachLimited(names, PARALLEL, async (name) => {
     const revisions = await readRevisions(manifests, name);
-    const kept = options.deleteUntagged ? await reachable(tags, name, revisions) : new Set(revisions.keys());
+    let kept = options.deleteUntagged ? await reachable(tags, name, revisions) : new Set(revisions.keys());
+    // A mirror's cache: what nobody pulled for its ttl goes (and what it needs stays with what is kept).
+    const ttlMs = options.mirrors?.find((m) => name.startsWith(m.prefix))?.ttlMs ?? 0;
+    const fresh = ttlMs > 0 ? closure(revisions, await pulledSince(driver, pulls, name, revisions, startedAt.getTime() - ttlMs)) : undefined;
+    if (fresh) kept = new Set([...kept].filter((key) => fresh.has(key)));
     if (!namedBy.has(name)) namedBy.set(name, new Set());
     for (const [key, revision] of revisions) {
       if (kept.has(key)) {
         keep(name, revision);
       } else {
-        untagged.push({ name, revision });
+        untagged.push({ name, revision, expired: fresh !== undefined && !fresh.has(key) });
       }
     }
     for (const digest of await layerLinks(driver, name)) {
@@ -145,15 +158,20 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   // Untagged revisions go first, through the fence: one claimed meanwhile is kept, and marks.
   done = 0;
   if (untagged.length > 0) progress({ phase: 'untagged', done, total: untagged.length });
-  await eachLimited(untagged, PARALLEL, async ({ name, revision }) => {
+  await eachLimited(untagged, PARALLEL, async ({ name, revision, expired }) => {
     const removed = dryRun
       ? !(await claimedRecently(fence, revision.digest, claimedSince))
       : await fenced(fence, revision.digest, passId, claimedSince, async () => {
+          // An expired mirror copy loses its tags first: the next pull of one asks the upstream again.
+          if (expired) for (const tag of await tags.tagsPointingAt(name, revision.digest)) await tags.untag(name, tag);
           // Its referrers entry goes first, as for a DELETE: never a listed referrer that is gone.
           const subject = revision.subject !== undefined ? parseDigest(revision.subject) : undefined;
           if (subject) await referrerEntries.remove(name, subject, revision.digest);
-          return manifests.delete(name, revision.digest);
+          const deleted = await manifests.delete(name, revision.digest);
+          if (expired) await pulls.forget(name, revision.digest);
+          return deleted;
         });
+    if (removed && expired) result.mirrorManifestsExpired++;
     if (removed) result.manifestsDeleted++;
     else keep(name, revision);
     progress({ phase: 'untagged', done: ++done, total: untagged.length });
@@ -204,6 +222,16 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
     }
   }
   return result;
+}
+
+/** The revisions pulled (or, never pulled, cached) at or after `since`: what a mirror's ttl keeps. */
+async function pulledSince(driver: StorageDriver, pulls: MirrorPulls, name: string, revisions: Map<string, Revision>, since: number): Promise<string[]> {
+  const fresh: string[] = [];
+  await eachLimited(revisions, PARALLEL, async ([key, revision]) => {
+    const pulled = (await pulls.lastPull(name, revision.digest)) ?? (await unlessMissing(() => driver.stat(pathFor({ kind: 'manifestRevisionLink', name, digest: revision.digest }))))?.modTime;
+    if (pulled === undefined || pulled.getTime() >= since) fresh.push(key);
+  });
+  return fresh;
 }
 
 async function claimedRecently(fence: GcFence, digest: DigestParts, claimedSince: number): Promise<boolean> {
@@ -298,6 +326,16 @@ function parseDigest(value: string): DigestParts | undefined {
 
 /** Revisions reachable from the repository's tags through indexes, plus referrers of those. */
 async function reachable(tags: TagStore, name: string, revisions: Map<string, Revision>): Promise<Set<string>> {
+  const roots: string[] = [];
+  for (const tag of (await tags.list(name)) ?? []) {
+    const target = await tags.resolve(name, tag);
+    if (target) roots.push(digestString(target));
+  }
+  return closure(revisions, roots);
+}
+
+/** The roots, the children of what is kept (through indexes), and the referrers of what is kept. */
+function closure(revisions: Map<string, Revision>, roots: Iterable<string>): Set<string> {
   const kept = new Set<string>();
   const work: string[] = [];
   const keep = (key: string): void => {
@@ -305,10 +343,7 @@ async function reachable(tags: TagStore, name: string, revisions: Map<string, Re
     kept.add(key);
     work.push(key);
   };
-  for (const tag of (await tags.list(name)) ?? []) {
-    const target = await tags.resolve(name, tag);
-    if (target) keep(digestString(target));
-  }
+  for (const root of roots) keep(root);
   for (;;) {
     while (work.length > 0) for (const child of revisions.get(work.pop()!)!.children) keep(digestString(child));
     let grew = false;

@@ -150,6 +150,11 @@ export function sharedSecretPath(name: string): string {
 
 export const USAGE_REPORT_PATH = `${REGATE_ROOT}/usage`;
 
+//   /docker/registry/v2/regate/mirror-pulls/<name>/_pulls/<alg>/<hex>  a mirrored manifest's last pull (mirror-pulls.ts)
+export function mirrorPullPath(name: string, digest: DigestParts): string {
+  return `${REGATE_ROOT}/mirror-pulls/${name}/_pulls/${digestDir(digest)}`;
+}
+
 //   /docker/registry/v2/regate/revoked/<list>/<until>-<id> an id no replica accepts until <until> (a logged-out session)
 export function revocationsRoot(list: string): string {
   return `${REGATE_ROOT}/revoked/${list}`;

@@ -8,6 +8,7 @@ import { ManifestStore } from './manifest-store.js';
 import { TagStore } from './tag-store.js';
 import { ReferrerStore } from './referrer-store.js';
 import { UsageReports } from './usage-report.js';
+import { MirrorPulls } from './mirror-pulls.js';
 import { repositoryPage, type CatalogPage, type CatalogPageOptions } from './catalog.js';
 
 export interface RegistryCatalog {
@@ -24,6 +25,8 @@ export interface RegistryStorage {
   catalog: RegistryCatalog;
   /** Bytes per repository from the last GC pass or `regate du`. */
   usage: UsageReports;
+  /** When mirrored manifests were last pulled (a GC pass drops what a mirror's ttl let go). */
+  mirrorPulls: MirrorPulls;
 }
 
 export interface RegistryStorageOptions {
@@ -43,5 +46,6 @@ export function createRegistryStorage(driver: StorageDriver, options: RegistrySt
     referrerEntries: new ReferrerStore(driver),
     catalog: { page: (options) => repositoryPage(driver, options) },
     usage: new UsageReports(driver),
+    mirrorPulls: new MirrorPulls(driver),
   };
 }

@@ -14,6 +14,9 @@ import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { errorCode, startGateway, type Gateway } from '../support/gateway.js';
 import { startContainerd } from '../support/containerd.js';
+import { wrapDriver } from '../../src/storage/base-driver.js';
+import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
+import { collectGarbage } from '../../src/storage/gc.js';
 
 const USER: [string, string] = ['mirror-user', 'pull-through-5'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
@@ -163,6 +166,35 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     assert.equal(good.status, 200);
     assert.equal(sha256(good.body), layer.digest);
     assert.ok(gw.logs.some((l) => /the blob sha256:[0-9a-f]{64} of library\/busybox was not stored \(digest\)/.test(l)), 'the corrupt blob is logged as such');
+  });
+
+  it('a GC pass removes what nobody pulled for the mirror\'s ttl, keeps what was pulled since; the next pull fetches it again', async () => {
+    const old = buildOciImage({ dir: join(tmp.path, 'ttl-old'), seed: 'mirror-ttl-old' });
+    const recent = buildOciImage({ dir: join(tmp.path, 'ttl-recent'), seed: 'mirror-ttl-recent' });
+    await skopeo(['copy', '--dest-tls-verify=false', old.pushRef, `docker://${upstream.host}/team/old:1`]);
+    await skopeo(['copy', '--dest-tls-verify=false', recent.pushRef, `docker://${upstream.host}/team/recent:1`]);
+    const pullAll = async (repo: string, built: BuiltImage): Promise<void> => {
+      assert.equal((await get(`/v2/docker.io/${repo}/manifests/1`)).status, 200);
+      for (const b of built.blobs.values()) if (b.digest !== built.top.digest) assert.equal(sha256((await get(`/v2/docker.io/${repo}/blobs/${b.digest}`)).body), b.digest);
+    };
+    await pullAll('team/old', old);
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await pullAll('team/recent', recent);
+    const driver = wrapDriver(new FilesystemDriver(gw.storageRoot));
+    const pass = await collectGarbage(driver, { delayMs: 0, linkWindowMs: 500, mirrors: [{ prefix: 'docker.io/', ttlMs: 3_000 }] });
+    assert.ok(pass.mirrorManifestsExpired >= 1, JSON.stringify(pass));
+    const oldLayer = [...old.blobs.values()].find((b) => b.digest !== old.top.digest)!;
+    assert.equal((await gw.send('GET', '/v2/docker.io/team/old/tags/list', { auth: USER })).json().tags.length, 0, 'the expired tag is gone');
+    assert.equal((await gw.send('GET', '/v2/docker.io/team/recent/tags/list', { auth: USER })).json().tags[0], '1', 'pulled within the ttl: kept');
+    const recentLayer = [...recent.blobs.values()].find((b) => b.digest !== recent.top.digest)!;
+    const before = proxy.requests.length;
+    assert.equal(sha256((await get(`/v2/docker.io/team/recent/blobs/${recentLayer.digest}`)).body), recentLayer.digest);
+    assert.equal(proxy.requests.length, before, 'kept content is served from the cache');
+    // Pulled again: fetched from the upstream anew, the same bytes.
+    await pullAll('team/old', old);
+    assert.ok(proxy.requests.slice(before).includes(`GET /v2/team/old/blobs/${oldLayer.digest}`), 'the removed layer came from the upstream again');
+    // What the other tests cached went too (nobody pulled it within 3 s): alpine comes back for them.
+    assert.equal((await get('/v2/docker.io/library/alpine/manifests/3')).status, 200);
   });
 
   it('a 429 or a stopped upstream: the cached tag is still served; an uncached one says why', async () => {

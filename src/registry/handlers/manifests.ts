@@ -58,6 +58,7 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
   let digest = await resolveDigest(ctx, name, reference);
   let content = await ctx.stores.manifests.get(name, digest);
   if (!content) throw manifestUnknown(name, reference);
+  if (mirrored) ctx.mirrors!.notePull(name, mirrored, digest);
   let parsed = safeParse(content);
   const accept = req.headers.accept;
   if (parsed && !accepts(accept, parsed.mediaType)) {

@@ -256,6 +256,12 @@ export class PullThrough {
     client?.end();
   }
 
+  /** Records that a mirrored manifest was pulled, for its mirror's ttl (mirror-pulls.ts). Never throws. */
+  notePull(name: string, target: MirrorTarget, digest: Digest): void {
+    const ttl = target.mirror.config.ttlMs;
+    if (ttl > 0) void this.stores.mirrorPulls.note(name, digest, ttl);
+  }
+
   /** HEAD of a blob not stored here: the upstream's answer, nothing fetched. */
   async headBlob(target: MirrorTarget, digest: Digest): Promise<number | undefined> {
     try {
