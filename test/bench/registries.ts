@@ -92,7 +92,8 @@ export function exitedError(name: string, child: ChildProcess, tail: LogTail): E
   return new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${tail}`);
 }
 
-export async function startRegate(workDir: string, rootDirectory: string): Promise<RunningRegistry> {
+/** `extraYaml`: more top-level config (e.g. a `regate:` section with mirrors). */
+export async function startRegate(workDir: string, rootDirectory: string, extraYaml = ''): Promise<RunningRegistry> {
   mkdirSync(workDir, { recursive: true });
   const configPath = join(workDir, 'regate.yml');
   writeFileSync(
@@ -109,7 +110,7 @@ export async function startRegate(workDir: string, rootDirectory: string): Promi
       '    enabled: true',
       'http:',
       '  addr: 127.0.0.1:0',
-      '',
+      extraYaml,
     ].join('\n'),
   );
   const serve = regateServeCommand(configPath);

@@ -357,6 +357,7 @@ const SINGLE_BENCHES: Record<string, () => Promise<void>> = {
   'auth-load': async () => (await import('./auth-load-bench.js')).runAuthLoadBench(),
   upstream: async () => (await import('./upstream-bench.js')).runUpstreamBench(),
   ui: async () => (await import('./web-ui-bench.js')).runWebUiBench(),
+  mirror: async () => (await import('./mirror-bench.js')).runMirrorBench(),
 };
 
 async function main(): Promise<void> {

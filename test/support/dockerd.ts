@@ -63,18 +63,18 @@ export interface DockerEngine {
  * `storageDriver: 'overlay2'` is for tests that build and run images (vfs copies every layer
  * whole, minutes for a Node image); where overlay cannot be mounted, vfs is used instead.
  */
-export async function startDockerd(options: { timeoutMs?: number; storageDriver?: 'vfs' | 'overlay2' } = {}): Promise<DockerEngine> {
+export async function startDockerd(options: { timeoutMs?: number; storageDriver?: 'vfs' | 'overlay2'; daemonConfig?: Record<string, unknown> } = {}): Promise<DockerEngine> {
   if (options.storageDriver === 'overlay2') {
     try {
-      return await startDockerdWith('overlay2', options.timeoutMs);
+      return await startDockerdWith('overlay2', options.timeoutMs, options.daemonConfig);
     } catch {
-      return startDockerdWith('vfs', options.timeoutMs);
+      return startDockerdWith('vfs', options.timeoutMs, options.daemonConfig);
     }
   }
-  return startDockerdWith('vfs', options.timeoutMs);
+  return startDockerdWith('vfs', options.timeoutMs, options.daemonConfig);
 }
 
-async function startDockerdWith(storageDriver: 'vfs' | 'overlay2', startTimeoutMs: number | undefined): Promise<DockerEngine> {
+async function startDockerdWith(storageDriver: 'vfs' | 'overlay2', startTimeoutMs: number | undefined, daemonConfig: Record<string, unknown> = {}): Promise<DockerEngine> {
   const dockerd = requireProgram(DOCKERD_BINARY, 'docker.io');
   const cli = requireProgram(DOCKER_CLI, 'docker.io');
   requireProgram('/usr/bin/containerd', 'containerd');
@@ -88,7 +88,8 @@ async function startDockerdWith(storageDriver: 'vfs' | 'overlay2', startTimeoutM
   const configDir = join(dir, 'client-config');
   mkdirSync(configDir);
   const daemonJson = join(dir, 'daemon.json');
-  writeFileSync(daemonJson, '{}\n'); // not /etc/docker/daemon.json, whatever is in it
+  // Not /etc/docker/daemon.json, whatever is in it; `daemonConfig` (e.g. registry-mirrors) only.
+  writeFileSync(daemonJson, `${JSON.stringify(daemonConfig)}\n`);
   const path = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
   const args = [
     '--storage-driver', storageDriver,

@@ -27,6 +27,8 @@ import { DigestMismatchError } from '../../storage/store-errors.js';
 
 const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** A first client that reads nothing for this long is cut off; the fill goes on for the others. */
+const CLIENT_STALL_MS = 30_000;
 
 export interface PullThroughLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -228,7 +230,20 @@ export class PullThrough {
     let held: Buffer | undefined;
     const toClient = async (chunk: Buffer): Promise<void> => {
       if (!client || client.destroyed || client.writableEnded) return; // the client left: the fill goes on
-      if (!client.write(chunk)) await Promise.race([once(client, 'drain'), once(client, 'close')]);
+      if (client.write(chunk)) return;
+      // A client that stops reading must not hold up the fill the others are waiting for.
+      const stalled = new AbortController();
+      const timer = setTimeout(() => stalled.abort(), CLIENT_STALL_MS);
+      const waits = [once(client, 'drain', { signal: stalled.signal }), once(client, 'close', { signal: stalled.signal })];
+      for (const wait of waits) wait.catch(() => undefined); // the one that loses the race is aborted below
+      try {
+        await Promise.race(waits);
+      } catch {
+        client.destroy();
+      } finally {
+        clearTimeout(timer);
+        stalled.abort();
+      }
     };
     // Each chunk goes to storage first, and to the client one chunk behind: the last one only
     // once the digest has been checked.
