@@ -13,10 +13,12 @@
 // Each figure is the median of REPEATS runs, alternating which side goes first.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startDistribution, startRegate, type RunningRegistry } from './registries.js';
 import { median } from './phase.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { cpuSeconds } from './proc-stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const LAYER_MIB = QUICK ? 16 : 64;
@@ -46,7 +48,13 @@ function makeImage(seed: number): Image {
 
 async function push(url: string, repo: string, image: Image): Promise<void> {
   for (const blob of image.blobs) {
-    const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digestOf(blob)}`, { method: 'POST', body: new Uint8Array(blob), headers: { 'Content-Type': 'application/octet-stream' } });
+    // POST, then one PUT with the bytes (Distribution 2.8 has no monolithic POST).
+    const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    await start.arrayBuffer();
+    const location = new URL(start.headers.get('location') ?? '', url);
+    if (start.status !== 202) throw new Error(`push ${repo} blob: POST answered HTTP ${start.status}`);
+    location.searchParams.set('digest', digestOf(blob));
+    const res = await fetch(location, { method: 'PUT', body: new Uint8Array(blob), headers: { 'Content-Type': 'application/octet-stream' } });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`push ${repo} blob: HTTP ${res.status}`);
   }
@@ -92,9 +100,25 @@ export async function runMirrorBench(): Promise<void> {
     await push(regate.url, 'own/app-0', images[0]!);
 
     const cold: { mirror: number[]; direct: number[] } = { mirror: [], direct: [] };
+    // CPU seconds per cold pull, by party: this machine's 2 cores are shared by all of them.
+    const cpu = { regate: 0, upstream: 0, client: 0, pulls: 0 };
+    const cpuNow = (): { regate: number; upstream: number; client: number } => ({
+      regate: cpuSeconds(regate!.pid) ?? 0,
+      upstream: cpuSeconds(upstream!.pid) ?? 0,
+      client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
     for (let i = 1; i <= REPEATS; i++) {
       const mirrorFirst = i % 2 === 0;
-      const viaMirror = (): Promise<number> => pull(regate!.url, `docker.io/team/app-${i}`);
+      const viaMirror = async (): Promise<number> => {
+        const before = cpuNow();
+        const seconds = await pull(regate!.url, `docker.io/team/app-${i}`);
+        const after = cpuNow();
+        cpu.regate += after.regate - before.regate;
+        cpu.upstream += after.upstream - before.upstream;
+        cpu.client += after.client - before.client;
+        cpu.pulls++;
+        return seconds;
+      };
       const direct = (): Promise<number> => pull(upstream!.url, `team/app-${i}`);
       if (mirrorFirst) {
         cold.mirror.push(await viaMirror());
@@ -135,6 +159,7 @@ export async function runMirrorBench(): Promise<void> {
         '',
         `mirror (npm run bench -- mirror): images of 3 × ${LAYER_MIB} MiB (${mib} MiB), tmpfs, plain HTTP; median of ${REPEATS} pulls, seconds (lower is better)`,
         `  cold  through the mirror ${median(cold.mirror).toFixed(2)} s   straight from the upstream ${median(cold.direct).toFixed(2)} s   speed ${coldRatio.toFixed(2)}×  target ≥ 0.9×  ${coldRatio >= 0.9 ? 'met' : 'MISSED'}`,
+        `        CPU per cold pull through the mirror: regate ${(cpu.regate / cpu.pulls).toFixed(2)} s, the upstream ${(cpu.upstream / cpu.pulls).toFixed(2)} s, the client ${(cpu.client / cpu.pulls).toFixed(2)} s (${cpus().length} cores)`,
         `  warm  through the mirror ${median(warm.mirror).toFixed(2)} s   the same image pushed to regate ${median(warm.own).toFixed(2)} s   speed ${warmRatio.toFixed(2)}×  target ≥ 0.95×  ${warmRatio >= 0.95 ? 'met' : 'MISSED'}`,
         `  burst ${CLIENTS} clients cold-pull one image at once: ${burstSeconds.toFixed(2)} s; the upstream got ${manifestGets} manifest GET(s), ${blobGets} blob GETs for 4 blobs (${seen.length} requests in all)  target: 4 blob GETs  ${blobGets === 4 ? 'met' : 'MISSED'}`,
         '',

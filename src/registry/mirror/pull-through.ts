@@ -14,7 +14,6 @@
 //   - Replicas on one storage fill independently; the upload store's commit makes two fills of the
 //     same blob store one blob.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import { Digest } from '../references.js';
 import { RegistryError } from '../errors.js';
@@ -232,28 +231,36 @@ export class PullThrough {
       if (!client || client.destroyed || client.writableEnded) return; // the client left: the fill goes on
       if (client.write(chunk)) return;
       // A client that stops reading must not hold up the fill the others are waiting for.
-      const stalled = new AbortController();
-      const timer = setTimeout(() => stalled.abort(), CLIENT_STALL_MS);
-      const waits = [once(client, 'drain', { signal: stalled.signal }), once(client, 'close', { signal: stalled.signal })];
-      for (const wait of waits) wait.catch(() => undefined); // the one that loses the race is aborted below
-      try {
-        await Promise.race(waits);
-      } catch {
-        client.destroy();
-      } finally {
-        clearTimeout(timer);
-        stalled.abort();
-      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          client.off('drain', done);
+          client.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          client.destroy();
+          done();
+        }, CLIENT_STALL_MS);
+        client.on('drain', done);
+        client.on('close', done);
+      });
     };
     // Each chunk goes to storage first, and to the client one chunk behind: the last one only
     // once the digest has been checked.
+    // The client's write of one chunk runs while storage takes the next.
+    let sending: Promise<void> = Promise.resolve();
     async function* tee(): AsyncGenerator<Buffer> {
       for await (const chunk of upstream as AsyncIterable<Buffer>) {
         recordMirrorBytes(mirror, chunk.length);
-        if (held) await toClient(held);
+        if (held) {
+          await sending;
+          sending = toClient(held);
+        }
         held = chunk;
         yield chunk;
       }
+      await sending;
     }
     const id = await this.stores.uploads.create(name);
     try {
