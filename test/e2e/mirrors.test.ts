@@ -197,6 +197,30 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     assert.equal((await get('/v2/docker.io/library/alpine/manifests/3')).status, 200);
   });
 
+  it('regate.access rules apply to a mirror\'s names whichever way the client asked (prefix, ?ns=, unprefixed)', async () => {
+    const guarded = await startGateway({
+      users: { ops: 'ops-pw-1', dev: 'dev-pw-1' },
+      config: {
+        storage: { filesystem: { rootdirectory: join(tmp.path, 'guarded') } },
+        regate: {
+          mirrors: [{ name: 'docker.io', url: proxy.url, default: true }],
+          access: { rules: [{ users: ['ops'], repositories: ['docker.io/**'], actions: ['pull'] }, { users: ['dev'], repositories: ['team/**'], actions: ['pull', 'push'] }] },
+        },
+      },
+    });
+    try {
+      for (const path of ['/v2/docker.io/library/alpine/manifests/3', '/v2/library/alpine/manifests/3?ns=docker.io', '/v2/library/alpine/manifests/3']) {
+        const ops = await guarded.send('GET', path, { auth: ['ops', 'ops-pw-1'], headers: { Accept: ACCEPT } });
+        assert.equal(ops.status, 200, `ops ${path}: ${ops.text()}`);
+        const dev = await guarded.send('GET', path, { auth: ['dev', 'dev-pw-1'], headers: { Accept: ACCEPT } });
+        assert.equal(dev.status, 403, `dev ${path}`);
+        assert.equal(errorCode(dev), 'DENIED');
+      }
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('a 429 or a stopped upstream: the cached tag is still served; an uncached one says why', async () => {
     proxy.faults.set('/manifests/', '429');
     const cached = await get('/v2/docker.io/library/alpine/manifests/3');
