@@ -3,7 +3,8 @@
 //   regate:
 //     mirrors:
 //       - name: docker.io                       # the registry host it stands for: the path prefix
-//         url: https://registry-1.docker.io     #   (docker.io/library/alpine) and containerd's ?ns=
+//         url: https://registry-1.docker.io     #   (docker.io/library/alpine) and containerd's ?ns=;
+//                                               #   or a list, tried in order when one fails
 //         username: me                          # or passwordfile: /run/secrets/hub (never logged)
 //         password: …
 //         ca: /etc/regate/upstream-ca.pem       # PEM bundle to trust, beside the system's
@@ -99,9 +100,11 @@ export function parseMirrors(value: unknown, proxy: unknown, fail: Fail, duratio
         }
         if (!ca!.includes('-----BEGIN CERTIFICATE-----')) fail(key('ca'), 'holds no PEM certificate');
       }
+      const urls = Array.isArray(entry.url) ? (entry.url as unknown[]) : [entry.url];
+      if (urls.length === 0) fail(key('url'), 'must be a URL or a non-empty list of them');
       mirrors.push({
         name: entry.name as string,
-        urls: [origin(entry.url, key('url'), fail)],
+        urls: urls.map((u, j) => origin(u, Array.isArray(entry.url) ? `${key('url')}[${j}]` : key('url'), fail)),
         ...credentials(entry, key(), fail, baseDir),
         ...(ca !== undefined ? { ca } : {}),
         insecureSkipVerify: bool('insecureskipverify'),

@@ -221,6 +221,20 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     }
   });
 
+  it('a mirror with several URLs goes on to the next when one is unreachable', async () => {
+    const spread = await startGateway({
+      users: { [USER[0]]: USER[1] },
+      config: { storage: { filesystem: { rootdirectory: join(tmp.path, 'spread') } }, regate: { mirrors: [{ name: 'docker.io', url: ['http://127.0.0.1:9', proxy.url] }] } },
+    });
+    try {
+      const res = await spread.send('GET', '/v2/docker.io/library/alpine/manifests/3', { auth: USER, headers: { Accept: ACCEPT } });
+      assert.equal(res.status, 200, res.text());
+      assert.equal(res.header('docker-content-digest'), image.top.digest);
+    } finally {
+      await spread.close();
+    }
+  });
+
   it('a 429 or a stopped upstream: the cached tag is still served; an uncached one says why', async () => {
     proxy.faults.set('/manifests/', '429');
     const cached = await get('/v2/docker.io/library/alpine/manifests/3');

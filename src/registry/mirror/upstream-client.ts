@@ -66,24 +66,36 @@ interface CachedToken {
 }
 
 export class UpstreamClient {
-  readonly origin: URL;
-  private readonly agent: HttpAgent;
+  /** The upstream's origins, in the configured order: a request goes to the next when one is unreachable or failing. */
+  private readonly origins: URL[];
+  private readonly agents = new Map<string, HttpAgent>();
+  /** The origin that answered last: requests start there. */
+  private current = 0;
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pendingTokens = new Map<string, Promise<string>>();
   /** The upstream answered a Basic challenge once: send Basic up front from then on. */
   private basicUpFront = false;
 
   constructor(private readonly mirror: MirrorConfig) {
-    this.origin = new URL(mirror.urls[0]!);
+    this.origins = mirror.urls.map((u) => new URL(u));
     const options = { keepAlive: true, maxSockets: 64 };
-    this.agent =
-      this.origin.protocol === 'https:'
-        ? new HttpsAgent({ ...options, rejectUnauthorized: !mirror.insecureSkipVerify, ...(mirror.ca ? { ca: [...rootCertificates, mirror.ca] } : {}) })
-        : new HttpAgent(options);
+    for (const origin of this.origins) {
+      this.agents.set(
+        origin.origin,
+        origin.protocol === 'https:'
+          ? new HttpsAgent({ ...options, rejectUnauthorized: !mirror.insecureSkipVerify, ...(mirror.ca ? { ca: [...rootCertificates, mirror.ca] } : {}) })
+          : new HttpAgent(options),
+      );
+    }
+  }
+
+  /** The origin requests go to first (for messages). */
+  get origin(): URL {
+    return this.origins[this.current]!;
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const agent of this.agents.values()) agent.destroy();
   }
 
   /**
@@ -92,11 +104,33 @@ export class UpstreamClient {
    * the body. Network failures are UpstreamError 'unreachable' / 'timeout'.
    */
   async fetch(method: 'GET' | 'HEAD', repository: string, rest: string, headers: OutgoingHttpHeaders = {}): Promise<IncomingMessage> {
-    const url = new URL(`/v2/${repository}/${rest}`, this.origin);
+    let failure: unknown;
+    for (let tried = 0; tried < this.origins.length; tried++) {
+      const index = (this.current + tried) % this.origins.length;
+      const last = tried === this.origins.length - 1;
+      try {
+        const res = await this.fetchFrom(this.origins[index]!, method, repository, rest, headers);
+        if ((res.statusCode ?? 0) >= 500 && !last) {
+          res.resume();
+          failure = new UpstreamError('server_error', `HTTP ${res.statusCode}`, res.statusCode);
+          continue;
+        }
+        this.current = index;
+        return res;
+      } catch (err) {
+        failure = err;
+        if (last || !(err instanceof UpstreamError) || (err.kind !== 'unreachable' && err.kind !== 'timeout')) throw err;
+      }
+    }
+    throw failure;
+  }
+
+  private async fetchFrom(origin: URL, method: 'GET' | 'HEAD', repository: string, rest: string, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+    const url = new URL(`/v2/${repository}/${rest}`, origin);
     const scope = `repository:${repository}:pull`;
     let authorization = this.cachedAuthorization(scope);
     for (let attempt = 0; ; attempt++) {
-      const res = await this.send(method, url, { ...headers, ...(authorization ? { authorization } : {}) });
+      const res = await this.send(origin, method, url, { ...headers, ...(authorization ? { authorization } : {}) });
       if (res.statusCode !== 401) return res;
       res.resume();
       const challenge = parseChallenge(res.headers['www-authenticate'] as string | undefined);
@@ -107,7 +141,7 @@ export class UpstreamClient {
         authorization = this.basic();
       } else {
         this.tokens.delete(scope);
-        authorization = `Bearer ${await this.token(challenge, scope)}`;
+        authorization = `Bearer ${await this.token(origin, challenge, scope)}`;
       }
     }
   }
@@ -124,15 +158,15 @@ export class UpstreamClient {
   }
 
   /** A token for `scope` from the challenge's realm; concurrent askers share one request. */
-  private token(challenge: Challenge, scope: string): Promise<string> {
+  private token(origin: URL, challenge: Challenge, scope: string): Promise<string> {
     const pending = this.pendingTokens.get(scope);
     if (pending) return pending;
-    const asking = this.requestToken(challenge, scope).finally(() => this.pendingTokens.delete(scope));
+    const asking = this.requestToken(origin, challenge, scope).finally(() => this.pendingTokens.delete(scope));
     this.pendingTokens.set(scope, asking);
     return asking;
   }
 
-  private async requestToken(challenge: Challenge, scope: string): Promise<string> {
+  private async requestToken(origin: URL, challenge: Challenge, scope: string): Promise<string> {
     let realm: URL;
     try {
       realm = new URL(challenge.params.realm ?? '');
@@ -142,8 +176,8 @@ export class UpstreamClient {
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new UpstreamError('auth', 'the upstream\'s token realm is not http(s)');
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', scope);
-    const withCredentials = this.mirror.credentials !== undefined && realmMayHaveCredentials(this.origin, realm);
-    const res = await this.send('GET', realm, withCredentials ? { authorization: this.basic() } : {});
+    const withCredentials = this.mirror.credentials !== undefined && realmMayHaveCredentials(origin, realm);
+    const res = await this.send(origin, 'GET', realm, withCredentials ? { authorization: this.basic() } : {});
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res as AsyncIterable<Buffer>) {
@@ -168,7 +202,7 @@ export class UpstreamClient {
   }
 
   /** One request, following redirects; the Authorization header stays with the upstream's host. */
-  private async send(method: 'GET' | 'HEAD', url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+  private async send(origin: URL, method: 'GET' | 'HEAD', url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
     let target = url;
     let current = headers;
     for (let hop = 0; ; hop++) {
@@ -177,7 +211,7 @@ export class UpstreamClient {
       if (res.statusCode === undefined || ![301, 302, 303, 307, 308].includes(res.statusCode) || !location || hop >= MAX_REDIRECTS) return res;
       res.resume();
       const next = new URL(location, target);
-      if (next.host !== this.origin.host) {
+      if (next.host !== origin.host) {
         const { authorization: _dropped, ...rest } = current;
         current = rest;
       }
@@ -187,9 +221,9 @@ export class UpstreamClient {
 
   private once(method: 'GET' | 'HEAD', url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const sameOrigin = url.origin === this.origin.origin;
+      const agent = this.agents.get(url.origin);
       const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = make(url, { method, headers: { 'user-agent': 'regate-mirror', ...headers }, ...(sameOrigin ? { agent: this.agent } : {}), timeout: IDLE_TIMEOUT_MS });
+      const req = make(url, { method, headers: { 'user-agent': 'regate-mirror', ...headers }, ...(agent ? { agent } : {}), timeout: IDLE_TIMEOUT_MS });
       const headersTimer = setTimeout(() => req.destroy(new UpstreamError('timeout', `no answer from ${url.host} within ${HEADERS_TIMEOUT_MS / 1000} s`)), HEADERS_TIMEOUT_MS);
       req.on('timeout', () => req.destroy(new UpstreamError('timeout', `${url.host} sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.on('response', (res) => {
