@@ -17,6 +17,7 @@ import { startContainerd } from '../support/containerd.js';
 import { wrapDriver } from '../../src/storage/base-driver.js';
 import { FilesystemDriver } from '../../src/storage/drivers/filesystem.js';
 import { collectGarbage } from '../../src/storage/gc.js';
+import { renderMetrics } from '../../src/metrics/metrics.js';
 
 const USER: [string, string] = ['mirror-user', 'pull-through-5'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
@@ -250,5 +251,14 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     assert.equal(gone.status, 503);
     assert.equal(errorCode(gone), 'UNAVAILABLE');
     assert.ok(gw.logs.some((l) => /serving the cached docker\.io\/library\/alpine:3; the upstream failed \(rate_limited\)/.test(l)));
+    // Counted too (the gateway runs in this process: its Prometheus registry is this one).
+    const metrics = await renderMetrics();
+    const value = (line: RegExp): number => Number(line.exec(metrics)?.[1] ?? 0);
+    assert.ok(value(/^regate_mirror_upstream_errors_total\{mirror="docker\.io",kind="rate_limited"\} (\d+)/m) >= 2, 'the 429s');
+    assert.ok(value(/^regate_mirror_upstream_errors_total\{mirror="docker\.io",kind="digest"\} (\d+)/m) >= 1, 'the corrupt blob');
+    assert.ok(value(/^regate_mirror_upstream_errors_total\{mirror="docker\.io",kind="unreachable"\} (\d+)/m) >= 1, 'the stopped upstream');
+    assert.ok(value(/^regate_mirror_hits_total\{mirror="docker\.io",kind="blob"\} (\d+)/m) >= 1);
+    assert.ok(value(/^regate_mirror_misses_total\{mirror="docker\.io",kind="blob"\} (\d+)/m) >= 4);
+    assert.ok(value(/^regate_mirror_upstream_bytes_total\{mirror="docker\.io"\} (\d+)/m) > 2_000_000);
   });
 });
