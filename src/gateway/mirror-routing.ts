@@ -3,7 +3,9 @@
 //
 //   - containerd sends every request to a mirror with `?ns=<registry host>`: `/v2/library/alpine/…
 //     ?ns=docker.io` becomes `/v2/docker.io/library/alpine/…` when docker.io is a configured mirror
-//     (an ns no mirror stands for changes nothing: the name is the team's own);
+//     (an ns no mirror stands for is 404: never the team's own repository, nor another registry's
+//     content, under that registry's name; containerd sends ns only for a registry other than
+//     the one it asks, so the request's own host as ns is the team's own name);
 //   - Docker's `registry-mirrors` sends unprefixed names with no ns: a pull of a name that is no
 //     repository of the team's own goes to the mirror marked `default`. A repository the team has
 //     pushed keeps its name, so a mirror never shadows it.
@@ -11,9 +13,11 @@ import type { RequestHandler } from 'express';
 import type { MirrorNames } from '../registry/mirror/mirror-names.js';
 import { requestScope } from '../registry/routes.js';
 import { rawPath } from './request-state.js';
+import { RegistryError } from '../registry/errors.js';
+import { sendError } from '../registry/respond.js';
 
 export function mirrorRouting(mirrors: MirrorNames, isOwnRepository: (name: string) => Promise<boolean>): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const url = req.url ?? '/';
     const path = rawPath(req);
     if (!path.startsWith('/v2/') || mirrors.pullOnly) return next();
@@ -27,7 +31,9 @@ export function mirrorRouting(mirrors: MirrorNames, isOwnRepository: (name: stri
     };
     if (ns) {
       const mirror = mirrors.byNamespace(ns);
-      return mirror ? rewrite(mirror.prefix) : next();
+      if (mirror) return rewrite(mirror.prefix);
+      if (ns.toLowerCase() === String(req.headers.host ?? '').toLowerCase()) return next();
+      return sendError(req, res, new RegistryError('NAME_UNKNOWN', { ns }, { status: 404, message: `no mirror of ${ns} is configured here (regate.mirrors)` }));
     }
     const fallback = mirrors.defaultMirror;
     if (!fallback || scope.action !== 'pull') return next();

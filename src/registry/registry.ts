@@ -15,6 +15,10 @@ import { sendError } from './respond.js';
 import type { Caller, EventSink } from './events.js';
 import type { MirrorsConfig } from '../config/config-types.js';
 import { MirrorNames } from './mirror/mirror-names.js';
+import { LRUCache } from 'lru-cache';
+
+/** How long whether a repository exists is believed (the default mirror's own-repository check). */
+const REPOSITORY_EXISTS_TTL_MS = 5000;
 import { PullThrough } from './mirror/pull-through.js';
 
 export interface RegistryLogger {
@@ -90,7 +94,7 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
           headers: { Allow: allowed },
         });
       }
-      if (mirrors && method.action === 'push' && params.name !== undefined) refuseMirrorPush(mirrors, params.name);
+      if (mirrors && params.name !== undefined && (method.action === 'push' || (method.action === 'delete' && mirrors.names.pullOnly))) refuseMirrorPush(mirrors, params.name);
       const ctx: RequestContext = { req, res, params, query, stores, settings: full, logger, ...(options.mayList ? { mayList: options.mayList } : {}), ...(options.caller ? { caller: options.caller } : {}), ...(events ? { events } : {}), ...(mirrors ? { mirrors } : {}) };
       await method.handler(ctx);
     } catch (err) {
@@ -98,7 +102,15 @@ export function createRegistry(driver: StorageDriver, settings: Partial<Registry
     }
   }
 
-  const hasRepository = async (name: string): Promise<boolean> => (await stores.tags.list(name)) !== undefined;
+  // Asked for every unprefixed pull when a default mirror is set: kept a few seconds per name.
+  const known = new LRUCache<string, boolean>({ max: 10_000, ttl: REPOSITORY_EXISTS_TTL_MS });
+  const hasRepository = async (name: string): Promise<boolean> => {
+    const cached = known.get(name);
+    if (cached !== undefined) return cached;
+    const exists = await stores.tags.repositoryExists(name);
+    known.set(name, exists);
+    return exists;
+  };
   return { handle, routes, hasRepository, ...(mirrors ? { mirrors: mirrors.names } : {}), close: () => mirrors?.names.close() };
 }
 
@@ -110,7 +122,7 @@ function refuseMirrorPush(mirrors: PullThrough, name: string): void {
   throw new RegistryError('UNSUPPORTED', { name, mirror: target.mirror.config.name }, {
     status: 405,
     message: mirrors.names.pullOnly
-      ? `this registry is a pull-through cache of ${upstream} (proxy.remoteurl): it cannot be pushed to`
+      ? `this registry is a pull-through cache of ${upstream} (proxy.remoteurl): nothing can be pushed to it or deleted from it`
       : `${name} is in the namespace of the mirror of ${upstream} (regate.mirrors): it cannot be pushed to; push to a name outside ${target.mirror.prefix}`,
   });
 }

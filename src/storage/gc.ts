@@ -127,7 +127,8 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
     markRevision(named, revision);
   };
   const linksOf = new Map<string, string[]>(); // digest → repositories with a layer link to it
-  const untagged: { name: string; revision: Revision; expired: boolean }[] = [];
+  /** `pulledBefore`: a mirror's cached manifest that nobody pulled since then (its ttl ago). */
+  const untagged: { name: string; revision: Revision; pulledBefore?: number }[] = [];
 
   const names = await repositories(driver);
   result.repositories = names.length;
@@ -145,7 +146,7 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
       if (kept.has(key)) {
         keep(name, revision);
       } else {
-        untagged.push({ name, revision, expired: fresh !== undefined && !fresh.has(key) });
+        untagged.push({ name, revision, ...(fresh !== undefined && !fresh.has(key) ? { pulledBefore: startedAt.getTime() - ttlMs } : {}) });
       }
     }
     for (const digest of await layerLinks(driver, name)) {
@@ -158,12 +159,17 @@ export async function collectGarbage(driver: StorageDriver, options: GcOptions):
   // Untagged revisions go first, through the fence: one claimed meanwhile is kept, and marks.
   done = 0;
   if (untagged.length > 0) progress({ phase: 'untagged', done, total: untagged.length });
-  await eachLimited(untagged, PARALLEL, async ({ name, revision, expired }) => {
+  await eachLimited(untagged, PARALLEL, async ({ name, revision, pulledBefore }) => {
+    const expired = pulledBefore !== undefined;
     const removed = dryRun
       ? !(await claimedRecently(fence, revision.digest, claimedSince))
       : await fenced(fence, revision.digest, passId, claimedSince, async () => {
-          // An expired mirror copy loses its tags first: the next pull of one asks the upstream again.
-          if (expired) for (const tag of await tags.tagsPointingAt(name, revision.digest)) await tags.untag(name, tag);
+          if (expired) {
+            // Pulled since the mark phase looked: it stays.
+            if (((await pulls.lastPull(name, revision.digest))?.getTime() ?? 0) >= pulledBefore) return false;
+            // An expired mirror copy loses its tags first: the next pull of one asks the upstream again.
+            for (const tag of await tags.tagsPointingAt(name, revision.digest)) await tags.untag(name, tag);
+          }
           // Its referrers entry goes first, as for a DELETE: never a listed referrer that is gone.
           const subject = revision.subject !== undefined ? parseDigest(revision.subject) : undefined;
           if (subject) await referrerEntries.remove(name, subject, revision.digest);

@@ -108,6 +108,11 @@ export class TagStore {
     return entries.map((p) => p.slice(p.lastIndexOf('/') + 1)).sort();
   }
 
+  /** Does the repository exist (a directory under repositories/)? One look, no listing of its tags. */
+  async repositoryExists(name: string): Promise<boolean> {
+    return (await unlessMissing(() => this.driver.stat(pathFor({ kind: 'repository', name }))))?.isDir === true;
+  }
+
   /** Tags whose current link points at the digest. */
   async tagsPointingAt(name: string, digest: DigestParts): Promise<string[]> {
     const tags = (await this.list(name)) ?? [];

@@ -80,9 +80,10 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     const byDefault = await get('/v2/library/alpine/manifests/3');
     assert.equal(byDefault.status, 200);
     assert.equal(byDefault.header('docker-content-digest'), image.top.digest);
-    // An ns no mirror stands for changes nothing (never another registry's content under its name):
-    // the name is looked up as it is, and the team has no library/alpine.
-    assert.equal((await get('/v2/library/alpine/manifests/3?ns=quay.io')).status, 404);
+    // An ns no mirror stands for is 404: never another registry's content (nor the team's) under its name.
+    const unknownNs = await get('/v2/library/alpine/manifests/3?ns=quay.io');
+    assert.equal(unknownNs.status, 404);
+    assert.equal(errorCode(unknownNs), 'NAME_UNKNOWN');
     // A repository of the team's own, even under a name the upstream also has, is served as pushed.
     const own = Buffer.from('{}');
     assert.equal((await gw.send('POST', `/v2/library/busybox/blobs/uploads/?digest=${sha256(own)}`, { auth: USER, body: own })).status, 201);
@@ -92,6 +93,7 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
     assert.equal(ownPull.header('docker-content-digest'), sha256(manifest));
     const mirrored = await get('/v2/docker.io/library/busybox/manifests/1');
     assert.equal(mirrored.header('docker-content-digest'), second.top.digest);
+    assert.equal((await get('/v2/library/busybox/manifests/1?ns=quay.io')).status, 404, 'the team\'s own repository is not served under another registry\'s ns');
   });
 
   it('a push into a mirror\'s names is refused with a clear error; pushes elsewhere work', async () => {
@@ -219,6 +221,32 @@ describe('pull-through mirrors', { timeout: 300_000 }, () => {
       }
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('a mirrored name never reads a blob pushed to a repository of the team\'s own; an upstream answer that is no manifest is not cached', async () => {
+    const secret = Buffer.from('a private layer, pushed here only');
+    assert.equal((await gw.send('POST', `/v2/team/secret/blobs/uploads/?digest=${sha256(secret)}`, { auth: USER, body: secret })).status, 201);
+    const leak = await get(`/v2/docker.io/library/alpine/blobs/${sha256(secret)}`);
+    assert.equal(leak.status, 404, 'the upstream does not have it for library/alpine, so neither does the mirror');
+    assert.equal(errorCode(leak), 'BLOB_UNKNOWN');
+    assert.equal((await gw.send('HEAD', `/v2/docker.io/library/alpine/blobs/${sha256(secret)}`, { auth: USER })).status, 404);
+
+    const { createServer } = await import('node:http');
+    const portal = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html>captive portal</html>');
+    });
+    await new Promise<void>((resolve) => portal.listen(0, '127.0.0.1', resolve));
+    const { port } = portal.address() as { port: number };
+    const behind = await startGateway({ users: { [USER[0]]: USER[1] }, config: { storage: { filesystem: { rootdirectory: join(tmp.path, 'portal') } }, regate: { mirrors: [{ name: 'portal.io', url: `http://127.0.0.1:${port}` }] } } });
+    try {
+      const junk = await behind.send('GET', '/v2/portal.io/library/alpine/manifests/3', { auth: USER, headers: { Accept: ACCEPT } });
+      assert.equal(junk.status, 503, junk.text());
+      assert.equal((await behind.send('GET', '/v2/portal.io/library/alpine/tags/list', { auth: USER })).status, 404, 'nothing was cached');
+    } finally {
+      await behind.close();
+      portal.close();
     }
   });
 

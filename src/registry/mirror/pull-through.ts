@@ -28,6 +28,8 @@ const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** A first client that reads nothing for this long is cut off; the fill goes on for the others. */
 const CLIENT_STALL_MS = 30_000;
+/** How far the first client may fall behind the fill before the fill waits for it. */
+const CLIENT_LAG_BYTES = 8 * 1024 * 1024;
 
 export interface PullThroughLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -112,7 +114,9 @@ export class PullThrough {
       }
       const reason = err instanceof UpstreamError ? err.kind : 'unreachable';
       if (cached && (err instanceof UpstreamError || (err as NodeJS.ErrnoException).code !== undefined)) {
-        // Served from the cache: the point of having one when the upstream is down or limiting.
+        // Served from the cache: the point of having one when the upstream is down or limiting. Not
+        // asked again before tagttl either: a limiting upstream is not sent more requests.
+        this.tagChecked.set(key, Date.now());
         recordMirrorError(mirror, reason);
         this.logger?.warn(`mirror ${mirror}: serving the cached ${name}:${tag}; the upstream failed (${reason}): ${(err as Error).message}`, { mirror, repository: name, tag, reason });
         return;
@@ -124,7 +128,7 @@ export class PullThrough {
   /** GET of a manifest from the upstream, checked against `expected` (or the digest it says). */
   private async fetchManifest(target: MirrorTarget, reference: string, expected: Digest | undefined): Promise<FetchedManifest> {
     const res = await target.mirror.client.fetch('GET', target.upstreamName, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
-    const failure = failureOfStatus(res.statusCode ?? 0);
+    const failure = failureOfStatus(res.statusCode ?? 0) ?? (res.statusCode === 200 ? undefined : 'refused');
     if (failure) {
       res.resume();
       throw new UpstreamError(failure, `HTTP ${res.statusCode}`, res.statusCode);
@@ -142,6 +146,12 @@ export class PullThrough {
     const wanted = expected ?? (typeof said === 'string' && Digest.isDigest(said) ? Digest.parse(said) : undefined);
     const digest = Digest.ofContent(content, wanted?.algorithm);
     if (wanted && !wanted.equals(digest)) throw new UpstreamError('digest', `the upstream sent a manifest whose digest is ${digest}, not ${wanted}`);
+    // Whatever answered 200 must also be a manifest (not a proxy's HTML page) before it is cached.
+    try {
+      parseManifest(content);
+    } catch {
+      throw new UpstreamError('refused', 'the upstream\'s answer is not a manifest');
+    }
     return { digest, content };
   }
 
@@ -171,24 +181,15 @@ export class PullThrough {
       recordMirrorHit(mirror, 'blob');
       return false;
     }
-    // Stored for another repository (another mirrored name, or a push): linked here, not fetched.
-    const { claim, checked: size } = await this.stores.blobs.claimAnd([digest], () => this.stores.blobs.globalSize(digest));
-    if (size !== undefined) {
-      await this.stores.blobs.refreshClaim(claim);
-      await this.stores.blobs.link(name, digest, size);
-      recordMirrorHit(mirror, 'blob');
-      return false;
-    }
-    const key = digest.toString();
+    if (await this.linkIfUpstreamHasIt(name, target, digest)) return false;
+    // One fill per mirror and digest: its askers are, by then, asking that upstream for that blob.
+    const key = `${mirror}\0${digest}`;
     const running = this.fills.get(key);
     if (running) {
       await running.catch(() => undefined);
       if (await this.stores.blobs.stat(name, digest)) return false;
-      if (await this.stores.blobs.globalSize(digest) !== undefined) {
-        await this.stores.blobs.link(name, digest);
-        return false;
-      }
-      throw new RegistryError('UNAVAILABLE', { digest: key }, { message: `the blob could not be fetched from the upstream ${target.mirror.client.origin.host}; try again` });
+      if (await this.linkIfUpstreamHasIt(name, target, digest)) return false;
+      throw new RegistryError('UNAVAILABLE', { digest: digest.toString() }, { message: `the blob could not be fetched from the upstream ${target.mirror.client.origin.host}; try again` });
     }
     recordMirrorMiss(mirror, 'blob');
     let answered = false;
@@ -201,6 +202,24 @@ export class PullThrough {
     }
     return answered;
   }
+
+  /**
+   * The blob is stored already (for another repository: a push, another mirrored name): it is linked
+   * here only once the upstream says this repository has it, so a mirrored name never reads what
+   * the upstream would not give it (a private layer pushed here, under its digest).
+   */
+  private async linkIfUpstreamHasIt(name: string, target: MirrorTarget, digest: Digest): Promise<boolean> {
+    if ((await this.stores.blobs.globalSize(digest)) === undefined) return false;
+    const upstreamSize = await this.headBlob(target, digest);
+    if (upstreamSize === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
+    const { claim, checked: size } = await this.stores.blobs.claimAnd([digest], () => this.stores.blobs.globalSize(digest));
+    if (size === undefined || size !== upstreamSize) return false; // gone meanwhile, or not what the upstream has: fetch it
+    await this.stores.blobs.refreshClaim(claim);
+    await this.stores.blobs.link(name, digest, size);
+    recordMirrorHit(target.mirror.config.name, 'blob');
+    return true;
+  }
+
 
   /** Fetches and stores the blob; streams it to `res` too when given (then `started` is called). */
   private async fetchBlob(name: string, target: MirrorTarget, digest: Digest, res: ServerResponse | undefined, started: () => void): Promise<void> {
@@ -217,6 +236,13 @@ export class PullThrough {
       if (failure === 'not_found') throw new RegistryError('BLOB_UNKNOWN', { digest: digest.toString() });
       throw this.failed(target, new UpstreamError(failure ?? 'refused', `HTTP ${upstream.statusCode}`, upstream.statusCode), `blob ${digest}`);
     }
+    let id: string;
+    try {
+      id = await this.stores.uploads.create(name);
+    } catch (err) {
+      upstream.destroy();
+      throw err;
+    }
     const length = Number(upstream.headers['content-length']);
     res?.writeHead(200, {
       'Docker-Content-Digest': digest.toString(),
@@ -229,7 +255,8 @@ export class PullThrough {
     let held: Buffer | undefined;
     const toClient = async (chunk: Buffer): Promise<void> => {
       if (!client || client.destroyed || client.writableEnded) return; // the client left: the fill goes on
-      if (client.write(chunk)) return;
+      // Storage goes at the upstream's pace until the client is CLIENT_LAG_BYTES behind.
+      if (client.write(chunk) || client.writableLength < CLIENT_LAG_BYTES) return;
       // A client that stops reading must not hold up the fill the others are waiting for.
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -262,7 +289,6 @@ export class PullThrough {
       }
       await sending;
     }
-    const id = await this.stores.uploads.create(name);
     try {
       await this.stores.uploads.append(name, id, tee());
       await this.stores.uploads.commit(name, id, digest);
@@ -271,6 +297,7 @@ export class PullThrough {
       const kind: UpstreamFailure = err instanceof DigestMismatchError ? 'digest' : err instanceof UpstreamError ? err.kind : 'unreachable';
       recordMirrorError(mirror, kind);
       this.logger?.warn(`mirror ${mirror}: the blob ${digest} of ${target.upstreamName} was not stored (${kind}): ${(err as Error).message}`, { mirror, digest: digest.toString(), reason: kind });
+      upstream.destroy();
       client?.destroy();
       throw err;
     }

@@ -7,6 +7,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { getDomain } from 'tldts';
+import { LRUCache } from 'lru-cache';
 import type { MirrorConfig } from '../../config/config-types.js';
 
 /** Why an upstream request failed, for logs and metrics. */
@@ -25,6 +27,8 @@ export class UpstreamError extends Error {
 const HEADERS_TIMEOUT_MS = 30_000;
 const IDLE_TIMEOUT_MS = 60_000;
 const MAX_REDIRECTS = 5;
+/** Agents kept per client (upstream origins, token realm, CDN hosts); beyond, one is made per request. */
+const MAX_AGENTS = 16;
 const MAX_TOKEN_BYTES = 1024 * 1024;
 /** A token is used until this long before it expires. */
 const TOKEN_MARGIN_MS = 10_000;
@@ -44,20 +48,24 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
   return { scheme: m[1]!.toLowerCase() as 'basic' | 'bearer', params };
 }
 
-/** The domain credentials may go to: the host's last two labels (an IP or one-label host: itself). Pure. */
+/**
+ * The domain credentials may go to: the host's registrable domain by the Public Suffix List
+ * (registry-1.docker.io → docker.io; a.example.co.uk → example.co.uk), or the host itself where it
+ * has none (an IP address, localhost). Pure.
+ */
 export function credentialDomain(host: string): string {
   const hostname = host.replace(/:\d+$/, '').toLowerCase();
-  if (/^[\d.]+$/.test(hostname) || hostname.includes(':') || !hostname.includes('.')) return hostname;
-  return hostname.split('.').slice(-2).join('.');
+  return getDomain(hostname, { allowPrivateDomains: true }) ?? hostname;
 }
 
 /** May credentials for `upstream` be sent to `realm`? Same host, or a host under the upstream's domain, over TLS unless the upstream itself is plain HTTP. Pure. */
 export function realmMayHaveCredentials(upstream: URL, realm: URL): boolean {
   if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && upstream.protocol === 'http:')) return false;
-  if (realm.hostname.toLowerCase() === upstream.hostname.toLowerCase()) return true;
-  const domain = credentialDomain(upstream.host);
   const host = realm.hostname.toLowerCase();
-  return domain.includes('.') && !/^[\d.]+$/.test(domain) && (host === domain || host.endsWith(`.${domain}`));
+  if (host === upstream.hostname.toLowerCase()) return true;
+  // Without a registrable domain (an IP address, localhost) only the host itself qualifies.
+  const domain = getDomain(upstream.hostname.toLowerCase(), { allowPrivateDomains: true });
+  return domain !== null && (host === domain || host.endsWith(`.${domain}`));
 }
 
 interface CachedToken {
@@ -71,22 +79,28 @@ export class UpstreamClient {
   private readonly agents = new Map<string, HttpAgent>();
   /** The origin that answered last: requests start there. */
   private current = 0;
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new LRUCache<string, CachedToken>({ max: 2000 });
   private readonly pendingTokens = new Map<string, Promise<string>>();
   /** The upstream answered a Basic challenge once: send Basic up front from then on. */
   private basicUpFront = false;
 
   constructor(private readonly mirror: MirrorConfig) {
     this.origins = mirror.urls.map((u) => new URL(u));
-    const options = { keepAlive: true, maxSockets: 64 };
-    for (const origin of this.origins) {
-      this.agents.set(
-        origin.origin,
-        origin.protocol === 'https:'
-          ? new HttpsAgent({ ...options, rejectUnauthorized: !mirror.insecureSkipVerify, ...(mirror.ca ? { ca: [...rootCertificates, mirror.ca] } : {}) })
-          : new HttpAgent(options),
-      );
+    for (const origin of this.origins) this.agentFor(origin);
+  }
+
+  /** One keep-alive agent per origin (the upstream's, its token realm's, a CDN's), with the mirror's TLS options. */
+  private agentFor(url: URL): HttpAgent {
+    let agent = this.agents.get(url.origin);
+    if (!agent) {
+      const { insecureSkipVerify, ca } = this.mirror;
+      // Past MAX_AGENTS hosts, an agent that keeps nothing open after its request.
+      const keep = this.agents.size < MAX_AGENTS;
+      const options = { keepAlive: keep, ...(keep ? { maxSockets: 64 } : {}) };
+      agent = url.protocol === 'https:' ? new HttpsAgent({ ...options, rejectUnauthorized: !insecureSkipVerify, ...(ca ? { ca: [...rootCertificates, ca] } : {}) }) : new HttpAgent(options);
+      if (keep) this.agents.set(url.origin, agent);
     }
+    return agent;
   }
 
   /** The origin requests go to first (for messages). */
@@ -211,7 +225,7 @@ export class UpstreamClient {
       if (res.statusCode === undefined || ![301, 302, 303, 307, 308].includes(res.statusCode) || !location || hop >= MAX_REDIRECTS) return res;
       res.resume();
       const next = new URL(location, target);
-      if (next.host !== origin.host) {
+      if (next.origin !== origin.origin) {
         const { authorization: _dropped, ...rest } = current;
         current = rest;
       }
@@ -221,9 +235,8 @@ export class UpstreamClient {
 
   private once(method: 'GET' | 'HEAD', url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const agent = this.agents.get(url.origin);
       const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = make(url, { method, headers: { 'user-agent': 'regate-mirror', ...headers }, ...(agent ? { agent } : {}), timeout: IDLE_TIMEOUT_MS });
+      const req = make(url, { method, headers: { 'user-agent': 'regate-mirror', ...headers }, agent: this.agentFor(url), timeout: IDLE_TIMEOUT_MS });
       const headersTimer = setTimeout(() => req.destroy(new UpstreamError('timeout', `no answer from ${url.host} within ${HEADERS_TIMEOUT_MS / 1000} s`)), HEADERS_TIMEOUT_MS);
       req.on('timeout', () => req.destroy(new UpstreamError('timeout', `${url.host} sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.on('response', (res) => {
