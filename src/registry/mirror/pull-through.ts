@@ -7,7 +7,9 @@
 //     once per the mirror's tagttl; when it is down, slow or answers 429, the cached copy is served
 //     and the condition logged and counted.
 //   - A blob is fetched once however many ask at once: the first request streams it to its client
-//     while storing it, the others wait for it to be stored and are served from storage. Its bytes
+//     while storing it, and those who ask meanwhile get what arrived so far and then the rest as it
+//     comes (kept in memory up to JOIN_KEEP_MAX_BYTES a blob and JOIN_BUDGET_BYTES in all; past
+//     that they wait for it to be stored and are served from storage). Its bytes
 //     go through an upload session and are committed only if their digest checks, so a lying or
 //     truncated upstream never poisons the cache; the first client's last chunk is held back until
 //     then (its download fails rather than completes with bad bytes), and the next request tries again.
@@ -31,6 +33,60 @@ const CLIENT_STALL_MS = 30_000;
 /** How far the first client may fall behind the fill before the fill waits for it. */
 const CLIENT_LAG_BYTES = 8 * 1024 * 1024;
 
+/** A blob up to this size is kept in memory while it is fetched, so later askers stream it at once. */
+const JOIN_KEEP_MAX_BYTES = 128 * 1024 * 1024;
+/** What all fills under way may keep together; past it, later askers wait for storage instead. */
+const JOIN_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** A blob being fetched, as those who ask for it meanwhile see it. */
+class BlobFill {
+  done: Promise<void> = Promise.resolve();
+  /** Every chunk so far, kept for askers who join (undefined: not kept; they wait for storage). */
+  chunks: Buffer[] | undefined;
+  length = 0;
+  /** Bytes reserved from the join budget. */
+  reserved = 0;
+  settled: 'ok' | 'failed' | undefined;
+  private waiting: Array<() => void> = [];
+
+  wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+/** Waits until a client can take more; one that reads nothing for CLIENT_STALL_MS is cut off. */
+function waitForClient(client: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('drain', done);
+      client.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      client.destroy();
+      done();
+    }, CLIENT_STALL_MS);
+    client.on('drain', done);
+    client.on('close', done);
+  });
+}
+
+function blobHeaders(digest: Digest, length: number | undefined): Record<string, string | number> {
+  return {
+    'Docker-Content-Digest': digest.toString(),
+    ETag: `"${digest}"`,
+    'Content-Type': 'application/octet-stream',
+    ...(length !== undefined ? { 'Content-Length': length } : {}),
+  };
+}
+
 export interface PullThroughLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
@@ -41,8 +97,10 @@ interface FetchedManifest {
 }
 
 export class PullThrough {
-  /** Blob fills under way, by digest: later askers wait for the first. */
-  private readonly fills = new Map<string, Promise<void>>();
+  /** Blob fills under way, by mirror and digest: later askers join the first. */
+  private readonly fills = new Map<string, BlobFill>();
+  /** Bytes the fills under way keep for askers who join them (at most JOIN_BUDGET_BYTES). */
+  private keptBytes = 0;
   /** Manifest fetches under way, by repository and reference. */
   private readonly manifestFetches = new Map<string, Promise<void>>();
   /** When each mirrored tag was last confirmed with its upstream. */
@@ -186,21 +244,48 @@ export class PullThrough {
     const key = `${mirror}\0${digest}`;
     const running = this.fills.get(key);
     if (running) {
-      await running.catch(() => undefined);
+      // Streamed from the fill as it arrives, when it is kept; else served from storage once stored.
+      if (res && running.chunks) return this.streamJoined(running, digest, res);
+      await running.done.catch(() => undefined);
       if (await this.stores.blobs.stat(name, digest)) return false;
       if (await this.linkIfUpstreamHasIt(name, target, digest)) return false;
       throw new RegistryError('UNAVAILABLE', { digest: digest.toString() }, { message: `the blob could not be fetched from the upstream ${target.mirror.client.origin.host}; try again` });
     }
     recordMirrorMiss(mirror, 'blob');
     let answered = false;
-    const fill = this.fetchBlob(name, target, digest, res, () => (answered = true));
+    const fill = new BlobFill();
     this.fills.set(key, fill);
+    fill.done = this.fetchBlob(name, target, digest, res, () => (answered = true), fill);
     try {
-      await fill;
+      await fill.done;
     } finally {
       this.fills.delete(key);
+      this.keptBytes -= fill.reserved;
     }
     return answered;
+  }
+
+  /** A later asker of a blob being fetched: its bytes so far, then the rest as they come; the last chunk once the digest checks. */
+  private async streamJoined(fill: BlobFill, digest: Digest, res: ServerResponse): Promise<boolean> {
+    res.writeHead(200, blobHeaders(digest, fill.length));
+    for (let i = 0; ; ) {
+      if (res.destroyed) return true;
+      const chunks = fill.chunks!;
+      const sendable = fill.settled === 'ok' ? chunks.length : Math.max(0, chunks.length - 1);
+      if (i < sendable) {
+        if (!res.write(chunks[i++]!)) await waitForClient(res);
+        continue;
+      }
+      if (fill.settled === 'ok') {
+        res.end();
+        return true;
+      }
+      if (fill.settled === 'failed') {
+        res.destroy();
+        return true;
+      }
+      await fill.next();
+    }
   }
 
   /**
@@ -222,7 +307,7 @@ export class PullThrough {
 
 
   /** Fetches and stores the blob; streams it to `res` too when given (then `started` is called). */
-  private async fetchBlob(name: string, target: MirrorTarget, digest: Digest, res: ServerResponse | undefined, started: () => void): Promise<void> {
+  private async fetchBlob(name: string, target: MirrorTarget, digest: Digest, res: ServerResponse | undefined, started: () => void, fill: BlobFill): Promise<void> {
     const mirror = target.mirror.config.name;
     let upstream: IncomingMessage;
     try {
@@ -243,14 +328,17 @@ export class PullThrough {
       upstream.destroy();
       throw err;
     }
-    const length = Number(upstream.headers['content-length']);
-    res?.writeHead(200, {
-      'Docker-Content-Digest': digest.toString(),
-      ETag: `"${digest}"`,
-      'Content-Type': 'application/octet-stream',
-      ...(Number.isSafeInteger(length) && length >= 0 ? { 'Content-Length': length } : {}),
-    });
+    const declared = Number(upstream.headers['content-length']);
+    const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+    res?.writeHead(200, blobHeaders(digest, length));
     if (res) started();
+    // Kept for askers who join, when its length is known and the budget has room.
+    if (length !== undefined && length <= JOIN_KEEP_MAX_BYTES && this.keptBytes + length <= JOIN_BUDGET_BYTES) {
+      fill.chunks = [];
+      fill.length = length;
+      fill.reserved = length;
+      this.keptBytes += length;
+    }
     const client = res;
     let held: Buffer | undefined;
     const toClient = async (chunk: Buffer): Promise<void> => {
@@ -258,20 +346,7 @@ export class PullThrough {
       // Storage goes at the upstream's pace until the client is CLIENT_LAG_BYTES behind.
       if (client.write(chunk) || client.writableLength < CLIENT_LAG_BYTES) return;
       // A client that stops reading must not hold up the fill the others are waiting for.
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          client.off('drain', done);
-          client.off('close', done);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          client.destroy();
-          done();
-        }, CLIENT_STALL_MS);
-        client.on('drain', done);
-        client.on('close', done);
-      });
+      await waitForClient(client);
     };
     // Each chunk goes to storage first, and to the client one chunk behind: the last one only
     // once the digest has been checked.
@@ -280,6 +355,10 @@ export class PullThrough {
     async function* tee(): AsyncGenerator<Buffer> {
       for await (const chunk of upstream as AsyncIterable<Buffer>) {
         recordMirrorBytes(mirror, chunk.length);
+        if (fill.chunks) {
+          fill.chunks.push(chunk);
+          fill.wake();
+        }
         if (held) {
           await sending;
           sending = toClient(held);
@@ -298,9 +377,13 @@ export class PullThrough {
       recordMirrorError(mirror, kind);
       this.logger?.warn(`mirror ${mirror}: the blob ${digest} of ${target.upstreamName} was not stored (${kind}): ${(err as Error).message}`, { mirror, digest: digest.toString(), reason: kind });
       upstream.destroy();
+      fill.settled = 'failed';
+      fill.wake();
       client?.destroy();
       throw err;
     }
+    fill.settled = 'ok';
+    fill.wake();
     if (held) await toClient(held);
     client?.end();
   }
