@@ -78,6 +78,16 @@ function waitForClient(client: ServerResponse): Promise<void> {
   });
 }
 
+/** The upstream's Docker-Content-Digest, if it is one (a malformed header is as good as none). */
+function digestHeader(value: string | string[] | undefined): Digest | undefined {
+  if (typeof value !== 'string' || !Digest.isDigest(value)) return undefined;
+  try {
+    return Digest.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function blobHeaders(digest: Digest, length: number | undefined): Record<string, string | number> {
   return {
     'Docker-Content-Digest': digest.toString(),
@@ -151,18 +161,19 @@ export class PullThrough {
       head.resume();
       const failure = failureOfStatus(head.statusCode ?? 0);
       if (failure) throw new UpstreamError(failure, `HTTP ${head.statusCode}`, head.statusCode);
-      const said = head.headers['docker-content-digest'];
-      const upstreamDigest = typeof said === 'string' && Digest.isDigest(said) ? Digest.parse(said) : undefined;
-      if (cached && upstreamDigest && upstreamDigest.equals(cached) && (await this.stores.manifests.exists(name, upstreamDigest))) {
+      const upstreamDigest = digestHeader(head.headers['docker-content-digest']);
+      // Claimed before it is looked for, as a push's manifest is: a GC pass running now keeps what
+      // the tag is about to point at.
+      const stored = upstreamDigest ? await this.stores.blobs.claimAnd([upstreamDigest], () => this.stores.manifests.exists(name, upstreamDigest)) : undefined;
+      if (cached && upstreamDigest && upstreamDigest.equals(cached) && stored?.checked) {
         this.tagChecked.set(key, Date.now());
         return recordMirrorHit(mirror, 'manifest');
       }
       recordMirrorMiss(mirror, 'manifest');
-      const fetched = upstreamDigest && (await this.stores.manifests.exists(name, upstreamDigest))
-        ? undefined
-        : await this.fetchManifest(target, upstreamDigest?.toString() ?? tag, upstreamDigest);
+      const fetched = stored?.checked ? undefined : await this.fetchManifest(target, upstreamDigest?.toString() ?? tag, upstreamDigest);
       const digest = fetched?.digest ?? upstreamDigest!;
       if (fetched) await this.storeManifest(name, fetched);
+      else await this.stores.blobs.refreshClaim(stored!.claim);
       await this.stores.tags.tag(name, tag, digest);
       this.tagChecked.set(key, Date.now());
     } catch (err) {
@@ -200,8 +211,7 @@ export class PullThrough {
     }
     recordMirrorBytes(target.mirror.config.name, size);
     const content = Buffer.concat(chunks);
-    const said = res.headers['docker-content-digest'];
-    const wanted = expected ?? (typeof said === 'string' && Digest.isDigest(said) ? Digest.parse(said) : undefined);
+    const wanted = expected ?? digestHeader(res.headers['docker-content-digest']);
     const digest = Digest.ofContent(content, wanted?.algorithm);
     if (wanted && !wanted.equals(digest)) throw new UpstreamError('digest', `the upstream sent a manifest whose digest is ${digest}, not ${wanted}`);
     // Whatever answered 200 must also be a manifest (not a proxy's HTML page) before it is cached.
