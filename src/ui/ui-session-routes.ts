@@ -14,7 +14,7 @@ import { throttledError } from '../gateway/basic-auth.js';
 import { rawPath, requestState } from '../gateway/request-state.js';
 import type { WebSessions } from '../gateway/web-session.js';
 import { RegistryError } from '../registry/errors.js';
-import { sendError } from '../registry/respond.js';
+import { sendError, sendJson } from '../registry/respond.js';
 
 export const PAGE_HEADER = 'x-regate-page';
 const MAX_LOGIN_BODY = '4kb';
@@ -24,10 +24,9 @@ export function fromThePage(req: { headers: Record<string, string | string[] | u
   return req.headers[PAGE_HEADER] === '1';
 }
 
-function json(res: express.Response, status: number, body: unknown, cookie?: string): void {
-  const text = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(text.length), 'Cache-Control': 'no-store', ...(cookie ? { 'Set-Cookie': cookie } : {}) });
-  res.end(text);
+/** A JSON answer of the sign-in endpoints: never cached, with the session cookie when there is one. */
+function json(req: express.Request, res: express.Response, status: number, body: unknown, cookie?: string): void {
+  sendJson(req, res, status, body, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...(cookie ? { 'Set-Cookie': cookie } : {}) });
 }
 
 /** POST /ui/login, mounted before auth. */
@@ -56,7 +55,7 @@ export function uiLogin(sessions: WebSessions, check: CredentialCheck, refused?:
           const issued = await sessions.issue(user);
           if (!issued) return sendError(req, res, new RegistryError('UNAUTHORIZED', undefined, { message: 'wrong user name or password' }));
           requestState(req).user = user;
-          json(res, 200, { user, csrf: issued.session.csrf, expiresAt: new Date(issued.session.expiresAt).toISOString() }, issued.cookie);
+          json(req, res, 200, { user, csrf: issued.session.csrf, expiresAt: new Date(issued.session.expiresAt).toISOString() }, issued.cookie);
         })
         .catch(next);
     });
@@ -75,18 +74,18 @@ export function uiSession(sessions: WebSessions | undefined): RequestHandler {
     if (path === '/ui/session' && (req.method === 'GET' || req.method === 'HEAD')) {
       const session = state.session;
       if (!session || !sessions || session.expiresAt - Date.now() > sessions.ttlMs / 2 || state.user === undefined) {
-        return json(res, 200, describe(state.user, session?.csrf, session?.expiresAt, session ? 'session' : state.user !== undefined ? 'basic' : 'none'));
+        return json(req, res, 200, describe(state.user, session?.csrf, session?.expiresAt, session ? 'session' : state.user !== undefined ? 'basic' : 'none'));
       }
       sessions.issue(state.user, session).then((renewed) => {
         if (!renewed) return sendError(req, res, new RegistryError('UNAUTHORIZED', undefined, { message: 'signed out' }));
-        json(res, 200, describe(state.user, renewed.session.csrf, renewed.session.expiresAt, 'session'), renewed.cookie);
+        json(req, res, 200, describe(state.user, renewed.session.csrf, renewed.session.expiresAt, 'session'), renewed.cookie);
       }, next);
       return;
     }
     if (path === '/ui/logout' && req.method === 'POST') {
       const session = state.session;
-      if (!session || !sessions) return json(res, 200, { signedOut: false }, sessions?.clearCookie());
-      sessions.revoke(session).then(() => json(res, 200, { signedOut: true }, sessions.clearCookie()), next);
+      if (!session || !sessions) return json(req, res, 200, { signedOut: false }, sessions?.clearCookie());
+      sessions.revoke(session).then(() => json(req, res, 200, { signedOut: true }, sessions.clearCookie()), next);
       return;
     }
     next();

@@ -19,6 +19,7 @@ import { startDistribution, startRegate, type RunningRegistry } from './registri
 import { median } from './phase.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { cpuSeconds } from './proc-stats.js';
+import { sha256 } from '../support/test-data.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const LAYER_MIB = QUICK ? 16 : 64;
@@ -27,7 +28,6 @@ const CLIENTS = 32;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
-const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 interface Image {
   manifest: Buffer;
@@ -36,12 +36,12 @@ interface Image {
 
 function makeImage(seed: number): Image {
   const layers = Array.from({ length: 3 }, () => randomBytes(LAYER_MIB * 1024 * 1024));
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed, rootfs: { type: 'layers', diff_ids: layers.map(digestOf) } }));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed, rootfs: { type: 'layers', diff_ids: layers.map(sha256) } }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(l), size: l.length })),
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(l), size: l.length })),
   }));
   return { manifest, blobs: [config, ...layers] };
 }
@@ -53,7 +53,7 @@ async function push(url: string, repo: string, image: Image): Promise<void> {
     await start.arrayBuffer();
     const location = new URL(start.headers.get('location') ?? '', url);
     if (start.status !== 202) throw new Error(`push ${repo} blob: POST answered HTTP ${start.status}`);
-    location.searchParams.set('digest', digestOf(blob));
+    location.searchParams.set('digest', sha256(blob));
     const res = await fetch(location, { method: 'PUT', body: new Uint8Array(blob), headers: { 'Content-Type': 'application/octet-stream' } });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`push ${repo} blob: HTTP ${res.status}`);

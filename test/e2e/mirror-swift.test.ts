@@ -4,8 +4,8 @@
 // client, and every pull after, gets the upstream's bytes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { sha256 } from '../support/test-data.js';
 import { buildOciImage, type BuiltImage } from '../support/image-builder.js';
 import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../support/processes.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -14,7 +14,6 @@ import { startSwiftAio, type SwiftAio } from '../support/swift-aio.js';
 
 const USER: [string, string] = ['puller', 'mirror-swift-4'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 const tmp = makeTempDir('regate-mirror-swift-');
 let swift: SwiftAio;

@@ -6,9 +6,9 @@
 // pull a private one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256 } from '../support/test-data.js';
 import { buildOciImage, type BuiltImage } from '../support/image-builder.js';
 import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../support/processes.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
@@ -16,7 +16,6 @@ import { errorCode, htpasswdText, startGateway, type Gateway } from '../support/
 
 const USER: [string, string] = ['dev', 'mirror-auth-9'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 const tmp = makeTempDir('regate-mirror-auth-');
 let tokens: TokenServer;

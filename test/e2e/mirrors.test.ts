@@ -8,8 +8,8 @@
 // leaves the cached tag served.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { sha256 } from '../support/test-data.js';
 import { buildOciImage, diffPulledImage, readPulledImage, type BuiltImage } from '../support/image-builder.js';
 import { makeTempDir, skopeo, startDistribution, type RegistryHandle } from '../support/processes.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -22,7 +22,6 @@ import { renderMetrics } from '../../src/metrics/metrics.js';
 
 const USER: [string, string] = ['mirror-user', 'pull-through-5'];
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 let upstream: RegistryHandle;
 let proxy: FaultProxy;
