@@ -169,6 +169,16 @@ export function wrapDriver(inner: StorageDriver, opts: WrapDriverOptions = {}): 
         }
       : {}),
 
+    ...(inner.copyVersion
+      ? {
+          async copyVersion(sourcePath: string, destPath: string, version: string) {
+            checkPath(sourcePath);
+            checkPath(destPath);
+            return call('copyVersion', sourcePath, () => inner.copyVersion!(sourcePath, destPath, version));
+          },
+        }
+      : {}),
+
     ...(inner.filesBelow
       ? {
           async filesBelow(path: string) {

@@ -46,8 +46,8 @@ export class BlobStore {
   }
 
   /** claim(), with an existence check run beside its last reads (GcFence.claimAnd). */
-  async claimAnd<T>(digests: readonly DigestParts[], check: () => Promise<T>): Promise<{ claim: Claim; checked: T }> {
-    return this.fence.claimAnd(digests, check);
+  async claimAnd<T, H = never>(digests: readonly DigestParts[], check: (hint: H | undefined) => Promise<T>, beside?: () => Promise<H>): Promise<{ claim: Claim; checked: T }> {
+    return this.fence.claimAnd(digests, check, beside);
   }
 
   /** A claim about to be relied on for writing links: renewed when it is getting old. */
@@ -178,6 +178,20 @@ export class BlobStore {
    */
   async adopt(sourcePath: string, digest: DigestParts, version?: string, destMissing?: boolean): Promise<void> {
     await this.driver.move(sourcePath, pathFor({ kind: 'blobData', digest }), { version, destMissing });
+  }
+
+  /** Whether verified upload data can be copied into the store in one request (StorageDriver.copyVersion). */
+  get copies(): boolean {
+    return this.driver.copyVersion !== undefined;
+  }
+
+  /**
+   * Copies verified upload data into the content-addressed store, on condition it still holds
+   * `version`, leaving the data (the caller deletes it once it relies on the copy). False, having
+   * done nothing, where the driver cannot copy that version in one request: then adopt().
+   */
+  async copyIn(sourcePath: string, digest: DigestParts, version: string): Promise<boolean> {
+    return (await this.driver.copyVersion?.(sourcePath, pathFor({ kind: 'blobData', digest }), version)) ?? false;
   }
 
   async link(name: string, digest: DigestParts, size?: number): Promise<void> {

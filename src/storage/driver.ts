@@ -98,6 +98,14 @@ export interface WriterOptions {
    * writer that starts the same path meanwhile is still noticed where the driver notices it.
    */
   missing?: boolean;
+  /**
+   * The caller has not looked and believes nothing is there (the first write to a session this
+   * process just created). Where the backend refuses a create atomically, the writer only creates,
+   * and writer() rejects with WriteConflictError, before taking any byte, when something is there
+   * after all (the caller then looks and opens again); elsewhere the writer looks first, as without
+   * the hint. Never with `missing`.
+   */
+  unread?: boolean;
 }
 
 export interface StatOptions {
@@ -111,11 +119,16 @@ export interface DeleteOptions {
   directory?: boolean;
   /**
    * The caller knows only a file can be there: no tree below it is looked for. With `whole`, it
-   * was written whole by putContent (never by a writer), so an object store deletes it by name
-   * alone, with no look at what it is first.
+   * is known to be one whole object (written by putContent, or a version copyVersion copied), so
+   * an object store deletes it by name alone, with no look at what it is first.
    */
   file?: boolean;
   whole?: boolean;
+  /**
+   * With `file`: what the caller last found there (FileInfo.version). A driver that can tell from
+   * it that the file is one whole object deletes it by name alone, as with `whole`.
+   */
+  version?: string | undefined;
 }
 
 /** delete() of a small file written by putContent. */
@@ -176,6 +189,15 @@ export interface StorageDriver {
    * trip instead of two. PathNotFoundError when nothing is there.
    */
   open?(path: string): Promise<OpenedFile>;
+  /**
+   * Optional: a server-side copy of `sourcePath`'s content into `destPath` (replaced), on condition
+   * the source still holds `version` (FileInfo.version), leaving the source in place, where the
+   * backend makes it in one request. Resolves false, having sent nothing, where it cannot for this
+   * version (then the caller moves). WriteConflictError when the source holds other content now,
+   * PathNotFoundError when it is gone. A caller copies instead of moving when it cannot yet rely
+   * on the copy (it may need the source again) and deletes the source itself afterwards.
+   */
+  copyVersion?(sourcePath: string, destPath: string, version: string): Promise<boolean>;
   /**
    * Storage the driver keeps beside the paths that nothing names any more (an object store's
    * large-object segments whose manifest is gone): deleted once passes at least `minAgeMs` apart

@@ -69,13 +69,19 @@ export class GcFence {
    * markers instead of after them: both come after the use markers were written, which is all the
    * handshake needs (a pass that condemns later reads a fresh use and keeps the content). When a
    * marker says condemned, the answer is dropped and `check` runs again once the pass is done.
+   * `beside` runs with the first round's use-marker writes, and its answer goes to that round's
+   * check as a hint only (a later round's check gets none): it was read before the claim, so
+   * nothing it says may be relied on without the claim's reads after it.
    */
-  async claimAnd<T>(digests: readonly DigestParts[], check: () => Promise<T>): Promise<{ claim: Claim; checked: T }> {
+  async claimAnd<T, H = never>(digests: readonly DigestParts[], check: (hint: H | undefined) => Promise<T>, beside?: () => Promise<H>): Promise<{ claim: Claim; checked: T }> {
     const unique = [...new Map(digests.map((d) => [digestString(d), d])).values()];
     const started = performance.now();
-    for (;;) {
+    for (let round = 0; ; round++) {
+      const hinting = round === 0 ? beside?.() : undefined;
+      hinting?.catch(() => undefined); // awaited below, after the writes
       const times = await Promise.all(unique.map((d) => this.touchUnlessRecent(d)));
-      const [condemned, checked] = await Promise.all([Promise.all(unique.map((d) => this.isCondemned(d))), check()]);
+      const hint = await hinting;
+      const [condemned, checked] = await Promise.all([Promise.all(unique.map((d) => this.isCondemned(d))), check(hint)]);
       if (!condemned.some(Boolean)) return { claim: { at: Math.min(performance.now(), ...times), digests: unique }, checked };
       if (performance.now() - started > CONDEMNED_TTL_MS) {
         throw new ContentBeingCollectedError(digestString(unique[condemned.findIndex(Boolean)]!));

@@ -105,7 +105,8 @@ interface Revision {
 export async function collectGarbage(driver: StorageDriver, options: GcOptions): Promise<GcResult> {
   const fence = new GcFence(driver, options.linkWindowMs ?? DEFAULT_LINK_WINDOW_MS);
   const blobs = new BlobStore(driver, fence);
-  const manifests = new ManifestStore(driver, blobs);
+  // The cache learns what the pass deletes; a revision it still remembers only makes the mark keep more.
+  const manifests = new ManifestStore(driver, blobs, options.cache);
   const tags = new TagStore(driver);
   const referrerEntries = new ReferrerStore(driver);
   const passId = `${process.pid}-${randomBytes(8).toString('hex')}`;

@@ -7,10 +7,18 @@ import { digestString, hasLinkTo, unlessMissing, writeLink } from './links.js';
 import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import type { BlobStore } from './blob-store.js';
+import type { BlobDescriptorCache } from './blob-descriptor-cache.js';
+
+/**
+ * The name a repository's manifest revisions go by in the blob descriptor cache, apart from its
+ * layers: a path component cannot start with `_`, so no repository has this name.
+ */
+const revisionsIn = (name: string): string => `${name}/_manifests`;
 
 /**
  * Manifest bytes kept in memory, by digest: content-addressed, so never stale; what a repository
- * may see is still decided by its revision link, read every time. Bounded by bytes.
+ * may see is still decided by its revision link, read every time unless the blob descriptor
+ * cache knows it (as it knows a layer's link for a blob HEAD or pull). Bounded by bytes.
  */
 const CONTENT_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -20,6 +28,7 @@ export class ManifestStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
+    private readonly cache?: BlobDescriptorCache,
   ) {}
 
   async exists(name: string, digest: DigestParts): Promise<boolean> {
@@ -30,24 +39,35 @@ export class ManifestStore {
   async get(name: string, digest: DigestParts): Promise<Buffer | undefined> {
     const key = digestString(digest);
     const cached = this.contents.get(key);
+    // The revision known to the blob descriptor cache and the bytes in memory: no request at all.
+    const since = this.cache?.now();
+    if (cached && (await this.cache?.linked(revisionsIn(name), digest))) return cached;
     // Both reads at once (one round trip); the bytes count only if the repository has the revision.
     const content = cached ? Promise.resolve(cached) : unlessMissing(() => this.blobs.getContent(digest));
     content.catch(() => undefined); // awaited below unless the revision is missing
-    if (!(await this.exists(name, digest))) return undefined;
+    if (!(await this.exists(name, digest))) {
+      await this.cache?.forgetLink(revisionsIn(name), digest);
+      return undefined;
+    }
     const bytes = await content;
     if (bytes && !cached && digestMatches(digest, bytes)) this.contents.set(key, bytes);
+    if (bytes && since !== undefined) await this.cache?.remember(revisionsIn(name), digest, bytes.length, since);
     return bytes;
   }
 
   /** `storedSize`: the size the bytes are stored at, when the caller just read it (undefined: not stored). */
   async put(name: string, digest: DigestParts, content: Buffer, known?: { storedSize: number | undefined }): Promise<void> {
     await this.blobs.putContent(digest, content, known);
+    const since = this.cache?.now();
     await writeLink(this.driver, pathFor({ kind: 'manifestRevisionLink', name, digest }), digest);
     if (digestMatches(digest, content)) this.contents.set(digestString(digest), content);
+    if (since !== undefined) await this.cache?.remember(revisionsIn(name), digest, content.length, since);
   }
 
   /** Returns false when the repository had no such revision. */
   async delete(name: string, digest: DigestParts): Promise<boolean> {
+    // Forgotten first: a lookup racing the delete must not cache the revision again (the cache's clock).
+    await this.cache?.forgetLink(revisionsIn(name), digest);
     if (!(await this.exists(name, digest))) return false;
     try {
       await this.driver.delete(pathFor({ kind: 'manifestRevisionDir', name, digest }));

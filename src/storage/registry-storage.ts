@@ -32,7 +32,7 @@ export interface RegistryStorage {
 export interface RegistryStorageOptions {
   /** How long a claim protects content from a GC pass (gc-fence.ts); tests shorten it. */
   gcLinkWindowMs?: number;
-  /** storage.cache.blobdescriptor: consulted by blob HEADs, kept current by every write and delete. */
+  /** storage.cache.blobdescriptor: consulted by blob HEADs and pulls, kept current by every write and delete. */
   cache?: BlobDescriptorCache;
 }
 
@@ -41,7 +41,7 @@ export function createRegistryStorage(driver: StorageDriver, options: RegistrySt
   return {
     blobs,
     uploads: new UploadStore(driver, blobs),
-    manifests: new ManifestStore(driver, blobs),
+    manifests: new ManifestStore(driver, blobs, options.cache),
     tags: new TagStore(driver),
     referrerEntries: new ReferrerStore(driver),
     catalog: { page: (options) => repositoryPage(driver, options) },

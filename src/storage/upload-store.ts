@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { OffThreadHash, type RunningHash } from './running-hash.js';
 import { acquireBatch, BATCH_BYTES, batchWaiters, copyIntoShared, releaseBatch, tryAcquireBatch } from './upload-batches.js';
 import type { StorageDriver, FileInfo, FileWriter } from './driver.js';
+import type { Claim } from './gc-fence.js';
 import { DIRECTORY_ONLY, FILE_ONLY, PathNotFoundError, WHOLE_FILE, WriteConflictError } from './driver.js';
 import { pathFor, type DigestParts } from './paths.js';
 import { digestString, unlessMissing } from './links.js';
@@ -16,6 +17,19 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { noteReceived } from './garbage-pacer.js';
 import { BodySizeError, DigestMismatchError, UploadOffsetError, UploadUnknownError } from './store-errors.js';
 import { uploadEnded, uploadStarted } from '../metrics/metrics.js';
+
+/**
+ * What a writer is told of the data it appends to: read and found missing, read and found there
+ * (the writer looks again itself), or not read because the session was created here and not
+ * written yet (WriterOptions.unread: where the backend refuses creates, the create is the look).
+ */
+type DataKnown = 'missing' | 'present' | 'unread';
+
+/** Where a commit's claim left the blob: its stored size (undefined: missing), and whether this commit copied it there. */
+interface Placed {
+  stored: number | undefined;
+  copied?: boolean;
+}
 
 /** An upload's data as its writer left it. */
 interface StoredData {
@@ -65,9 +79,10 @@ export class UploadStore {
   /**
    * Sessions this process created and has not written to yet: their first PATCH knows the session
    * exists without reading its start time. (A cancel through another process in between leaves
-   * data with no start time: the purger ages it by the data.) Its data is read all the same:
-   * behind a load balancer another process may have written it already, and on Ceph RGW, which
-   * ignores If-None-Match, a writer believing it missing would replace it.
+   * data with no start time: the purger ages it by the data.) Its data is not read either, but
+   * opened `unread`: behind a load balancer another process may have written it already, so the
+   * driver creates it only if it is still missing (Swift refuses the create, before any byte) or,
+   * where the backend cannot refuse a create (Ceph RGW ignores If-None-Match), looks first.
    */
   private readonly created = new LRUCache<string, true>({ max: 10_000, ttl: FRESH_SESSION_MS });
   /** Moves into the blob store made by this process so far (commitLocked compares before and after). */
@@ -96,8 +111,7 @@ export class UploadStore {
   /** Streams a chunk onto the end of the upload and returns the new size. */
   async append(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(this.key(name, id), async () => {
-      const data = await this.sessionData(name, id, this.takeCreated(name, id));
-      return (await this.appendLocked(name, id, body, options, data === undefined)).size;
+      return (await this.appendLocked(name, id, body, options, await this.dataKnown(name, id))).size;
     });
   }
 
@@ -115,9 +129,10 @@ export class UploadStore {
     return this.locks.run(this.key(name, id), async () => {
       if (lastChunk) {
         // A session created by this very request (a monolithic POST) has nothing stored yet.
-        const before = options.fresh ? undefined : await this.sessionData(name, id, this.takeCreated(name, id));
+        if (options.fresh) this.created.delete(this.key(name, id));
+        const known = options.fresh ? 'missing' : await this.dataKnown(name, id);
         // What the last chunk's writer stored is what the move must still find (its precondition).
-        return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, before === undefined), false);
+        return this.commitLocked(name, id, digest, await this.appendLocked(name, id, lastChunk.body, lastChunk.options, known), false);
       }
       // This process wrote the session's data, and its running hash knows that content's version:
       // the commit goes ahead on it without reading the session back. Whether nobody wrote since
@@ -154,32 +169,84 @@ export class UploadStore {
     }
     // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
     const movesBefore = this.movesDone;
-    const { claim, checked: stored } = await this.blobs.claimAnd([digest], () => this.blobs.globalSize(digest));
-    const moved = await this.blobLocks.run(digestString(digest), async (contended): Promise<boolean | 'read again'> => {
-      // A commit in this process (of this digest, maybe) that waited for or finished a move since
-      // the look above may have stored the blob meanwhile: look again.
-      const existing = contended || this.movesDone !== movesBefore ? await this.blobs.globalSize(digest) : stored;
-      if (existing === size) return false;
-      // Only the content whose digest was just checked moves: another process appending to the
-      // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
-      try {
-        await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
-        this.movesDone++;
-      } catch (err) {
-        if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return 'read again';
-        throw await this.conflictAsOffset(err, name, id, size);
-      }
-      return true;
-    });
-    if (moved === 'read again') {
-      const now = await this.sessionData(name, id);
-      if ((now?.size ?? 0) !== size) throw new UploadOffsetError(now?.size ?? 0, size);
-      return this.commitLocked(name, id, digest, now, false);
+    const copyable = data?.version !== undefined && this.blobs.copies ? data.version : undefined;
+    let placed: { claim: Claim; checked: Placed };
+    try {
+      placed =
+        copyable === undefined
+          ? await this.blobs.claimAnd([digest], async () => ({ stored: await this.blobs.globalSize(digest) }))
+          : // Where the data can be copied in one request, the copy goes beside the claim's last reads
+            // (the blob's existence read beside its use-marker write, as a hint): the data stays
+            // until the claim holds, so a pass that condemned the blob meanwhile costs a second copy.
+            await this.blobs.claimAnd(
+              [digest],
+              (hint) => this.copyIntoPlace(dataPath, digest, size, copyable, hint?.size, hint !== undefined && this.movesDone === movesBefore),
+              async () => ({ size: await this.blobs.globalSize(digest) }),
+            );
+    } catch (err) {
+      if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return this.commitReadAgain(name, id, digest, size);
+      throw await this.conflictAsOffset(err, name, id, size);
+    }
+    const { claim, checked } = placed;
+    let dataMoved = false;
+    if (!checked.copied && checked.stored !== size) {
+      const moved = await this.blobLocks.run(digestString(digest), async (contended): Promise<boolean | 'read again'> => {
+        // A commit in this process (of this digest, maybe) that waited for or finished a move since
+        // the look above may have stored the blob meanwhile: look again.
+        const existing = contended || this.movesDone !== movesBefore ? await this.blobs.globalSize(digest) : checked.stored;
+        if (existing === size) return false;
+        // Only the content whose digest was just checked moves: another process appending to the
+        // same session meanwhile makes the move refuse (416, nothing committed), not commit its bytes.
+        try {
+          await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
+          this.movesDone++;
+        } catch (err) {
+          if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return 'read again';
+          throw await this.conflictAsOffset(err, name, id, size);
+        }
+        return true;
+      });
+      if (moved === 'read again') return this.commitReadAgain(name, id, digest, size);
+      dataMoved = moved;
     }
     await this.blobs.refreshClaim(claim);
-    // The session's leftovers go beside the link: what was moved is gone already.
-    await Promise.all([this.blobs.link(name, digest, size), this.endSession(name, id, moved)]);
+    // The session's leftovers go beside the link (copied data too: the claim holds now); what was
+    // moved is gone already.
+    await Promise.all([this.blobs.link(name, digest, size), this.endSession(name, id, dataMoved ? undefined : { version: data?.version })]);
     return { digest, size };
+  }
+
+  /**
+   * Puts the verified data in place by a copy (BlobStore.copyIn), unless the blob is there at this
+   * size already. `hint`: the blob's size as read beside the claim's write; its "missing" is
+   * trusted when it `hintHolds` (read in this round, and no commit in this process stored a blob
+   * since) and no commit of this digest held the lock meanwhile; otherwise the blob is looked at.
+   */
+  private async copyIntoPlace(
+    dataPath: string,
+    digest: DigestParts,
+    size: number,
+    version: string,
+    hint: number | undefined,
+    hintHolds: boolean,
+  ): Promise<Placed> {
+    return this.blobLocks.run(digestString(digest), async (contended) => {
+      // A hint that the blob is missing is acted on at once (the copy only adds it); one that it is
+      // there is looked at again, beside the condemned read: read before the claim's write, it may
+      // predate a pass deleting the blob.
+      const existing = hintHolds && !contended && hint === undefined ? undefined : await this.blobs.globalSize(digest);
+      if (existing === size) return { stored: existing };
+      if (!(await this.blobs.copyIn(dataPath, digest, version))) return { stored: existing };
+      this.movesDone++;
+      return { stored: size, copied: true };
+    });
+  }
+
+  /** A commit whose data changed under it (another process appended or rewrote it): judged again on what is stored. */
+  private async commitReadAgain(name: string, id: string, digest: DigestParts, size: number): Promise<BlobDescriptor> {
+    const now = await this.sessionData(name, id);
+    if ((now?.size ?? 0) !== size) throw new UploadOffsetError(now?.size ?? 0, size);
+    return this.commitLocked(name, id, digest, now, false);
   }
 
   async cancel(name: string, id: string): Promise<void> {
@@ -190,19 +257,27 @@ export class UploadStore {
   }
 
   /** Returns what the data holds afterwards, as its writer stored it. */
-  private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, missing: boolean): Promise<StoredData> {
+  private async appendLocked(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, known: DataKnown): Promise<StoredData> {
     uploadStarted();
     try {
-      return await this.receive(name, id, body, options, missing);
+      return await this.receive(name, id, body, options, known);
     } finally {
       uploadEnded();
     }
   }
 
-  private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, missing: boolean): Promise<StoredData> {
+  private async receive(name: string, id: string, body: AsyncIterable<Buffer>, options: AppendOptions, known: DataKnown): Promise<StoredData> {
     const key = this.key(name, id);
-    const writer = await this.driver
-      .writer(pathFor({ kind: 'uploadData', name, id }), true, { expectedBytes: options.expectedLength, missing })
+    const path = pathFor({ kind: 'uploadData', name, id });
+    const open = (k: DataKnown): Promise<FileWriter> =>
+      this.driver.writer(path, true, { expectedBytes: options.expectedLength, missing: k === 'missing', unread: k === 'unread' });
+    const writer = await open(known)
+      .catch((err: unknown) => {
+        // Another process wrote the data after all (a load balancer sent it an earlier PATCH); no
+        // byte of this body was taken: look, and append to what is there.
+        if (known === 'unread' && err instanceof WriteConflictError) return open('present');
+        throw err;
+      })
       .catch(async (err: unknown) => {
         throw await this.conflictAsOffset(err, name, id, options.startOffset ?? 0);
       });
@@ -419,6 +494,12 @@ export class UploadStore {
     return err instanceof WriteConflictError ? new UploadOffsetError(await this.dataSize(name, id), claimedStart) : err;
   }
 
+  /** What a writer is told of the session's data (DataKnown). UploadUnknownError when there is no session. */
+  private async dataKnown(name: string, id: string): Promise<DataKnown> {
+    if (this.takeCreated(name, id)) return 'unread';
+    return (await this.sessionData(name, id)) === undefined ? 'missing' : 'present';
+  }
+
   /** Whether the session was created here and not written yet; it no longer counts as such. */
   private takeCreated(name: string, id: string): boolean {
     const key = this.key(name, id);
@@ -428,14 +509,15 @@ export class UploadStore {
   }
 
   /**
-   * A commit's cleanup, by name rather than by listing the session: its data was moved into the
-   * blob store (or is deleted here, when the blob was there already), then its start time goes.
+   * A commit's cleanup, by name rather than by listing the session: its data (undefined: moved
+   * into the blob store, gone already; else what the commit found there, by its version) and its
+   * start time.
    */
-  private async endSession(name: string, id: string, dataMoved: boolean): Promise<void> {
+  private async endSession(name: string, id: string, leftover: { version?: string | undefined } | undefined): Promise<void> {
     this.hashes.delete(this.key(name, id));
     this.created.delete(this.key(name, id));
     await Promise.all([
-      dataMoved ? undefined : unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadData', name, id }), { file: true })),
+      leftover && unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadData', name, id }), { file: true, version: leftover.version })),
       unlessMissing(() => this.driver.delete(pathFor({ kind: 'uploadStartedAt', name, id }), WHOLE_FILE)),
     ]);
   }
@@ -444,8 +526,8 @@ export class UploadStore {
    * The session's data (undefined: none yet), read beside the check that the session exists.
    * UploadUnknownError when it does not.
    */
-  private async sessionData(name: string, id: string, knownToExist = false): Promise<FileInfo | undefined> {
-    const [, data] = await Promise.all([knownToExist ? undefined : this.requireSession(name, id), this.dataInfo(name, id)]);
+  private async sessionData(name: string, id: string): Promise<FileInfo | undefined> {
+    const [, data] = await Promise.all([this.requireSession(name, id), this.dataInfo(name, id)]);
     return data;
   }
 

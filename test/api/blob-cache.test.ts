@@ -75,6 +75,31 @@ for (const factory of DRIVERS.filter((d) => d.name === 'filesystem' || d.name ==
         assert.equal((await reg.request('HEAD', `/v2/cache/b/blobs/${orphan}`)).status, 404, 'GC invalidated the cache');
       });
 
+      it('a manifest revision is known to the cache once read or pushed; a manifest DELETE and a GC pass invalidate it before they answer', async () => {
+        const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
+        const image = await pushImage(reg, 'cache/m', 'v1', { seed: 41 });
+        const revisionDir = (digest: string): string => pathFor({ kind: 'manifestRevisionLink', name: 'cache/m', digest: parts(digest) }).slice(0, -'/link'.length);
+        // Removed behind the registry's back: the pushed revision is served from the cache (as a
+        // blob HEAD is), its bytes from memory.
+        await reg.driver.delete(revisionDir(image.digest));
+        const cached = await reg.request('GET', `/v2/cache/m/manifests/${image.digest}`, { headers: accept });
+        assert.equal(cached.status, 200, 'served from the cache');
+        assert.ok(cached.body.equals(image.content));
+        // A DELETE through the registry forgets it first.
+        const second = await pushImage(reg, 'cache/m', 'v2', { seed: 42 });
+        assert.equal((await reg.request('GET', `/v2/cache/m/manifests/${second.digest}`, { headers: accept })).status, 200);
+        assert.equal((await reg.request('DELETE', `/v2/cache/m/manifests/${second.digest}`)).status, 202);
+        assert.equal((await reg.request('GET', `/v2/cache/m/manifests/${second.digest}`, { headers: accept })).status, 404, 'DELETE invalidated the cache');
+        // So does a GC pass that deletes an untagged revision.
+        const third = await pushImage(reg, 'cache/m', 'v3', { seed: 43 });
+        assert.equal((await reg.request('DELETE', '/v2/cache/m/manifests/v3')).status, 202, 'the tag goes, the revision stays');
+        assert.equal((await reg.request('GET', `/v2/cache/m/manifests/${third.digest}`, { headers: accept })).status, 200);
+        await sleep(3_200);
+        const result = await collectGarbage(reg.driver, { delayMs: 0, linkWindowMs: 500, listingLagMs: 0, cache, deleteUntagged: true });
+        assert.ok(result.manifestsDeleted >= 1, JSON.stringify(result));
+        assert.equal((await reg.request('GET', `/v2/cache/m/manifests/${third.digest}`, { headers: accept })).status, 404, 'GC invalidated the cache');
+      });
+
       if (kind === 'redis') {
         it('Redis down: every answer still right (from storage), logged once; back: the cache serves again', async () => {
           const digest = await pushBlob(reg, 'cache/c', bytes(6000, 31));

@@ -1,6 +1,6 @@
 // Part of `npm run bench -- swift`: what a push and a pull cost in Swift requests and in time when
 // Swift is far away. Three images, each through regate and through Distribution 2.8.2's swift
-// driver, each party on its own container, with Swift on loopback and then behind a proxy adding
+// driver, each without a blob descriptor cache and with one in memory, each party on its own container, with Swift on loopback and then behind a proxy adding
 // BENCH_SWIFT_DELAY_MS (5) each way (test/support/swift-delay-proxy.ts, the same for every party):
 // - "10 × 1 MiB": 10 layers of 1 MiB and a config, skopeo from an OCI layout: pushed to a fresh
 //   repository, then to a second one (the blobs are stored already), then pulled;
@@ -9,7 +9,8 @@
 //   chunked PATCHes with no length). Skipped where no Docker engine can start.
 // Prints the time and the Swift requests of each operation by kind, in all and per blob (the
 // subrequests Swift makes itself, a COPY's source GET or a DLO's segments, are not counted: the
-// proxy sees what the registry sends). BENCH_SWIFT_TRACE=<file> logs every request there.
+// proxy sees what the registry sends). BENCH_SWIFT_TRACE=<file> logs every request there;
+// BENCH_SWIFT_ONLY=regate measures regate alone, at the delay only.
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,11 @@ interface Row {
   counts: Record<RequestKind, number>;
 }
 
-const PARTIES = ['regate', 'Distribution 2.8.2'] as const;
+/**
+ * Each registry without a cache and with `storage.cache.blobdescriptor: inmemory` (the seeds' Ceph
+ * configuration has it, as has Distribution's own sample config).
+ */
+const PARTIES = ['regate', 'regate, cache', 'Distribution 2.8.2', 'Distribution 2.8.2, cache'] as const;
 
 async function measure(op: () => Promise<unknown>, counts: () => Record<RequestKind, number>, reset: () => void): Promise<{ seconds: number; counts: Record<RequestKind, number> }> {
   reset();
@@ -110,17 +115,20 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
       await engine?.stop();
       engine = undefined;
     }
-    for (const delayMs of [0, delay]) {
-      for (const party of PARTIES) {
+    // BENCH_SWIFT_ONLY=regate (or Distribution) measures one party, at the delay only: for a look at a change.
+    const only = process.env.BENCH_SWIFT_ONLY?.toLowerCase();
+    const parties = only ? PARTIES.filter((p) => p.toLowerCase().startsWith(only)) : PARTIES;
+    for (const delayMs of only ? [delay] : [0, delay]) {
+      for (const party of parties) {
         process.stderr.write(`bench swift: round trips, ${party}, ${delayMs} ms each way…\n`);
         const proxy = await startDelayProxy(swift.proxyUrl, delayMs);
         let registry: RegistryHandle | undefined;
         try {
           const section = { authurl: `${proxy.url}/auth/v1.0`, username: swift.username, password: swift.password, container: `rtt-${++containers}` };
-          registry =
-            party === 'regate'
-              ? await startRegate({ configYaml: regateConfigYaml({ swift: section }) })
-              : await startDistribution({ swift: section, extraYaml: 'storage: {redirect: {disable: true}}' });
+          const cached = party.endsWith(', cache');
+          registry = party.startsWith('regate')
+            ? await startRegate({ configYaml: regateConfigYaml({ swift: section }, cached ? { storage: { cache: { blobdescriptor: 'inmemory' } } } : {}) })
+            : await startDistribution({ swift: section, extraYaml: `storage: {redirect: {disable: true}${cached ? ', cache: {blobdescriptor: inmemory}' : ''}}` });
           const host = registry.host;
           const run = async (image: string, blobs: number, op: string, work: () => Promise<unknown>): Promise<void> => {
             if (trace) appendFileSync(trace, `# ${party}, ${delayMs} ms, ${image}, ${op}\n`);

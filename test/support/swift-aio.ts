@@ -193,7 +193,23 @@ async function buildRing(dir: string, kind: string, port: number): Promise<void>
   if (!existsSync(join(dir, `${kind}.ring.gz`))) throw new Error(`swift-ring-builder did not write ${kind}.ring.gz`);
 }
 
+/**
+ * Starts Swift on free loopback ports. A port found free can be taken by another server before
+ * Swift binds it (a Ceph monitor started beside it picks ephemeral ports too): a start that fails
+ * is made again on new ports, up to three times.
+ */
 export async function startSwiftAio(options: SwiftAioOptions = {}): Promise<SwiftAio> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSwiftAioOnce(options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      process.stderr.write(`swift-aio: start failed (${(err as Error).message.split('\n')[0]}), trying again on new ports\n`);
+    }
+  }
+}
+
+async function startSwiftAioOnce(options: SwiftAioOptions): Promise<SwiftAio> {
   ensureSwiftConf();
   const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'regate-swift-'));
   const servers: SpawnedServer[] = [];

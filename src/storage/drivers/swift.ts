@@ -44,6 +44,7 @@ export class SwiftDriver implements StorageDriver {
   readonly #files: string;
   readonly #root: string;
   #bulkDelete: boolean | undefined;
+  #exclusiveCreates: Promise<boolean> | undefined;
   /** Set when `secretkey` is configured: GETs of plain objects may be redirected to a TempURL. */
   readonly #tempUrl: { signer: TempUrlSigner; methods: readonly string[] } | undefined;
 
@@ -73,6 +74,31 @@ export class SwiftDriver implements StorageDriver {
 
   async #ready(): Promise<void> {
     await this.client.ensureContainer();
+  }
+
+  /**
+   * Whether the backend refuses `If-None-Match: *` PUTs of an object that exists: OpenStack Swift
+   * does, Ceph RGW's Swift API ignores the header. Asked once, when a writer first needs it, of a
+   * probe object written twice (a failed probe counts as no and is asked again next time).
+   */
+  #refusesCreates(): Promise<boolean> {
+    this.#exclusiveCreates ??= this.#probeExclusiveCreates().catch(() => {
+      this.#exclusiveCreates = undefined;
+      return false;
+    });
+    return this.#exclusiveCreates;
+  }
+
+  async #probeExclusiveCreates(): Promise<boolean> {
+    const probe = joinName(this.#root, 'regate-probe-if-none-match');
+    await this.client.put(probe, Buffer.from('regate'));
+    try {
+      await this.client.put(probe, Buffer.from('regate'), { 'if-none-match': '*' });
+      return false;
+    } catch (err) {
+      if (err instanceof SwiftHttpError && err.status === 412) return true;
+      throw err;
+    }
   }
 
   /** HEADs an object (its own headers for a manifest) and works out how to read it. */
@@ -254,7 +280,10 @@ export class SwiftDriver implements StorageDriver {
   async writer(path: string, append: boolean, options: WriterOptions = {}): Promise<FileWriter> {
     await this.#ready();
     const object = this.#object(path);
-    const current = options.missing ? undefined : await this.client.head(object, true);
+    // Unread and believed missing: where creates are refused atomically, the create below (plain
+    // object or manifest ahead, both `If-None-Match: *`) is the look, answered before any byte.
+    const believedMissing = options.missing || (options.unread === true && (await this.#refusesCreates()));
+    const current = believedMissing ? undefined : await this.client.head(object, true);
     const resolved = current && (await this.#classify(current));
     const chunkSize = this.client.options.chunkSize;
     const expected = options.expectedBytes;
@@ -327,6 +356,19 @@ export class SwiftDriver implements StorageDriver {
       if (err instanceof SwiftHttpError && err.status === 412) throw new WriteConflictError(this.name, sourcePath, `${sourcePath} changed since it was checked`);
       throw err;
     }
+  }
+
+  async copyVersion(sourcePath: string, destPath: string, version: string): Promise<boolean> {
+    // Only a plain object's version (its ETag) names what one conditional COPY copies; a set's
+    // is moved by handing its segments over, never copied.
+    if (!version.startsWith('md5:')) return false;
+    await this.#ready();
+    // What the destination held is replaced unseen: a segment set stored there by another process
+    // is left for GC's unnamed-segment sweep, as for a move told the destination was missing.
+    if (!(await this.#copyIfStill(this.#object(sourcePath), this.#object(destPath), version.slice('md5:'.length), sourcePath))) {
+      throw new PathNotFoundError(this.name, sourcePath);
+    }
+    return true;
   }
 
   /** Server-side copy of a whole object's bytes into a plain object (Swift joins a manifest's segments). */
@@ -488,8 +530,8 @@ export class SwiftDriver implements StorageDriver {
   }
 
   async delete(path: string, options?: DeleteOptions): Promise<void> {
-    if (options?.whole) {
-      // Written by putContent: a plain object, never a manifest owning segments.
+    // Written whole by putContent, or a plain object's version (its ETag): never a manifest owning segments.
+    if (options?.whole || (options?.file && options.version?.startsWith('md5:'))) {
       await this.#ready();
       if (!(await this.client.delete(this.#object(path)))) throw new PathNotFoundError(this.name, path);
       return;
