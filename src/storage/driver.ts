@@ -106,6 +106,14 @@ export interface WriterOptions {
    * the hint. Never with `missing`.
    */
   unread?: boolean;
+  /**
+   * For a body of unknown length (no expectedBytes): the caller accepts that whole pieces of an
+   * unfinished write may become readable before close(), always a prefix of what was written (an
+   * upload session, which reports what it holds and is resumed from there). An object store may
+   * then keep a body that turns out small as one object, with no manifest before or after it.
+   * Without it, nothing of a write is readable before close().
+   */
+  prefixMayShow?: boolean;
 }
 
 export interface StatOptions {

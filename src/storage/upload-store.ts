@@ -270,7 +270,8 @@ export class UploadStore {
     const key = this.key(name, id);
     const path = pathFor({ kind: 'uploadData', name, id });
     const open = (k: DataKnown): Promise<FileWriter> =>
-      this.driver.writer(path, true, { expectedBytes: options.expectedLength, missing: k === 'missing', unread: k === 'unread' });
+      // What a session holds is always a prefix of what its client sent, resumed from there.
+      this.driver.writer(path, true, { expectedBytes: options.expectedLength, missing: k === 'missing', unread: k === 'unread', prefixMayShow: true });
     const writer = await open(known)
       .catch((err: unknown) => {
         // Another process wrote the data after all (a load balancer sent it an earlier PATCH); no

@@ -13,7 +13,7 @@ import { startCephRgw, type CephRgw } from '../support/ceph-rgw.js';
 import { swiftOptions } from '../support/swift-options.js';
 import { PassThrough } from 'node:stream';
 import { InMemoryBlobDescriptorCache, type BlobDescriptorCache } from '../../src/storage/blob-descriptor-cache.js';
-import { bytes, sha256, startTestRegistry, type TestRegistry } from './harness.js';
+import { bytes, chunkedBody, sha256, startTestRegistry, type TestRegistry } from './harness.js';
 
 let swift: SwiftAio;
 let rgw: CephRgw;
@@ -104,6 +104,33 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       // Nothing of the session is left.
       const left: string[] = [];
       for await (const e of inner.client.list({ prefix: 'files/docker/registry/v2/repositories/rtt/skopeo/_uploads/' })) left.push(e.name);
+      assert.deepEqual(left, []);
+    });
+
+    it('a layer pushed as docker does (one chunked PATCH, no length): one plain object by one PUT, committed by a copy as a layer of known length; past a segment, the rest as segments', async () => {
+      const { reg, inner } = await registryOn(backend());
+      const small = bytes(700 * 1024 + 11, 101); // under the tests' 1 MiB segment
+      const location = (await reg.request('POST', '/v2/rtt/docker/blobs/uploads/')).header('location')!;
+      const seen = await requestsDuring(inner, async () => {
+        const patched = await reg.request('PATCH', location, { body: chunkedBody(small), headers: { 'Content-Type': 'application/octet-stream' } });
+        assert.equal(patched.status, 202, patched.body.toString());
+        assert.equal((await finishAt(reg, location, sha256(small))).status, 201);
+      });
+      assert.equal(seen.filter((s) => s.includes('segments/')).length, 0, `no segment:\n${seen.join('\n')}`);
+      assert.equal(about(seen, '/_uploads/').filter((s) => s.startsWith('PUT') && s.includes('/data')).length, 1, `the data is one PUT:\n${seen.join('\n')}`);
+      assert.ok(objectRequests(seen).length <= (refusesCreates ? 8 : 9), `${objectRequests(seen).length} requests:\n${seen.join('\n')}`);
+      assert.ok((await reg.request('GET', `/v2/rtt/docker/blobs/${sha256(small)}`)).body.equals(small));
+
+      // Larger than a segment: the plain object becomes the first segment, the rest follows.
+      const large = bytes(2 * 1024 * 1024 + 5 * 1024 + 3, 102);
+      const second = (await reg.request('POST', '/v2/rtt/docker/blobs/uploads/')).header('location')!;
+      const patched = await reg.request('PATCH', second, { body: chunkedBody(large), headers: { 'Content-Type': 'application/octet-stream' } });
+      assert.equal(patched.status, 202, patched.body.toString());
+      assert.equal(patched.header('range'), `0-${large.length - 1}`);
+      assert.equal((await finishAt(reg, second, sha256(large))).status, 201);
+      assert.ok((await reg.request('GET', `/v2/rtt/docker/blobs/${sha256(large)}`)).body.equals(large));
+      const left: string[] = [];
+      for await (const e of inner.client.list({ prefix: 'files/docker/registry/v2/repositories/rtt/docker/_uploads/' })) left.push(e.name);
       assert.deepEqual(left, []);
     });
 

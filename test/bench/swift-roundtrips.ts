@@ -9,8 +9,10 @@
 //   chunked PATCHes with no length). Skipped where no Docker engine can start.
 // Prints the time and the Swift requests of each operation by kind, in all and per blob (the
 // subrequests Swift makes itself, a COPY's source GET or a DLO's segments, are not counted: the
-// proxy sees what the registry sends). BENCH_SWIFT_TRACE=<file> logs every request there;
-// BENCH_SWIFT_ONLY=regate measures regate alone, at the delay only.
+// proxy sees what the registry sends). Last, the same operations against regate on a local
+// filesystem: what the clients and this machine cost without Swift, the floor under every figure.
+// BENCH_SWIFT_TRACE=<file> logs every request there;
+// BENCH_SWIFT_ONLY=regate measures regate alone, at the delay only (=floor: the floor alone).
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +58,7 @@ function format(rows: Row[]): string {
   const header = ['party', 'delay', 'image', 'operation', 'time', 'requests', 'per blob', ...kinds];
   const lines = rows.map((r) => [
     r.party,
-    `${r.delayMs} ms`,
+    r.party.includes('filesystem') ? 'no Swift' : `${r.delayMs} ms`,
     r.image,
     r.op,
     `${r.seconds.toFixed(2)} s`,
@@ -115,7 +117,22 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
       await engine?.stop();
       engine = undefined;
     }
-    // BENCH_SWIFT_ONLY=regate (or Distribution) measures one party, at the delay only: for a look at a change.
+    /** The three operations on each image, then docker's push, against `host`, each measured by `run`. */
+    const operations = async (host: string, tag: string, run: (image: string, blobs: number, op: string, work: () => Promise<unknown>) => Promise<void>): Promise<void> => {
+      for (const [n, image] of images.entries()) {
+        await run(image.label, image.blobs, 'push, new blobs', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/first-${n}:1`], { timeoutMs: 300_000 }));
+        await run(image.label, image.blobs, 'push, blobs stored', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/second-${n}:1`], { timeoutMs: 300_000 }));
+        await run(image.label, image.blobs, 'pull', () => skopeo(['copy', '--src-tls-verify=false', `docker://${host}/rtt/first-${n}:1`, `dir:${join(dir, `pulled-${tag}-${n}`)}`], { timeoutMs: 300_000 }));
+      }
+      if (engine) {
+        const target = `${host}/rtt/docker:1`;
+        await engine.dockerChecked(['tag', dockerImage, target]);
+        await run('docker push', images[0]!.blobs, 'push, new blobs', () => engine!.dockerChecked(['push', target], { timeoutMs: 300_000 }));
+        await engine.docker(['rmi', target]);
+      }
+    };
+    // BENCH_SWIFT_ONLY=regate (or Distribution) measures one party, at the delay only, for a look at
+    // a change; BENCH_SWIFT_ONLY=floor only the filesystem floor.
     const only = process.env.BENCH_SWIFT_ONLY?.toLowerCase();
     const parties = only ? PARTIES.filter((p) => p.toLowerCase().startsWith(only)) : PARTIES;
     for (const delayMs of only ? [delay] : [0, delay]) {
@@ -129,26 +146,29 @@ export async function runSwiftRoundTrips(swift: SwiftAio): Promise<string> {
           registry = party.startsWith('regate')
             ? await startRegate({ configYaml: regateConfigYaml({ swift: section }, cached ? { storage: { cache: { blobdescriptor: 'inmemory' } } } : {}) })
             : await startDistribution({ swift: section, extraYaml: `storage: {redirect: {disable: true}${cached ? ', cache: {blobdescriptor: inmemory}' : ''}}` });
-          const host = registry.host;
-          const run = async (image: string, blobs: number, op: string, work: () => Promise<unknown>): Promise<void> => {
+          await operations(registry.host, String(containers), async (image, blobs, op, work) => {
             if (trace) appendFileSync(trace, `# ${party}, ${delayMs} ms, ${image}, ${op}\n`);
             rows.push({ party, delayMs, image, op, blobs, ...(await measure(work, proxy.counts, proxy.reset)) });
-          };
-          for (const [n, image] of images.entries()) {
-            await run(image.label, image.blobs, 'push, new blobs', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/first-${n}:1`], { timeoutMs: 300_000 }));
-            await run(image.label, image.blobs, 'push, blobs stored', () => skopeo(['copy', '--dest-tls-verify=false', image.ociRef, `docker://${host}/rtt/second-${n}:1`], { timeoutMs: 300_000 }));
-            await run(image.label, image.blobs, 'pull', () => skopeo(['copy', '--src-tls-verify=false', `docker://${host}/rtt/first-${n}:1`, `dir:${join(dir, `pulled-${containers}-${n}`)}`], { timeoutMs: 300_000 }));
-          }
-          if (engine) {
-            const target = `${host}/rtt/docker:1`;
-            await engine.dockerChecked(['tag', dockerImage, target]);
-            await run('docker push', images[0]!.blobs, 'push, new blobs', () => engine!.dockerChecked(['push', target], { timeoutMs: 300_000 }));
-            await engine.docker(['rmi', target]);
-          }
+          });
         } finally {
           await registry?.stop();
           await proxy.stop();
         }
+      }
+    }
+    if (!only || only === 'floor') {
+      // The clients' own floor on this machine: the same operations against regate on a local
+      // filesystem (tmpfs where /tmp is), no Swift at all.
+      const party = 'regate, filesystem (floor)';
+      process.stderr.write(`bench swift: round trips, ${party}…\n`);
+      const registry = await startRegate({ configYaml: regateConfigYaml({ rootDir: mkdtempSync(join(dir, 'floor-')) }) });
+      const none = (): Record<RequestKind, number> => Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
+      try {
+        await operations(registry.host, 'floor', async (image, blobs, op, work) => {
+          rows.push({ party, delayMs: 0, image, op, blobs, ...(await measure(work, none, () => undefined)) });
+        });
+      } finally {
+        await registry.stop();
       }
     }
     return format(rows);

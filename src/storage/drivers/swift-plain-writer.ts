@@ -2,7 +2,9 @@
 // before it, none after it, and later reads and moves are of a plain object (one GET, one COPY).
 // Swift keeps an object only once its whole announced length arrived, so a writer that dies or a
 // body that stops short leaves nothing behind, which is what the manifest written ahead of a
-// segmented set exists to guarantee. Created only where nothing is stored yet; `If-None-Match: *`
+// segmented set exists to guarantee. Without a known length the PUT is chunked: a writer that dies
+// leaves nothing either (the PUT never ends), and one closed early keeps what it was given, as a
+// segmented writer keeps its whole batches. Created only where nothing is stored yet; `If-None-Match: *`
 // makes a second writer starting the same object at the same moment a WriteConflictError
 // (before any byte is sent: the PUT waits for 100 Continue).
 import type { SwiftClient } from '../../swift/client.js';
@@ -26,11 +28,11 @@ export class SwiftPlainWriter implements FileWriter {
     private readonly object: string,
     private readonly driverName: string,
     private readonly path: string,
-    private readonly length: number,
+    private readonly length: number | undefined,
   ) {}
 
-  /** Opens the PUT of exactly `length` bytes at `object`, which must not exist yet. */
-  static async open(client: SwiftClient, driverName: string, object: string, path: string, length: number): Promise<SwiftPlainWriter> {
+  /** Opens the PUT of exactly `length` bytes (undefined: chunked) at `object`, which must not exist yet. */
+  static async open(client: SwiftClient, driverName: string, object: string, path: string, length: number | undefined): Promise<SwiftPlainWriter> {
     try {
       const put = await StreamingPut.open(client, object, { 'if-none-match': '*' }, length);
       return new SwiftPlainWriter(client, put, object, driverName, path, length);
@@ -54,7 +56,7 @@ export class SwiftPlainWriter implements FileWriter {
 
   async #write(chunk: Buffer): Promise<void> {
     if (this.#failed) throw this.#failed;
-    if (this.#size + chunk.length > this.length) this.#fail(new Error(`more than the announced ${this.length} bytes`));
+    if (this.length !== undefined && this.#size + chunk.length > this.length) this.#fail(new Error(`more than the announced ${this.length} bytes`));
     try {
       if (!this.#failed) await this.put.write(chunk);
     } catch (err) {
@@ -75,7 +77,7 @@ export class SwiftPlainWriter implements FileWriter {
     await this.#writes.settled;
     if (this.#done) return;
     this.#done = true;
-    if (!this.#failed && this.#size < this.length) {
+    if (!this.#failed && this.length !== undefined && this.#size < this.length) {
       // The body stopped short: Swift drops the incomplete object, so nothing was stored.
       this.put.abort();
       this.#size = 0;

@@ -23,6 +23,7 @@ import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainVer
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
 import { SwiftPlainWriter } from './swift-plain-writer.js';
+import { SwiftSpillingWriter } from './swift-spilling-writer.js';
 import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
 import { TempUrlSigner } from '../../swift/temp-url.js';
 
@@ -290,6 +291,13 @@ export class SwiftDriver implements StorageDriver {
     // Bytes that fit in one segment, where nothing is stored yet: one plain object, one PUT.
     if (!current && expected !== undefined && expected > 0 && expected <= chunkSize) {
       return SwiftPlainWriter.open(this.client, this.name, object, path, expected);
+    }
+    // Bytes of unknown length where nothing is stored yet, from a caller to whom a prefix may show:
+    // a plain object too (a chunked PUT) while they fit in one segment; past that, an append to it
+    // (its bytes become segment 0, readable from then on).
+    if (!current && expected === undefined && options.prefixMayShow) {
+      const plain = await SwiftPlainWriter.open(this.client, this.name, object, path, undefined);
+      return new SwiftSpillingWriter(plain, chunkSize, () => this.writer(path, true));
     }
     // A set with no segment yet is only a writer's manifest written ahead (one at work, or one that
     // died): nothing to keep, and joining it would race that writer for its first number. Such an
