@@ -77,8 +77,8 @@ export class GcFence {
     const unique = [...new Map(digests.map((d) => [digestString(d), d])).values()];
     const started = performance.now();
     for (let round = 0; ; round++) {
-      const hinting = round === 0 ? beside?.() : undefined;
-      hinting?.catch(() => undefined); // awaited below, after the writes
+      // A hint that fails is no hint: the check then looks for itself.
+      const hinting = round === 0 ? beside?.().catch(() => undefined) : undefined;
       const times = await Promise.all(unique.map((d) => this.touchUnlessRecent(d)));
       const hint = await hinting;
       const [condemned, checked] = await Promise.all([Promise.all(unique.map((d) => this.isCondemned(d))), check(hint)]);

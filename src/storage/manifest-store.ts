@@ -66,13 +66,16 @@ export class ManifestStore {
 
   /** Returns false when the repository had no such revision. */
   async delete(name: string, digest: DigestParts): Promise<boolean> {
-    // Forgotten first: a lookup racing the delete must not cache the revision again (the cache's clock).
+    // Forgotten before and after: a read racing the delete may have found the revision still there
+    // and remembered it after the first forget.
     await this.cache?.forgetLink(revisionsIn(name), digest);
     if (!(await this.exists(name, digest))) return false;
     try {
       await this.driver.delete(pathFor({ kind: 'manifestRevisionDir', name, digest }));
     } catch (err) {
       if (!(err instanceof PathNotFoundError)) throw err;
+    } finally {
+      await this.cache?.forgetLink(revisionsIn(name), digest);
     }
     return true;
   }

@@ -64,6 +64,12 @@ const IDLE = Symbol('idle');
 /** How long a session created here counts as untouched (its first PATCH comes at once). */
 const FRESH_SESSION_MS = 60_000;
 
+/**
+ * How often one commit judges the session again after its data changed or vanished under it (each
+ * time another process was writing or committing it at that moment); then the error stands.
+ */
+const READS_AGAIN = 3;
+
 /** The algorithm whose running hash is kept; other algorithms are verified by re-reading. */
 const FAST_PATH_ALGORITHM = 'sha256';
 
@@ -152,7 +158,7 @@ export class UploadStore {
    * finds other content reads the session too: at another size the client learns where the upload
    * is (416); at the same size (another process rewrote it) the stored bytes are verified again.
    */
-  private async commitLocked(name: string, id: string, digest: DigestParts, data: StoredData | undefined, unread: boolean): Promise<BlobDescriptor> {
+  private async commitLocked(name: string, id: string, digest: DigestParts, data: StoredData | undefined, unread: boolean, readsAgain = 0): Promise<BlobDescriptor> {
     const dataPath = pathFor({ kind: 'uploadData', name, id });
     if (!data || data.size === 0) {
       // An empty upload has no data object yet; the empty blob is still a valid blob. Its version
@@ -184,7 +190,9 @@ export class UploadStore {
               async () => ({ size: await this.blobs.globalSize(digest) }),
             );
     } catch (err) {
-      if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return this.commitReadAgain(name, id, digest, size);
+      // The data changed (another process appended) or is gone (the session was committed or
+      // cancelled elsewhere): judged again on what is stored (404 when the session is gone).
+      if ((err instanceof PathNotFoundError || (unread && err instanceof WriteConflictError)) && readsAgain < READS_AGAIN) return this.commitReadAgain(name, id, digest, size, readsAgain);
       throw await this.conflictAsOffset(err, name, id, size);
     }
     const { claim, checked } = placed;
@@ -201,12 +209,12 @@ export class UploadStore {
           await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
           this.movesDone++;
         } catch (err) {
-          if (unread && (err instanceof WriteConflictError || err instanceof PathNotFoundError)) return 'read again';
+          if ((err instanceof PathNotFoundError || (unread && err instanceof WriteConflictError)) && readsAgain < READS_AGAIN) return 'read again';
           throw await this.conflictAsOffset(err, name, id, size);
         }
         return true;
       });
-      if (moved === 'read again') return this.commitReadAgain(name, id, digest, size);
+      if (moved === 'read again') return this.commitReadAgain(name, id, digest, size, readsAgain);
       dataMoved = moved;
     }
     await this.blobs.refreshClaim(claim);
@@ -243,10 +251,10 @@ export class UploadStore {
   }
 
   /** A commit whose data changed under it (another process appended or rewrote it): judged again on what is stored. */
-  private async commitReadAgain(name: string, id: string, digest: DigestParts, size: number): Promise<BlobDescriptor> {
+  private async commitReadAgain(name: string, id: string, digest: DigestParts, size: number, readsAgain: number): Promise<BlobDescriptor> {
     const now = await this.sessionData(name, id);
     if ((now?.size ?? 0) !== size) throw new UploadOffsetError(now?.size ?? 0, size);
-    return this.commitLocked(name, id, digest, now, false);
+    return this.commitLocked(name, id, digest, now, false, readsAgain + 1);
   }
 
   async cancel(name: string, id: string): Promise<void> {
@@ -314,6 +322,12 @@ export class UploadStore {
       state?.hash.dispose();
       throw await this.conflictAsOffset(err, name, id, start);
     });
+    if (writer.size !== start + received) {
+      // What is stored is not this body after what was there (a writer that had to stop early):
+      // the running hash does not describe it, and the stored size is the truth.
+      state?.hash.dispose();
+      return { size: writer.size, version: writer.version };
+    }
     if (state) this.hashes.put(key, { hash: state.hash, offset: start + received, version: writer.version });
     return { size: start + received, version: writer.version };
   }

@@ -134,6 +134,35 @@ for (const [label, backend] of [['OpenStack Swift', () => swift], ['Ceph RGW', (
       assert.deepEqual(left, []);
     });
 
+    it('two chunked PATCHes of one session at once, in two processes: the one whose data the other replaced stops at its first segment (416), never appends its bytes to the other\'s', async () => {
+      const [a, b] = await pairOn(backend());
+      const long = bytes(2 * 1024 * 1024 + 17, 103); // past the tests' 1 MiB segment
+      const short = bytes(100 * 1024 + 9, 104);
+      const location = (await a.reg.request('POST', '/v2/rtt/both/blobs/uploads/')).header('location')!;
+      // a's body: its first 512 KiB, then nothing until b's PATCH is done.
+      const body = new PassThrough();
+      const aPatch = a.reg.request('PATCH', location, { body, headers: { 'Content-Type': 'application/octet-stream' } });
+      body.write(long.subarray(0, 512 * 1024));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const bPatch = await b.reg.request('PATCH', location, { body: chunkedBody(short), headers: { 'Content-Type': 'application/octet-stream' } });
+      body.end(long.subarray(512 * 1024));
+      const aAnswer = await aPatch;
+      // Whichever create won, the session holds one writer's bytes, never a's after b's.
+      const status = await a.reg.request('GET', location);
+      const held = Number(status.header('range')!.split('-')[1]) + 1;
+      if (bPatch.status === 202 && aAnswer.status === 416) {
+        assert.equal(held, short.length, 'b\'s bytes, and nothing of a\'s after them');
+        assert.equal((await finishAt(a.reg, location, sha256(short))).status, 201);
+        assert.ok((await b.reg.request('GET', `/v2/rtt/both/blobs/${sha256(short)}`)).body.equals(short));
+      } else {
+        // a's create came last (Swift keeps the newest): a's whole body, b's refused or replaced.
+        assert.equal(aAnswer.status, 202, `${aAnswer.status} ${aAnswer.body.toString()} / b ${bPatch.status}`);
+        assert.equal(held, long.length);
+        assert.equal((await finishAt(a.reg, location, sha256(long))).status, 201);
+        assert.ok((await b.reg.request('GET', `/v2/rtt/both/blobs/${sha256(long)}`)).body.equals(long));
+      }
+    });
+
     it('a pull of a layer: its link beside the blob\'s own GET (2 requests); a large one\'s segments straight after; a range by the version found', async () => {
       const { reg, inner } = await registryOn(backend());
       const small = bytes(200 * 1024, 91);

@@ -5,7 +5,7 @@
 // makes it the first segment of a set (a server-side copy) and writes the rest as segments: from
 // then on that segment is readable before close (WriterOptions.prefixMayShow, which only an upload
 // session asks for: what it holds is a prefix of its body, resumed from there).
-import type { FileWriter } from '../driver.js';
+import { WriteConflictError, type FileWriter } from '../driver.js';
 import { CallOrder } from './call-order.js';
 import type { SwiftPlainWriter } from './swift-plain-writer.js';
 
@@ -21,6 +21,8 @@ export class SwiftSpillingWriter implements FileWriter {
     private readonly segmentSize: number,
     /** Opens an append to what the plain writer stored (called once, after it closed). */
     private readonly openRest: () => Promise<FileWriter>,
+    private readonly driverName: string,
+    private readonly path: string,
   ) {}
 
   get size(): number {
@@ -43,7 +45,16 @@ export class SwiftSpillingWriter implements FileWriter {
     try {
       if (room > 0) await this.plain.write(chunk.subarray(0, room));
       await this.plain.close();
-      this.#rest = await this.openRest();
+      const rest = await this.openRest();
+      // The append must continue exactly what this writer stored: another process writing the same
+      // object at the same moment (a second PATCH of the session, whose create won the race) makes
+      // this writer stop, its bytes not appended to theirs. (The append has made their object a
+      // set of one segment: the same bytes.)
+      if (rest.size !== this.plain.size || rest.version !== this.plain.version) {
+        await rest.close().catch(() => undefined);
+        throw new WriteConflictError(this.driverName, this.path, `${this.path} was rewritten by another writer`);
+      }
+      this.#rest = rest;
     } catch (err) {
       // What the plain object holds stays (closing keeps it); nothing more goes in.
       this.#failed = err;

@@ -26,6 +26,7 @@ import { SwiftPlainWriter } from './swift-plain-writer.js';
 import { SwiftSpillingWriter } from './swift-spilling-writer.js';
 import { sweepUnnamedSegments } from './swift-unnamed-segments.js';
 import { TempUrlSigner } from '../../swift/temp-url.js';
+import { StreamingPut } from '../../swift/streaming-put.js';
 
 /** Metadata on a manifest whose segments now belong to another manifest (see move). */
 const HANDED_OVER_META = 'regate-handed-over';
@@ -92,9 +93,14 @@ export class SwiftDriver implements StorageDriver {
 
   async #probeExclusiveCreates(): Promise<boolean> {
     const probe = joinName(this.#root, 'regate-probe-if-none-match');
-    await this.client.put(probe, Buffer.from('regate'));
+    const body = Buffer.from('regate');
+    await this.client.put(probe, body);
+    // Opened as a writer opens it (waiting for 100 Continue): what counts is a refusal before any
+    // byte is sent. A proxy in front that answers 100 Continue itself lets the PUT start, which
+    // counts as no: the writer then looks first.
     try {
-      await this.client.put(probe, Buffer.from('regate'), { 'if-none-match': '*' });
+      const put = await StreamingPut.open(this.client, probe, { 'if-none-match': '*' }, body.length);
+      put.abort();
       return false;
     } catch (err) {
       if (err instanceof SwiftHttpError && err.status === 412) return true;
@@ -297,7 +303,7 @@ export class SwiftDriver implements StorageDriver {
     // (its bytes become segment 0, readable from then on).
     if (!current && expected === undefined && options.prefixMayShow) {
       const plain = await SwiftPlainWriter.open(this.client, this.name, object, path, undefined);
-      return new SwiftSpillingWriter(plain, chunkSize, () => this.writer(path, true));
+      return new SwiftSpillingWriter(plain, chunkSize, () => this.writer(path, true), this.name, path);
     }
     // A set with no segment yet is only a writer's manifest written ahead (one at work, or one that
     // died): nothing to keep, and joining it would race that writer for its first number. Such an
