@@ -250,7 +250,10 @@ export class UploadStore {
     });
   }
 
-  /** A commit whose data changed under it (another process appended or rewrote it): judged again on what is stored. */
+  /**
+   * A commit whose data changed or vanished under it (another process appended, rewrote, committed
+   * or cancelled it): judged again on what is stored.
+   */
   private async commitReadAgain(name: string, id: string, digest: DigestParts, size: number, readsAgain: number): Promise<BlobDescriptor> {
     const now = await this.sessionData(name, id);
     if ((now?.size ?? 0) !== size) throw new UploadOffsetError(now?.size ?? 0, size);
