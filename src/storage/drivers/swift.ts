@@ -81,7 +81,8 @@ export class SwiftDriver implements StorageDriver {
   /**
    * Whether the backend refuses `If-None-Match: *` PUTs of an object that exists: OpenStack Swift
    * does, Ceph RGW's Swift API ignores the header. Asked once, when a writer first needs it, of a
-   * probe object written twice (a failed probe counts as no and is asked again next time).
+   * probe object written, then created again as a writer creates (a failed probe counts as no and
+   * is asked again next time).
    */
   #refusesCreates(): Promise<boolean> {
     this.#exclusiveCreates ??= this.#probeExclusiveCreates().catch(() => {
