@@ -175,6 +175,10 @@ export class UploadStore {
     }
     // Claimed before looking for an existing copy: a GC pass must not sweep the copy this reuses.
     const movesBefore = this.movesDone;
+    // The data changed (another process appended) or is gone (the session was committed or
+    // cancelled elsewhere): judged again on what is stored (404 when the session is gone).
+    const judgeAgain = (err: unknown): boolean =>
+      (err instanceof PathNotFoundError || (unread && err instanceof WriteConflictError)) && readsAgain < READS_AGAIN;
     const copyable = data?.version !== undefined && this.blobs.copies ? data.version : undefined;
     let placed: { claim: Claim; checked: Placed };
     try {
@@ -190,9 +194,7 @@ export class UploadStore {
               async () => ({ size: await this.blobs.globalSize(digest) }),
             );
     } catch (err) {
-      // The data changed (another process appended) or is gone (the session was committed or
-      // cancelled elsewhere): judged again on what is stored (404 when the session is gone).
-      if ((err instanceof PathNotFoundError || (unread && err instanceof WriteConflictError)) && readsAgain < READS_AGAIN) return this.commitReadAgain(name, id, digest, size, readsAgain);
+      if (judgeAgain(err)) return this.commitReadAgain(name, id, digest, size, readsAgain);
       throw await this.conflictAsOffset(err, name, id, size);
     }
     const { claim, checked } = placed;
@@ -209,7 +211,7 @@ export class UploadStore {
           await this.blobs.adopt(dataPath, digest, data?.version, existing === undefined);
           this.movesDone++;
         } catch (err) {
-          if ((err instanceof PathNotFoundError || (unread && err instanceof WriteConflictError)) && readsAgain < READS_AGAIN) return 'read again';
+          if (judgeAgain(err)) return 'read again';
           throw await this.conflictAsOffset(err, name, id, size);
         }
         return true;

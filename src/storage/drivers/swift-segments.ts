@@ -51,6 +51,11 @@ export function plainVersion(etag: string | undefined): string | undefined {
   return etag === undefined ? undefined : `md5:${etag}`;
 }
 
+/** The ETag a plain object's FileInfo.version names (plainVersion), or undefined for any other version. */
+export function plainEtagOf(version: string | undefined): string | undefined {
+  return version?.startsWith('md5:') ? version.slice('md5:'.length) : undefined;
+}
+
 /** A fresh, random segment prefix (Distribution's shape: `segments/<3 hex>/<37 hex>`). */
 export function newSegmentPrefix(root: string, path: string): string {
   const hex = createHash('sha1').update(path).update(randomBytes(32)).digest('hex');

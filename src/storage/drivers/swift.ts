@@ -19,7 +19,7 @@ import { readBody, discard } from '../../swift/http.js';
 import type { SwiftOptions } from '../../swift/swift-options.js';
 import { InvalidOffsetError, PathNotFoundError, WriteConflictError, type FileInfo, type FileWriter, type OpenedFile, type DeleteOptions, type GetOptions, type MoveOptions, type ReadOptions, type StatOptions, type StorageDriver, type UnnamedSweepOptions, type UnnamedSweepResult, type WriterOptions } from '../driver.js';
 import { pipeAnswered, pipeObject, pipeSegments } from './swift-reader.js';
-import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainVersion, resolveSegments, SEGMENTS_META, segmentName, setVersion, type SegmentSet } from './swift-segments.js';
+import { buildSet, encodeSizes, firstIndex, joinName, newSegmentPrefix, plainEtagOf, plainVersion, resolveSegments, SEGMENTS_META, segmentName, setVersion, type SegmentSet } from './swift-segments.js';
 import { SwiftHttpError } from '../../swift/errors.js';
 import { SwiftWriter } from './swift-writer.js';
 import { SwiftPlainWriter } from './swift-plain-writer.js';
@@ -376,11 +376,12 @@ export class SwiftDriver implements StorageDriver {
   async copyVersion(sourcePath: string, destPath: string, version: string): Promise<boolean> {
     // Only a plain object's version (its ETag) names what one conditional COPY copies; a set's
     // is moved by handing its segments over, never copied.
-    if (!version.startsWith('md5:')) return false;
+    const etag = plainEtagOf(version);
+    if (etag === undefined) return false;
     await this.#ready();
     // What the destination held is replaced unseen: a segment set stored there by another process
     // is left for GC's unnamed-segment sweep, as for a move told the destination was missing.
-    if (!(await this.#copyIfStill(this.#object(sourcePath), this.#object(destPath), version.slice('md5:'.length), sourcePath))) {
+    if (!(await this.#copyIfStill(this.#object(sourcePath), this.#object(destPath), etag, sourcePath))) {
       throw new PathNotFoundError(this.name, sourcePath);
     }
     return true;
@@ -437,7 +438,7 @@ export class SwiftDriver implements StorageDriver {
     // A plain object's version is its ETag, which a COPY can be made conditional on: the copy is of
     // exactly that content or nothing, with no look at the source first (a look would leave a gap
     // before the copy in which another process could append to it or replace it).
-    const plainEtag = options.version?.startsWith('md5:') ? options.version.slice('md5:'.length) : undefined;
+    const plainEtag = plainEtagOf(options.version);
     if (plainEtag !== undefined && options.destMissing) {
       await this.#ready();
       if (!(await this.#copyIfStill(this.#object(sourcePath), this.#object(destPath), plainEtag, sourcePath))) throw new PathNotFoundError(this.name, sourcePath);
@@ -546,7 +547,7 @@ export class SwiftDriver implements StorageDriver {
 
   async delete(path: string, options?: DeleteOptions): Promise<void> {
     // Written whole by putContent, or a plain object's version (its ETag): never a manifest owning segments.
-    if (options?.whole || (options?.file && options.version?.startsWith('md5:'))) {
+    if (options?.whole || (options?.file && plainEtagOf(options.version) !== undefined)) {
       await this.#ready();
       if (!(await this.client.delete(this.#object(path)))) throw new PathNotFoundError(this.name, path);
       return;
